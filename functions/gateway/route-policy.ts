@@ -1,0 +1,59 @@
+import type { Role } from '../../lib/auth/roles';
+
+/**
+ * The gateway's route policy: who may call each method + path. It is the one table the authorizer
+ * reads; a route that is not here is denied. `user` means any signed-in person (admins included);
+ * owner checks ("owner or admin") happen in the handler, which knows the owner.
+ */
+export type Access = 'public' | readonly Role[];
+
+export interface RoutePolicy {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  access: Access;
+}
+
+const PEOPLE = ['user', 'admin'] as const;
+const ADMIN = ['admin'] as const;
+const OPERATORS = ['admin', 'service'] as const;
+const SERVICES = ['service'] as const;
+
+export const routePolicy: readonly RoutePolicy[] = [
+  { method: 'GET', path: '/health', access: 'public' },
+  { method: 'GET', path: '/openapi.json', access: 'public' },
+
+  { method: 'POST', path: '/auth/register', access: 'public' },
+  { method: 'POST', path: '/auth/login', access: 'public' },
+  { method: 'POST', path: '/auth/refresh', access: 'public' },
+  { method: 'POST', path: '/auth/logout', access: PEOPLE },
+  { method: 'GET', path: '/users/me', access: PEOPLE },
+  { method: 'POST', path: '/admin/users', access: ADMIN },
+  { method: 'GET', path: '/admin/users', access: ADMIN },
+  { method: 'PATCH', path: '/admin/users/{userId}', access: ADMIN },
+
+  { method: 'GET', path: '/registry/services', access: OPERATORS },
+  { method: 'GET', path: '/registry/services/{service}/instances', access: OPERATORS },
+  { method: 'POST', path: '/registry/services/{service}/instances', access: OPERATORS },
+  { method: 'PUT', path: '/registry/services/{service}/instances/{instanceId}/heartbeat', access: OPERATORS },
+  { method: 'DELETE', path: '/registry/services/{service}/instances/{instanceId}', access: OPERATORS },
+];
+
+const matchers = routePolicy.map((route) => ({
+  route,
+  pattern: new RegExp(`^${route.path.replace(/\{[^/}]+\}/g, '[^/]+')}$`),
+}));
+
+/** The policy entries whose path matches a concrete request path, whatever the method. */
+export function routesForPath(path: string): RoutePolicy[] {
+  const trimmed = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  return matchers.filter((m) => m.pattern.test(trimmed)).map((m) => m.route);
+}
+
+export function isAllowed(route: RoutePolicy, role: Role | undefined): boolean {
+  if (route.access === 'public') return true;
+  return role !== undefined && route.access.includes(role);
+}
+
+export function routesAllowedFor(role: Role): RoutePolicy[] {
+  return routePolicy.filter((route) => route.access !== 'public' && isAllowed(route, role));
+}

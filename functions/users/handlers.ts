@@ -1,0 +1,44 @@
+import { mongoDb } from '../../lib/clients/mongo';
+import { requireCaller, httpHandler } from '../../lib/http/stack';
+import { decodeCursor, encodeCursor, pageQuery } from '../../lib/http/pagination';
+import { assertTokenConfig } from '../../lib/auth/tokens';
+import { MongoUserStore } from './store';
+import { UserService, toPublicUser } from './service';
+import { createUserBody, loginBody, refreshBody, registerBody, updateUserBody, userCursor, userIdParams } from './schemas';
+
+assertTokenConfig();
+const users = new UserService(new MongoUserStore(mongoDb()));
+
+export const register = httpHandler({ body: registerBody }, async ({ body }) => ({
+  status: 201,
+  body: await users.register(body),
+}));
+
+export const login = httpHandler({ body: loginBody }, async ({ body }) => ({ status: 200, body: await users.login(body) }));
+
+export const refresh = httpHandler({ body: refreshBody }, async ({ body }) => ({
+  status: 200,
+  body: await users.refresh(body.refreshToken),
+}));
+
+export const logout = httpHandler({ body: refreshBody }, async (request) => {
+  await users.logout(requireCaller(request).userId, request.body.refreshToken);
+  return { status: 204 };
+});
+
+export const me = httpHandler({}, async (request) => ({ status: 200, body: await users.me(requireCaller(request).userId) }));
+
+export const createUser = httpHandler({ body: createUserBody }, async ({ body }) => ({
+  status: 201,
+  body: toPublicUser(await users.createUser(body)),
+}));
+
+export const listUsers = httpHandler({ query: pageQuery }, async ({ query }) => {
+  const page = await users.list(query.limit, decodeCursor(query.cursor, userCursor)?.after);
+  return { status: 200, body: { items: page.items, nextCursor: page.lastId ? encodeCursor({ after: page.lastId }) : null } };
+});
+
+export const updateUser = httpHandler({ params: userIdParams, body: updateUserBody }, async ({ params, body }) => ({
+  status: 200,
+  body: await users.update(params.userId, body),
+}));

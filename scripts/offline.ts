@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import path from 'node:path';
+import { PROJECT_ROOT } from './stack';
+
+/** `sls offline` as a child process, and a wait until it serves /health. */
+
+export interface Offline {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export interface OfflineOptions {
+  port: number;
+  lambdaPort: number;
+  env: Record<string, string | undefined>;
+  /** Where the emulator's output goes; inherits the terminal when not given. */
+  logFile?: string;
+  timeoutMs?: number;
+}
+
+export async function startOffline(options: OfflineOptions): Promise<Offline> {
+  const sls = path.join(PROJECT_ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
+  const child = spawn(process.execPath, [sls, 'offline', 'start', '--stage', 'dev'], {
+    cwd: PROJECT_ROOT,
+    env: { ...options.env, PORT: String(options.port), LAMBDA_PORT: String(options.lambdaPort), SLS_TELEMETRY_DISABLED: '1' },
+    stdio: options.logFile ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
+    // Its own process group, so stopping it also stops esbuild and anything else it started.
+    detached: true,
+  });
+  if (options.logFile) {
+    const out = createWriteStream(options.logFile, { flags: 'a' });
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
+  }
+  const url = `http://127.0.0.1:${options.port}`;
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const signalGroup = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        // already gone
+      }
+    };
+    signalGroup('SIGTERM');
+    const timer = setTimeout(() => signalGroup('SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const deadline = Date.now() + (options.timeoutMs ?? 180_000);
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`sls offline exited with code ${child.exitCode}${options.logFile ? `; see ${options.logFile}` : ''}`);
+    try {
+      const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5_000) });
+      if (response.status === 200 || response.status === 503) return { url, child, stop };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  await stop();
+  throw new Error('sls offline did not serve /health in time');
+}
