@@ -213,7 +213,7 @@ async function startDynalite(dataDir: string, region: string): Promise<Started> 
 }
 
 /** serverless.yml, with the few variables that table names use resolved for one stage. */
-function serverlessConfig(stage: string) {
+export function serverlessConfig(stage: string) {
   const doc = parseYaml(readFileSync(path.join(PROJECT_ROOT, 'serverless.yml'), 'utf8'), {
     customTags: [
       { tag: '!GetAtt', resolve: (value: string) => ({ 'Fn::GetAtt': value }) },

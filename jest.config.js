@@ -1,0 +1,33 @@
+/** Three projects, run one after another by scripts/run-tests.ts: unit, integration, end-to-end. */
+const transform = {
+  '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'commonjs' } }],
+};
+// middy is ESM-only; everything else in node_modules is CommonJS already.
+const transformIgnorePatterns = ['/node_modules/(?!(@middy)/)'];
+
+// middy's package.json exports only an "import" condition, which Jest's CommonJS resolver skips.
+const moduleNameMapper = { '^@middy/([a-z-]+)$': '<rootDir>/node_modules/@middy/$1/index.js' };
+
+const project = (name, extra = {}) => ({
+  displayName: name,
+  testEnvironment: 'node',
+  transform,
+  transformIgnorePatterns,
+  moduleNameMapper,
+  testMatch: [`<rootDir>/tests/${name}/**/*.test.ts`],
+  ...extra,
+});
+
+module.exports = {
+  projects: [
+    project('unit', { setupFiles: ['<rootDir>/tests/support/unit-env.ts'] }),
+    project('integration', {
+      globalSetup: '<rootDir>/tests/support/stack-setup.ts',
+      globalTeardown: '<rootDir>/tests/support/stack-teardown.ts',
+    }),
+    project('e2e', {
+      globalSetup: '<rootDir>/tests/support/e2e-setup.ts',
+      globalTeardown: '<rootDir>/tests/support/stack-teardown.ts',
+    }),
+  ],
+};

@@ -1,0 +1,32 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { freePort } from '../../scripts/stack';
+import { startOffline } from '../../scripts/offline';
+import { startTestStack } from './stack-setup';
+
+/** The end-to-end run: real backing services, a seeded admin, and `sls offline` on free ports. */
+export default async function setup(): Promise<void> {
+  const stack = await startTestStack();
+  const port = await freePort();
+  Object.assign(process.env, {
+    ADMIN_EMAIL: `admin-${randomBytes(4).toString('hex')}@example.com`,
+    ADMIN_PASSWORD: randomBytes(12).toString('base64url'),
+    PUBLIC_API_URL: `http://127.0.0.1:${port}`,
+  });
+  const { seedAdmin } = await import('../../scripts/seed-admin');
+  const { closeMongo } = await import('../../lib/clients/mongo');
+  await seedAdmin(process.env).finally(closeMongo);
+  try {
+    const offline = await startOffline({
+      port,
+      lambdaPort: await freePort(),
+      env: { ...process.env },
+      logFile: path.join(process.env.TEST_DATA_DIR!, 'offline.log'),
+    });
+    process.env.API_URL = offline.url;
+    globalThis.testStack!.stopOthers = offline.stop;
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+}

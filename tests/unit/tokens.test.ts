@@ -1,0 +1,58 @@
+import jwt from 'jsonwebtoken';
+import { resetConfigCache } from '../../lib/config';
+import { parseKeyRing, resetTokenKeys, signAccessToken, verifyAccessToken } from '../../lib/auth/tokens';
+
+const current = `k2:${'c'.repeat(40)}`;
+const previous = `k1:${'p'.repeat(40)}`;
+
+function useKeys(spec: string) {
+  process.env.JWT_KEYS = spec;
+  resetConfigCache();
+  resetTokenKeys();
+}
+
+describe('access tokens', () => {
+  beforeEach(() => useKeys(`${current},${previous}`));
+
+  it('round-trips the caller', () => {
+    const { token, expiresIn } = signAccessToken({ sub: 'u1', role: 'admin', email: 'a@b.c' });
+    expect(expiresIn).toBe(900);
+    expect(verifyAccessToken(token)).toEqual({ userId: 'u1', role: 'admin', email: 'a@b.c' });
+    expect(jwt.decode(token, { complete: true })?.header).toMatchObject({ alg: 'HS256', kid: 'k2' });
+  });
+
+  it('keeps accepting tokens of a previous key after rotation', () => {
+    useKeys(`${previous}`);
+    const { token } = signAccessToken({ sub: 'u1', role: 'user' });
+    useKeys(`${current},${previous}`);
+    expect(verifyAccessToken(token).userId).toBe('u1');
+  });
+
+  const forged: [string, () => string][] = [
+    ['alg none', () => jwt.sign({ role: 'admin', sub: 'u1', iss: 'flight-booking', aud: 'flight-booking-api' }, '', { algorithm: 'none', keyid: 'k2' } as jwt.SignOptions)],
+    ['another key', () => jwt.sign({ role: 'user' }, 'x'.repeat(40), { algorithm: 'HS256', keyid: 'k2', subject: 'u1', issuer: 'flight-booking', audience: 'flight-booking-api' })],
+    ['an unknown kid', () => jwt.sign({ role: 'user' }, 'c'.repeat(40), { algorithm: 'HS256', keyid: 'k9', subject: 'u1', issuer: 'flight-booking', audience: 'flight-booking-api' })],
+    ['another issuer', () => jwt.sign({ role: 'user' }, 'c'.repeat(40), { algorithm: 'HS256', keyid: 'k2', subject: 'u1', issuer: 'evil', audience: 'flight-booking-api' })],
+    ['another audience', () => jwt.sign({ role: 'user' }, 'c'.repeat(40), { algorithm: 'HS256', keyid: 'k2', subject: 'u1', issuer: 'flight-booking', audience: 'other' })],
+    ['HS512 with the right key', () => jwt.sign({ role: 'user' }, 'c'.repeat(40), { algorithm: 'HS512', keyid: 'k2', subject: 'u1', issuer: 'flight-booking', audience: 'flight-booking-api' })],
+    ['an expired token', () => jwt.sign({ role: 'user', exp: Math.floor(Date.now() / 1000) - 10 }, 'c'.repeat(40), { algorithm: 'HS256', keyid: 'k2', subject: 'u1', issuer: 'flight-booking', audience: 'flight-booking-api' })],
+    ['an unknown role', () => jwt.sign({ role: 'root' }, 'c'.repeat(40), { algorithm: 'HS256', keyid: 'k2', subject: 'u1', issuer: 'flight-booking', audience: 'flight-booking-api' })],
+    [
+      'a role edited in the payload',
+      () => {
+        const [header, payload, signature] = signAccessToken({ sub: 'u1', role: 'user' }).token.split('.');
+        const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString());
+        return [header, Buffer.from(JSON.stringify({ ...claims, role: 'admin' })).toString('base64url'), signature].join('.');
+      },
+    ],
+  ];
+
+  it.each(forged)('refuses %s', (_, make) => {
+    expect(() => verifyAccessToken(make())).toThrow();
+  });
+
+  it('refuses short secrets and malformed key lists at start', () => {
+    expect(() => parseKeyRing('k1:short')).toThrow(/at least 32/);
+    expect(() => parseKeyRing('no-colon-here-but-long-enough-xxxxxxxxxxxxxxxxx')).toThrow(/kid:secret/);
+  });
+});
