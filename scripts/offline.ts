@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT } from './stack';
+import { PROJECT_ROOT, serverlessConfig } from './stack';
 
 /** `sls offline` as a child process, and a wait until it serves /health. */
 
@@ -9,6 +9,33 @@ export interface Offline {
   url: string;
   child: ChildProcess;
   stop(): Promise<void>;
+}
+
+/** The functions with `schedule` events, by their deployed names. */
+export function scheduledFunctions(stage = 'dev'): { name: string }[] {
+  const { doc } = serverlessConfig(stage);
+  const functions = doc.functions as Record<string, { events?: { schedule?: string }[] }>;
+  return Object.entries(functions).flatMap(([key, fn]) =>
+    (fn.events ?? []).flatMap((event) => {
+      const rate = /^(rate|cron)\(/.exec(event.schedule ?? '');
+      // Deployed function names are service-stage-key; the invoke API knows them by that name.
+      return rate ? [{ name: `${doc.service}-${stage}-${key}` }] : [];
+    }),
+  );
+}
+
+/**
+ * serverless-offline runs `schedule` events on their cron, but not at start: invoke each scheduled
+ * function once (through the emulator's Lambda invoke API), so that, for example, every service is in
+ * the registry as soon as the API is up rather than a minute later.
+ */
+export async function runSchedulesOnce(lambdaPort: number): Promise<void> {
+  await Promise.all(
+    scheduledFunctions().map(async ({ name }) => {
+      const response = await fetch(`http://127.0.0.1:${lambdaPort}/2015-03-31/functions/${name}/invocations`, { method: 'POST', body: '{}' });
+      if (!response.ok) throw new Error(`invoking ${name} answered ${response.status}`);
+    }),
+  );
 }
 
 export interface OfflineOptions {
@@ -56,7 +83,10 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
     if (child.exitCode !== null) throw new Error(`sls offline exited with code ${child.exitCode}${options.logFile ? `; see ${options.logFile}` : ''}`);
     try {
       const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5_000) });
-      if (response.status === 200 || response.status === 503) return { url, child, stop };
+      if (response.status === 200 || response.status === 503) {
+        await runSchedulesOnce(options.lambdaPort);
+        return { url, child, stop };
+      }
     } catch {
       // not listening yet
     }

@@ -1,5 +1,6 @@
 import { mongoDb } from '../../lib/clients/mongo';
-import { requireCaller, httpHandler } from '../../lib/http/stack';
+import { requireCaller } from '../../lib/http/stack';
+import { scheduledHeartbeat, serviceHandler } from '../../registry/self-registration';
 import { decodeCursor, encodeCursor, pageQuery } from '../../lib/http/pagination';
 import { assertTokenConfig } from '../../lib/auth/tokens';
 import { MongoUserStore } from './store';
@@ -8,6 +9,7 @@ import { createUserBody, loginBody, refreshBody, registerBody, updateUserBody, u
 
 assertTokenConfig();
 const users = new UserService(new MongoUserStore(mongoDb()));
+const httpHandler = serviceHandler('users');
 
 export const register = httpHandler({ body: registerBody }, async ({ body }) => ({
   status: 201,
@@ -42,3 +44,5 @@ export const updateUser = httpHandler({ params: userIdParams, body: updateUserBo
   status: 200,
   body: await users.update(params.userId, body),
 }));
+
+export const keepAlive = scheduledHeartbeat('users');

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+import { AppError } from '../lib/http/errors';
+import { HEALTH_FILTERS, instanceAttributes, instanceId, serviceName, type InstanceAttributes } from './model';
+import { applyHealthFilter } from './discovery';
+import { registryStore } from './registry';
+import { instanceIdFor, scheduledHeartbeat, serviceHandler } from './self-registration';
+
+/** The registry's HTTP API (admin and service roles; the route policy enforces that). */
+
+const http = serviceHandler('registry');
+const serviceParams = z.object({ service: serviceName });
+const instanceParams = z.object({ service: serviceName, instanceId });
+
+export const listServices = http({}, async () => ({ status: 200, body: { items: await registryStore().services() } }));
+
+export const listInstances = http(
+  { params: serviceParams, query: z.object({ health: z.enum(HEALTH_FILTERS).default('ALL') }).strict() },
+  async ({ params, query }) => {
+    const instances = await registryStore().instances(params.service);
+    if (!instances) throw new AppError('SERVICE_NOT_FOUND');
+    return { status: 200, body: { items: applyHealthFilter(instances, query.health) } };
+  },
+);
+
+export const registerInstance = http(
+  { params: serviceParams, body: z.object({ instanceId: instanceId.optional(), attributes: instanceAttributes }).strict() },
+  async ({ params, body }) => {
+    const attributes = body.attributes as InstanceAttributes;
+    const id = body.instanceId ?? instanceIdFor(params.service, attributes);
+    return { status: 201, body: await registryStore().register(params.service, id, attributes) };
+  },
+);
+
+/** Why an instance write found nothing: the service is unknown, or only the instance is. */
+async function instanceNotFound(service: string): Promise<AppError> {
+  return (await registryStore().instances(service)) ? new AppError('INSTANCE_NOT_FOUND') : new AppError('SERVICE_NOT_FOUND');
+}
+
+export const heartbeat = http({ params: instanceParams }, async ({ params }) => {
+  if (!(await registryStore().heartbeat(params.service, params.instanceId))) throw await instanceNotFound(params.service);
+  return { status: 204 };
+});
+
+export const deregister = http({ params: instanceParams }, async ({ params }) => {
+  if (!(await registryStore().deregister(params.service, params.instanceId))) throw await instanceNotFound(params.service);
+  return { status: 204 };
+});
+
+export const keepAlive = scheduledHeartbeat('registry');

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+/**
+ * The Cloud Map-style registry: a namespace per stage holds services, a service holds instances with
+ * attributes (at least `url`) and a health status. One DynamoDB table:
+ *
+ *   namespace (HASH)  instanceKey (RANGE)       item
+ *   "dev"             "seats#"                  the service itself (kind = service)
+ *   "dev"             "seats#seats-3f9a…"       one instance (kind = instance)
+ *
+ * Access patterns, all Query/Get/Put/Update/Delete on the key, no scans:
+ *   discover(service)          Query namespace = :ns AND begins_with(instanceKey, "service#")   (hot, cached)
+ *   list services              Query namespace = :ns                                           (admin)
+ *   register                   PutItem service (if absent) + PutItem instance
+ *   heartbeat                  UpdateItem instance, conditional on it existing (and being stale, for self-heartbeats)
+ *   deregister                 DeleteItem instance, conditional on it existing
+ * `expiresAt` (epoch seconds) is the table's TTL attribute: DynamoDB deletes instances that stopped
+ * heart-beating; until it does, reads skip them.
+ */
+
+export const HEALTH_STATUSES = ['HEALTHY', 'UNHEALTHY'] as const;
+export type HealthStatus = (typeof HEALTH_STATUSES)[number];
+export const HEALTH_FILTERS = ['HEALTHY', 'UNHEALTHY', 'ALL', 'HEALTHY_OR_ELSE_ALL'] as const;
+export type HealthFilter = (typeof HEALTH_FILTERS)[number];
+
+export const serviceName = z.string().regex(/^[a-z][a-z0-9-]{1,62}$/, 'must be 2-63 lower-case letters, digits or -');
+export const instanceId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 letters, digits, . _ : -');
+
+export const instanceAttributes = z
+  .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'attribute names are letters, digits, _ . -'), z.string().max(1024))
+  .refine((attrs) => Object.keys(attrs).length <= 30, 'at most 30 attributes')
+  .refine((attrs) => typeof attrs.url === 'string', { message: 'url is required', path: ['url'] })
+  .refine((attrs) => attrs.url === undefined || /^https?:\/\/[^\s/]+/.test(attrs.url), { message: 'url must be an http(s) URL', path: ['url'] });
+
+export type InstanceAttributes = Record<string, string> & { url: string };
+
+export interface Instance {
+  instanceId: string;
+  service: string;
+  attributes: InstanceAttributes;
+  /** The health after applying heartbeat age: a HEALTHY instance that stopped heart-beating is UNHEALTHY. */
+  health: HealthStatus;
+  lastHeartbeatAt: string;
+}
+
+export interface ServiceSummary {
+  name: string;
+  instances: number;
+  healthy: number;
+}
