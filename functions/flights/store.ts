@@ -1,0 +1,115 @@
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { departureDay, type Flight } from './model';
+
+/**
+ * Flights in the flights service's DynamoDB table (serverless.yml: FlightsTable).
+ *
+ *   pk                                  item
+ *   FLIGHT#<id>                         the flight, plus routeDay / departureKey for the search index
+ *   FLIGHTNO#<flightNumber>#<day>       the claim that makes flight number + departure day unique
+ *
+ * Search is a Query on the GSI byRouteAndDay: routeDay = "ORIGIN#DESTINATION#YYYY-MM-DD", sorted by
+ * departureKey = "<departureTime>#<id>". Writes are conditional (no transactions: dynalite has none),
+ * with compensation when the second of two writes fails.
+ */
+
+export class ConditionFailed extends Error {}
+
+const isConditionFailure = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
+
+export const routeDayOf = (f: Pick<Flight, 'origin' | 'destination' | 'departureTime'>) => `${f.origin}#${f.destination}#${departureDay(f.departureTime)}`;
+
+export interface FlightStore {
+  claimFlightNumber(flightNumber: string, day: string, flightId: string): Promise<boolean>;
+  releaseFlightNumber(flightNumber: string, day: string, flightId: string): Promise<void>;
+  insert(flight: Flight): Promise<void>;
+  /** Replaces a flight if it still has `expectedUpdatedAt` (optimistic concurrency); else ConditionFailed. */
+  replace(flight: Flight, expectedUpdatedAt: string): Promise<void>;
+  get(id: string): Promise<Flight | undefined>;
+  search(routeDay: string, limit: number, after?: Record<string, string>): Promise<{ items: Flight[]; lastKey?: Record<string, string> }>;
+}
+
+const FLIGHT_FIELDS = ['id', 'flightNumber', 'origin', 'destination', 'departureTime', 'arrivalTime', 'status', 'seatMapVersion', 'createdAt', 'updatedAt'] as const;
+const toFlight = (item: Record<string, unknown>): Flight => Object.fromEntries(FLIGHT_FIELDS.map((f) => [f, item[f]])) as unknown as Flight;
+
+export class DynamoFlightStore implements FlightStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  private item(flight: Flight) {
+    return { pk: `FLIGHT#${flight.id}`, ...flight, routeDay: routeDayOf(flight), departureKey: `${flight.departureTime}#${flight.id}` };
+  }
+
+  async claimFlightNumber(flightNumber: string, day: string, flightId: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: `FLIGHTNO#${flightNumber}#${day}`, flightId },
+          ConditionExpression: 'attribute_not_exists(pk) OR flightId = :id',
+          ExpressionAttributeValues: { ':id': flightId },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async releaseFlightNumber(flightNumber: string, day: string, flightId: string): Promise<void> {
+    await this.db
+      .send(
+        new DeleteCommand({
+          TableName: this.table,
+          Key: { pk: `FLIGHTNO#${flightNumber}#${day}` },
+          ConditionExpression: 'flightId = :id',
+          ExpressionAttributeValues: { ':id': flightId },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
+  }
+
+  async insert(flight: Flight): Promise<void> {
+    await this.db.send(new PutCommand({ TableName: this.table, Item: this.item(flight), ConditionExpression: 'attribute_not_exists(pk)' }));
+  }
+
+  async replace(flight: Flight, expectedUpdatedAt: string): Promise<void> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: this.item(flight),
+          ConditionExpression: 'updatedAt = :expected',
+          ExpressionAttributeValues: { ':expected': expectedUpdatedAt },
+        }),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) throw new ConditionFailed();
+      throw error;
+    }
+  }
+
+  async get(id: string): Promise<Flight | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `FLIGHT#${id}` }, ConsistentRead: true }));
+    return Item ? toFlight(Item) : undefined;
+  }
+
+  async search(routeDay: string, limit: number, after?: Record<string, string>) {
+    const result = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'byRouteAndDay',
+        KeyConditionExpression: 'routeDay = :routeDay',
+        ExpressionAttributeValues: { ':routeDay': routeDay },
+        Limit: limit,
+        ExclusiveStartKey: after,
+      }),
+    );
+    return { items: (result.Items ?? []).map(toFlight), lastKey: result.LastEvaluatedKey as Record<string, string> | undefined };
+  }
+}

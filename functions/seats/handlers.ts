@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { config } from '../../lib/config';
+import { redis } from '../../lib/clients/redis';
+import { assertTokenConfig } from '../../lib/auth/tokens';
+import { decodeCursor, encodeCursor, pageQuery } from '../../lib/http/pagination';
+import { requireCaller, type HttpResponse } from '../../lib/http/stack';
+import { flightId } from '../../lib/ids';
+import { scheduledHeartbeat, serviceHandler } from '../../registry/self-registration';
+import { idempotent } from './idempotency';
+import { idPattern } from './keys';
+import { seatId, seatMapInput } from './model';
+import { SeatService } from './service';
+import { RedisSeatStore } from './store';
+
+assertTokenConfig();
+const { HOLD_TTL_SECONDS, IDEMPOTENCY_TTL_SECONDS } = config('seats');
+const seats = new SeatService(new RedisSeatStore(redis()), HOLD_TTL_SECONDS * 1000);
+const http = serviceHandler('seats');
+
+const flightParams = z.object({ flightId });
+const holdParams = z.object({ holdId: z.string().regex(idPattern, 'must be a hold id') });
+const bookingParams = z.object({ bookingId: z.string().regex(idPattern, 'must be a booking id') });
+const holdBody = z
+  .object({ seats: z.array(seatId).min(1, 'hold at least 1 seat').max(9, 'hold at most 9 seats') })
+  .strict()
+  .refine((b) => new Set(b.seats).size === b.seats.length, { message: 'lists a seat twice', path: ['seats'] });
+
+export const seatMap = http({ params: flightParams }, async ({ params, headers }): Promise<HttpResponse> => {
+  const view = await seats.seatMap(params.flightId);
+  // The status version changes on every hold, booking or release; the map version on every migration.
+  const etag = `"${view.seatMapVersion}.${view.version}"`;
+  if (headers['if-none-match'] === etag) return { status: 304, headers: { etag } };
+  return { status: 200, body: view, headers: { etag, 'cache-control': 'no-cache' } };
+});
+
+export const createHold = http({ params: flightParams, body: holdBody }, async (request) => {
+  const caller = requireCaller(request);
+  return idempotent(
+    redis(),
+    IDEMPOTENCY_TTL_SECONDS,
+    { userId: caller.userId, key: request.headers['idempotency-key'], method: request.method, path: request.path, body: request.body },
+    async () => ({ status: 201, body: await seats.hold(caller, request.params.flightId, request.body.seats) }),
+  );
+});
+
+export const getHold = http({ params: holdParams }, async (request) => ({
+  status: 200,
+  body: await seats.getHold(requireCaller(request), request.params.holdId),
+}));
+
+export const releaseHold = http({ params: holdParams }, async (request) => {
+  await seats.release(requireCaller(request), request.params.holdId);
+  return { status: 204 };
+});
+
+export const confirmHold = http({ params: holdParams }, async (request) => {
+  const caller = requireCaller(request);
+  return idempotent(
+    redis(),
+    IDEMPOTENCY_TTL_SECONDS,
+    { userId: caller.userId, key: request.headers['idempotency-key'], method: request.method, path: request.path, body: null },
+    async () => ({ status: 201, body: await seats.confirm(caller, request.params.holdId) }),
+  );
+});
+
+const bookingsCursor = z.object({ offset: z.number().int().min(0) });
+
+export const listBookings = http({ query: pageQuery }, async (request) => {
+  const offset = decodeCursor(request.query.cursor, bookingsCursor)?.offset ?? 0;
+  const page = await seats.listBookings(requireCaller(request), offset, request.query.limit);
+  return { status: 200, body: { items: page.items, nextCursor: page.nextOffset === null ? null : encodeCursor({ offset: page.nextOffset }) } };
+});
+
+export const getBooking = http({ params: bookingParams }, async (request) => ({
+  status: 200,
+  body: await seats.getBooking(requireCaller(request), request.params.bookingId),
+}));
+
+export const cancelBooking = http({ params: bookingParams }, async (request) => ({
+  status: 200,
+  body: await seats.cancelBooking(requireCaller(request), request.params.bookingId),
+}));
+
+export const audit = http({ params: flightParams }, async ({ params }) => ({ status: 200, body: await seats.audit(params.flightId) }));
+
+/** Service-only: the flights service provisions a new flight's seat map. */
+export const provisionSeats = http(
+  { params: flightParams, body: z.object({ seatMapVersion: z.number().int().min(1), seatMap: seatMapInput }).strict(), maxBodyBytes: 512 * 1024 },
+  async ({ params, body }) => {
+    const result = await seats.provision(params.flightId, body.seatMapVersion, body.seatMap);
+    return { status: result.existed ? 200 : 201, body: { flightId: params.flightId, seatMapVersion: body.seatMapVersion } };
+  },
+);
+
+/** Service-only: the flights service cancels a flight. */
+export const cancelFlightSeats = http({ params: flightParams }, async ({ params }) => ({
+  status: 200,
+  body: await seats.cancelFlight(params.flightId),
+}));
+
+export const keepAlive = scheduledHeartbeat('seats');

@@ -1,0 +1,43 @@
+import { FLIGHT_ID } from '../../lib/ids';
+
+/**
+ * Every Redis key the seats service uses, in one place. A flight's keys share the hash tag
+ * `{flight:ID}`, so they sit in one Redis Cluster slot and one Lua script may touch them all.
+ *
+ *   seats:{flight:ID}:map       HASH  seat id → JSON {class, price}          the seat map
+ *   seats:{flight:ID}:state     HASH  seat id → "H:<holdId>" | "B:<bookingId>"  absent = available
+ *   seats:{flight:ID}:meta      HASH  version (bumped on every status change), mapVersion, status
+ *   seats:{flight:ID}:holdexp   ZSET  active hold id → expiry (ms)          what the scripts reclaim
+ *   seats:{flight:ID}:holds     HASH  hold id → JSON hold                   kept a day after it ends
+ *   seats:{flight:ID}:holdgc    ZSET  ended hold id → when to forget it (ms)
+ *   seats:{flight:ID}:bookings  HASH  booking id → JSON booking
+ *   seats:{user:ID}:bookings    ZSET  booking id → created (ms)             the user's list (own slot)
+ *   seats:{user:ID}:idem:<sha>  STRING  an Idempotency-Key's stored response
+ */
+const FLIGHT_KEY_PARTS = ['map', 'state', 'meta', 'holdexp', 'holds', 'holdgc', 'bookings'] as const;
+export type FlightKeys = Record<(typeof FLIGHT_KEY_PARTS)[number], string>;
+
+export function flightKeys(flightId: string): FlightKeys {
+  const tag = `seats:{flight:${flightId}}`;
+  return Object.fromEntries(FLIGHT_KEY_PARTS.map((part) => [part, `${tag}:${part}`])) as FlightKeys;
+}
+
+/** The KEYS every seats script takes, in the order scripts.ts reads them. */
+export function scriptKeys(flightId: string): string[] {
+  const keys = flightKeys(flightId);
+  return FLIGHT_KEY_PARTS.map((part) => keys[part]);
+}
+
+export const userBookingsKey = (userId: string) => `seats:{user:${userId}}:bookings`;
+export const idempotencyKey = (userId: string, keyDigest: string) => `seats:{user:${userId}}:idem:${keyDigest}`;
+
+/**
+ * Hold and booking ids carry their flight's id, so `/holds/{id}` and `/bookings/{id}` find the flight's
+ * keys (one slot) without a cross-slot index.
+ */
+const ID = new RegExp(`^(h|b)_(${FLIGHT_ID.source.slice(1, -1)})_([A-Za-z0-9_-]{16})$`);
+
+export const idPattern = ID;
+export function flightOfId(id: string): string | undefined {
+  return ID.exec(id)?.[2];
+}

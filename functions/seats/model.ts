@@ -1,0 +1,80 @@
+import { z } from 'zod';
+
+/** The seats service's shapes (API.md, "Seats, holds and bookings"). */
+
+export const SEAT_CLASSES = ['economy', 'premium', 'business', 'first'] as const;
+export type SeatClass = (typeof SEAT_CLASSES)[number];
+
+export const money = z.object({ amount: z.number().int().min(0).max(100_000_000), currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code') }).strict();
+export type Money = z.infer<typeof money>;
+
+export const seatId = z.string().regex(/^[1-9][0-9]{0,2}[A-K]$/, 'must be a seat id like 12A');
+
+export const seatMapInput = z
+  .object({
+    seats: z
+      .array(z.object({ id: seatId, class: z.enum(SEAT_CLASSES), price: money }).strict())
+      .min(1, 'needs at least one seat')
+      .max(1000, 'may have at most 1000 seats'),
+  })
+  .strict()
+  .superRefine((map, ctx) => {
+    const seen = new Set<string>();
+    map.seats.forEach((seat, index) => {
+      if (seen.has(seat.id)) ctx.addIssue({ code: 'custom', path: ['seats', index, 'id'], message: `seat ${seat.id} appears twice` });
+      seen.add(seat.id);
+    });
+  });
+export type SeatMapInput = z.infer<typeof seatMapInput>;
+
+export type SeatStatus = 'available' | 'held' | 'booked';
+
+export interface SeatView {
+  id: string;
+  class: SeatClass;
+  price: Money;
+  status: SeatStatus;
+}
+
+export interface SeatMapView {
+  flightId: string;
+  version: number;
+  seatMapVersion: number;
+  status: 'scheduled' | 'cancelled';
+  seats: SeatView[];
+  counts: { available: number; held: number; booked: number; total: number };
+}
+
+export type HoldStatus = 'active' | 'confirmed' | 'released' | 'expired' | 'voided';
+
+export interface HoldRecord {
+  holdId: string;
+  userId: string;
+  seats: string[];
+  expiresAtMs: number;
+  createdAt: string;
+  status: HoldStatus;
+  bookingId?: string;
+}
+
+export interface BookedSeat {
+  id: string;
+  class: SeatClass;
+  price: Money;
+}
+
+export interface Booking {
+  bookingId: string;
+  flightId: string;
+  userId: string;
+  seats: BookedSeat[];
+  status: 'confirmed' | 'cancelled' | 'flight_cancelled';
+  createdAt: string;
+  cancelledAt?: string;
+  holdId: string;
+}
+
+/** Seats sort by row number, then letter: 2A before 10A. */
+export function compareSeatIds(a: string, b: string): number {
+  return parseInt(a, 10) - parseInt(b, 10) || a.localeCompare(b);
+}

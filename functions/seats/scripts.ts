@@ -1,0 +1,220 @@
+/**
+ * The seats service's Lua scripts. Each multi-key state change is one script: atomic, one round trip,
+ * run by EVALSHA (ioredis loads it once per connection). Every script takes the same seven flight keys
+ * (keys.ts, in that order) and first reclaims holds whose time has passed, so an expired hold's seats
+ * are available again without any background job. Times come from the Redis server's clock (TIME), so
+ * Lambda clocks never disagree about expiry.
+ */
+
+const PRELUDE = `
+local K_MAP, K_STATE, K_META, K_HOLDEXP, K_HOLDS, K_HOLDGC, K_BOOKINGS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local RETAIN_MS = 86400000
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function fail(code, extra)
+  local answer = extra or {}
+  answer.error = code
+  return cjson.encode(answer)
+end
+
+local function bump()
+  redis.call('HINCRBY', K_META, 'version', 1)
+end
+
+-- Frees the seats that still carry this marker; returns how many it freed.
+local function free_seats(seats, marker)
+  local freed = 0
+  for _, seat in ipairs(seats) do
+    if redis.call('HGET', K_STATE, seat) == marker then
+      redis.call('HDEL', K_STATE, seat)
+      freed = freed + 1
+    end
+  end
+  return freed
+end
+
+-- Ends an active hold: frees its seats, records why, and schedules the record to be forgotten.
+local function end_hold(hold, status, now)
+  local freed = free_seats(hold.seats, 'H:' .. hold.holdId)
+  hold.status = status
+  redis.call('HSET', K_HOLDS, hold.holdId, cjson.encode(hold))
+  redis.call('ZREM', K_HOLDEXP, hold.holdId)
+  redis.call('ZADD', K_HOLDGC, now + RETAIN_MS, hold.holdId)
+  return freed
+end
+
+local function reclaim(now)
+  local freed = 0
+  for _, hold_id in ipairs(redis.call('ZRANGEBYSCORE', K_HOLDEXP, '-inf', now)) do
+    local raw = redis.call('HGET', K_HOLDS, hold_id)
+    if raw then
+      freed = freed + end_hold(cjson.decode(raw), 'expired', now)
+    else
+      redis.call('ZREM', K_HOLDEXP, hold_id)
+    end
+  end
+  for _, hold_id in ipairs(redis.call('ZRANGEBYSCORE', K_HOLDGC, '-inf', now)) do
+    redis.call('HDEL', K_HOLDS, hold_id)
+    redis.call('ZREM', K_HOLDGC, hold_id)
+  end
+  if freed > 0 then bump() end
+end
+
+local function flight_status()
+  return redis.call('HGET', K_META, 'status')
+end
+`;
+
+/** ARGV: mapVersion, then seat id / seat JSON pairs. Creates a flight's seats; repeating it is a no-op. */
+export const PROVISION = `${PRELUDE}
+local status = flight_status()
+if status then
+  if redis.call('HGET', K_META, 'mapVersion') == ARGV[1] then return cjson.encode({ok = true, existed = true}) end
+  return fail('SEAT_MAP_EXISTS')
+end
+for i = 2, #ARGV, 2 do redis.call('HSET', K_MAP, ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', K_META, 'status', 'scheduled', 'version', 1, 'mapVersion', ARGV[1])
+return cjson.encode({ok = true, existed = false})
+`;
+
+/** ARGV: holdId, userId, ttlMs, createdAt, seat ids… All-or-nothing. */
+export const HOLD = `${PRELUDE}
+local status = flight_status()
+if not status then return fail('FLIGHT_NOT_FOUND') end
+if status == 'cancelled' then return fail('FLIGHT_CANCELLED') end
+local now = now_ms()
+reclaim(now)
+local hold_id, user_id, ttl_ms, created_at = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local seats, missing, unavailable = {}, {}, {}
+for i = 5, #ARGV do
+  local seat = ARGV[i]
+  seats[#seats + 1] = seat
+  if redis.call('HEXISTS', K_MAP, seat) == 0 then
+    missing[#missing + 1] = seat
+  elseif redis.call('HEXISTS', K_STATE, seat) == 1 then
+    unavailable[#unavailable + 1] = seat
+  end
+end
+if #missing > 0 then return fail('SEAT_NOT_FOUND', {seats = missing}) end
+if #unavailable > 0 then return fail('SEAT_UNAVAILABLE', {seats = unavailable}) end
+local marker = 'H:' .. hold_id
+for _, seat in ipairs(seats) do redis.call('HSET', K_STATE, seat, marker) end
+local hold = {holdId = hold_id, userId = user_id, seats = seats, expiresAtMs = now + ttl_ms, createdAt = created_at, status = 'active'}
+redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
+redis.call('ZADD', K_HOLDEXP, hold.expiresAtMs, hold_id)
+bump()
+return cjson.encode({ok = true, hold = hold})
+`;
+
+/** ARGV: holdId, userId, bookingId, createdAt, flightId. Turns the caller's live hold into a booking. */
+export const CONFIRM = `${PRELUDE}
+local now = now_ms()
+reclaim(now)
+local hold_id, user_id, booking_id, created_at, flight_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local raw = redis.call('HGET', K_HOLDS, hold_id)
+if not raw then return fail('HOLD_NOT_FOUND') end
+local hold = cjson.decode(raw)
+if hold.userId ~= user_id then return fail('FORBIDDEN') end
+if hold.status == 'expired' then return fail('HOLD_EXPIRED') end
+if hold.status == 'confirmed' then return fail('HOLD_ALREADY_CONFIRMED', {bookingId = hold.bookingId}) end
+if hold.status ~= 'active' then return fail('HOLD_NOT_FOUND') end
+local marker = 'H:' .. hold_id
+local seats = {}
+for _, seat in ipairs(hold.seats) do
+  if redis.call('HGET', K_STATE, seat) ~= marker then return fail('INTERNAL', {seat = seat}) end
+  local info = cjson.decode(redis.call('HGET', K_MAP, seat))
+  seats[#seats + 1] = {id = seat, class = info.class, price = info.price}
+end
+for _, seat in ipairs(hold.seats) do redis.call('HSET', K_STATE, seat, 'B:' .. booking_id) end
+local booking = {bookingId = booking_id, flightId = flight_id, userId = user_id, seats = seats, status = 'confirmed', createdAt = created_at, holdId = hold_id}
+redis.call('HSET', K_BOOKINGS, booking_id, cjson.encode(booking))
+hold.status = 'confirmed'
+hold.bookingId = booking_id
+redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
+redis.call('ZREM', K_HOLDEXP, hold_id)
+redis.call('ZADD', K_HOLDGC, now + RETAIN_MS, hold_id)
+bump()
+return cjson.encode({ok = true, booking = booking})
+`;
+
+/** ARGV: holdId, userId. Releases the caller's hold; releasing an ended hold is a no-op. */
+export const RELEASE = `${PRELUDE}
+local now = now_ms()
+reclaim(now)
+local raw = redis.call('HGET', K_HOLDS, ARGV[1])
+if not raw then return fail('HOLD_NOT_FOUND') end
+local hold = cjson.decode(raw)
+if hold.userId ~= ARGV[2] then return fail('HOLD_NOT_FOUND') end
+if hold.status == 'confirmed' then return fail('HOLD_ALREADY_CONFIRMED', {bookingId = hold.bookingId}) end
+if hold.status == 'active' then
+  end_hold(hold, 'released', now)
+  bump()
+end
+return cjson.encode({ok = true})
+`;
+
+/** ARGV: bookingId, callerId, callerIsAdmin ("1"/"0"), cancelledAt. */
+export const CANCEL_BOOKING = `${PRELUDE}
+local now = now_ms()
+reclaim(now)
+local raw = redis.call('HGET', K_BOOKINGS, ARGV[1])
+if not raw then return fail('BOOKING_NOT_FOUND') end
+local booking = cjson.decode(raw)
+if booking.userId ~= ARGV[2] and ARGV[3] ~= '1' then return fail('BOOKING_NOT_FOUND') end
+if booking.status ~= 'confirmed' then return fail('ALREADY_CANCELLED') end
+local ids = {}
+for _, seat in ipairs(booking.seats) do ids[#ids + 1] = seat.id end
+free_seats(ids, 'B:' .. booking.bookingId)
+booking.status = 'cancelled'
+booking.cancelledAt = ARGV[4]
+redis.call('HSET', K_BOOKINGS, booking.bookingId, cjson.encode(booking))
+bump()
+return cjson.encode({ok = true, booking = booking})
+`;
+
+/** ARGV: cancelledAt. Voids every live hold and marks every confirmed booking flight_cancelled. */
+export const CANCEL_FLIGHT = `${PRELUDE}
+if not flight_status() then return fail('FLIGHT_NOT_FOUND') end
+local now = now_ms()
+reclaim(now)
+redis.call('HSET', K_META, 'status', 'cancelled')
+local holds, bookings = 0, 0
+for _, hold_id in ipairs(redis.call('ZRANGE', K_HOLDEXP, 0, -1)) do
+  end_hold(cjson.decode(redis.call('HGET', K_HOLDS, hold_id)), 'voided', now)
+  holds = holds + 1
+end
+for _, raw in ipairs(redis.call('HVALS', K_BOOKINGS)) do
+  local booking = cjson.decode(raw)
+  if booking.status == 'confirmed' then
+    local ids = {}
+    for _, seat in ipairs(booking.seats) do ids[#ids + 1] = seat.id end
+    free_seats(ids, 'B:' .. booking.bookingId)
+    booking.status = 'flight_cancelled'
+    booking.cancelledAt = ARGV[1]
+    redis.call('HSET', K_BOOKINGS, booking.bookingId, cjson.encode(booking))
+    bookings = bookings + 1
+  end
+end
+bump()
+return cjson.encode({ok = true, holdsVoided = holds, bookingsCancelled = bookings})
+`;
+
+/** No ARGV. Reclaims expired holds, then returns [meta, map, state] as flat arrays (one snapshot). */
+export const READ_SEATS = `${PRELUDE}
+if not flight_status() then return false end
+reclaim(now_ms())
+return {redis.call('HGETALL', K_META), redis.call('HGETALL', K_MAP), redis.call('HGETALL', K_STATE)}
+`;
+
+/** No ARGV. Like READ_SEATS plus holds, active hold expiries and bookings, for the audit. */
+export const READ_ALL = `${PRELUDE}
+if not flight_status() then return false end
+local now = now_ms()
+reclaim(now)
+return {redis.call('HGETALL', K_META), redis.call('HGETALL', K_MAP), redis.call('HGETALL', K_STATE),
+  redis.call('HGETALL', K_HOLDS), redis.call('ZRANGE', K_HOLDEXP, 0, -1, 'WITHSCORES'), redis.call('HGETALL', K_BOOKINGS), tostring(now)}
+`;

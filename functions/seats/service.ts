@@ -1,0 +1,169 @@
+import { randomBytes } from 'node:crypto';
+import { AppError, type ErrorCode } from '../../lib/http/errors';
+import type { Caller } from '../../lib/auth/roles';
+import { auditSnapshot, type AuditReport } from './audit';
+import { flightOfId } from './keys';
+import { compareSeatIds, type Booking, type HoldRecord, type Money, type SeatMapInput, type SeatMapView, type SeatView } from './model';
+import type { ScriptAnswer, SeatStore } from './store';
+
+/** The seats service's rules: seat maps with live status, holds, bookings, flight cancellation, audit. */
+
+const newId = (prefix: 'h' | 'b', flightId: string) => `${prefix}_${flightId}_${randomBytes(12).toString('base64url')}`;
+
+/** Turns a script's `{error}` answer into the problem the client sees. */
+function unwrap<T>(answer: ScriptAnswer<T>): T {
+  if (!('error' in answer)) return answer;
+  switch (answer.error) {
+    case 'SEAT_UNAVAILABLE':
+      throw new AppError('SEAT_UNAVAILABLE', `Not available: ${answer.seats?.join(', ')}`, { unavailable: answer.seats });
+    case 'SEAT_NOT_FOUND':
+      throw new AppError('SEAT_NOT_FOUND', `Not on this flight's seat map: ${answer.seats?.join(', ')}`, { seats: answer.seats });
+    case 'HOLD_ALREADY_CONFIRMED':
+      throw new AppError('HOLD_ALREADY_CONFIRMED', undefined, { bookingId: answer.bookingId });
+    case 'INTERNAL':
+      throw new Error(`seat state inconsistent: ${JSON.stringify(answer)}`);
+    default:
+      throw new AppError(answer.error as ErrorCode);
+  }
+}
+
+export interface HoldView {
+  holdId: string;
+  flightId: string;
+  seats: string[];
+  expiresAt: string;
+  status: HoldRecord['status'];
+  bookingId?: string;
+}
+
+export interface BookingView extends Omit<Booking, 'holdId'> {
+  total: Money;
+}
+
+function holdView(flightId: string, hold: HoldRecord, nowMs: number): HoldView {
+  const status = hold.status === 'active' && hold.expiresAtMs <= nowMs ? 'expired' : hold.status;
+  return {
+    holdId: hold.holdId,
+    flightId,
+    seats: hold.seats,
+    expiresAt: new Date(hold.expiresAtMs).toISOString(),
+    status,
+    ...(hold.bookingId ? { bookingId: hold.bookingId } : {}),
+  };
+}
+
+export function bookingView({ holdId: _holdId, ...booking }: Booking): BookingView {
+  const amount = booking.seats.reduce((sum, seat) => sum + seat.price.amount, 0);
+  return { ...booking, total: { amount, currency: booking.seats[0]?.price.currency ?? 'USD' } };
+}
+
+export class SeatService {
+  constructor(
+    private readonly store: SeatStore,
+    private readonly holdTtlMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  private flightOf(id: string, notFound: ErrorCode): string {
+    const flightId = flightOfId(id);
+    if (!flightId) throw new AppError(notFound);
+    return flightId;
+  }
+
+  async provision(flightId: string, mapVersion: number, seatMap: SeatMapInput): Promise<{ existed: boolean }> {
+    return unwrap(await this.store.provision(flightId, mapVersion, seatMap));
+  }
+
+  async seatMap(flightId: string): Promise<SeatMapView> {
+    const snapshot = await this.store.seats(flightId);
+    if (!snapshot) throw new AppError('FLIGHT_NOT_FOUND');
+    const counts = { available: 0, held: 0, booked: 0, total: 0 };
+    const seats: SeatView[] = Object.entries(snapshot.map).map(([id, raw]) => {
+      const marker = snapshot.state[id];
+      const status = marker === undefined ? 'available' : marker.startsWith('H:') ? 'held' : 'booked';
+      counts[status] += 1;
+      counts.total += 1;
+      return { id, ...(JSON.parse(raw) as Omit<SeatView, 'id' | 'status'>), status };
+    });
+    seats.sort((a, b) => compareSeatIds(a.id, b.id));
+    return {
+      flightId,
+      version: Number(snapshot.meta.version),
+      seatMapVersion: Number(snapshot.meta.mapVersion),
+      status: snapshot.meta.status === 'cancelled' ? 'cancelled' : 'scheduled',
+      seats,
+      counts,
+    };
+  }
+
+  async hold(caller: Caller, flightId: string, seats: string[]): Promise<HoldView> {
+    const { hold } = unwrap(
+      await this.store.hold(flightId, {
+        holdId: newId('h', flightId),
+        userId: caller.userId,
+        ttlMs: this.holdTtlMs,
+        createdAt: new Date(this.now()).toISOString(),
+        seats,
+      }),
+    );
+    return holdView(flightId, hold, this.now());
+  }
+
+  /** Only the hold's owner sees it; to anyone else it does not exist. */
+  async getHold(caller: Caller, holdId: string): Promise<HoldView> {
+    const flightId = this.flightOf(holdId, 'HOLD_NOT_FOUND');
+    const hold = await this.store.getHold(flightId, holdId);
+    if (!hold || hold.userId !== caller.userId) throw new AppError('HOLD_NOT_FOUND');
+    return holdView(flightId, hold, this.now());
+  }
+
+  async release(caller: Caller, holdId: string): Promise<void> {
+    unwrap(await this.store.release(this.flightOf(holdId, 'HOLD_NOT_FOUND'), holdId, caller.userId));
+  }
+
+  async confirm(caller: Caller, holdId: string): Promise<BookingView> {
+    const flightId = this.flightOf(holdId, 'HOLD_NOT_FOUND');
+    const createdAt = new Date(this.now());
+    const { booking } = unwrap(
+      await this.store.confirm(flightId, { holdId, userId: caller.userId, bookingId: newId('b', flightId), createdAt: createdAt.toISOString() }),
+    );
+    await this.store.indexUserBooking(caller.userId, booking.bookingId, createdAt.getTime());
+    return bookingView(booking);
+  }
+
+  async listBookings(caller: Caller, offset: number, limit: number): Promise<{ items: BookingView[]; nextOffset: number | null }> {
+    const ids = await this.store.userBookingIds(caller.userId, offset, limit + 1);
+    const page = ids.slice(0, limit);
+    const bookings = await this.store.getBookings(page);
+    return { items: bookings.map(bookingView), nextOffset: ids.length > limit ? offset + limit : null };
+  }
+
+  /** The owner or an admin; to anyone else the booking does not exist. */
+  async getBooking(caller: Caller, bookingId: string): Promise<BookingView> {
+    const booking = await this.store.getBooking(this.flightOf(bookingId, 'BOOKING_NOT_FOUND'), bookingId);
+    if (!booking || (booking.userId !== caller.userId && caller.role !== 'admin')) throw new AppError('BOOKING_NOT_FOUND');
+    return bookingView(booking);
+  }
+
+  async cancelBooking(caller: Caller, bookingId: string): Promise<BookingView> {
+    const { booking } = unwrap(
+      await this.store.cancelBooking(this.flightOf(bookingId, 'BOOKING_NOT_FOUND'), {
+        bookingId,
+        callerId: caller.userId,
+        isAdmin: caller.role === 'admin',
+        cancelledAt: new Date(this.now()).toISOString(),
+      }),
+    );
+    return bookingView(booking);
+  }
+
+  async cancelFlight(flightId: string): Promise<{ holdsVoided: number; bookingsCancelled: number }> {
+    return unwrap(await this.store.cancelFlight(flightId, new Date(this.now()).toISOString()));
+  }
+
+  async audit(flightId: string): Promise<AuditReport> {
+    const snapshot = await this.store.snapshot(flightId);
+    if (!snapshot) throw new AppError('FLIGHT_NOT_FOUND');
+    return auditSnapshot(snapshot);
+  }
+}

@@ -1,0 +1,146 @@
+import type Redis from 'ioredis';
+import { flightKeys, flightOfId, scriptKeys, userBookingsKey } from './keys';
+import { CANCEL_BOOKING, CANCEL_FLIGHT, CONFIRM, HOLD, PROVISION, READ_ALL, READ_SEATS, RELEASE } from './scripts';
+import type { Booking, HoldRecord, SeatMapInput } from './model';
+
+/**
+ * The seats service's Redis store: a thin layer over the Lua scripts. Script answers are JSON:
+ * `{ok: true, …}` or `{error: CODE, …}`; the domain turns errors into HTTP problems.
+ */
+
+export type ScriptAnswer<T> = ({ ok: true } & T) | { error: string; seats?: string[]; bookingId?: string };
+
+export interface FlightSnapshot {
+  meta: Record<string, string>;
+  map: Record<string, string>;
+  state: Record<string, string>;
+}
+
+export interface FullSnapshot extends FlightSnapshot {
+  holds: Record<string, string>;
+  activeHoldExpiries: Record<string, number>;
+  bookings: Record<string, string>;
+  nowMs: number;
+}
+
+export interface SeatStore {
+  provision(flightId: string, mapVersion: number, seatMap: SeatMapInput): Promise<ScriptAnswer<{ existed: boolean }>>;
+  hold(flightId: string, hold: { holdId: string; userId: string; ttlMs: number; createdAt: string; seats: string[] }): Promise<ScriptAnswer<{ hold: HoldRecord }>>;
+  confirm(flightId: string, args: { holdId: string; userId: string; bookingId: string; createdAt: string }): Promise<ScriptAnswer<{ booking: Booking }>>;
+  release(flightId: string, holdId: string, userId: string): Promise<ScriptAnswer<object>>;
+  cancelBooking(flightId: string, args: { bookingId: string; callerId: string; isAdmin: boolean; cancelledAt: string }): Promise<ScriptAnswer<{ booking: Booking }>>;
+  cancelFlight(flightId: string, cancelledAt: string): Promise<ScriptAnswer<{ holdsVoided: number; bookingsCancelled: number }>>;
+  seats(flightId: string): Promise<FlightSnapshot | undefined>;
+  snapshot(flightId: string): Promise<FullSnapshot | undefined>;
+  getHold(flightId: string, holdId: string): Promise<HoldRecord | undefined>;
+  getBooking(flightId: string, bookingId: string): Promise<Booking | undefined>;
+  getBookings(ids: string[]): Promise<Booking[]>;
+  indexUserBooking(userId: string, bookingId: string, createdAtMs: number): Promise<void>;
+  userBookingIds(userId: string, offset: number, count: number): Promise<string[]>;
+}
+
+type ScriptRunner = (keys: string[], args: (string | number)[]) => Promise<unknown>;
+
+const pairs = (flat: string[]): Record<string, string> => {
+  const out: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
+  return out;
+};
+
+export class RedisSeatStore implements SeatStore {
+  private readonly scripts: Record<'provision' | 'hold' | 'confirm' | 'release' | 'cancelBooking' | 'cancelFlight' | 'readSeats' | 'readAll', ScriptRunner>;
+
+  constructor(private readonly redis: Redis) {
+    const define = (name: string, lua: string): ScriptRunner => {
+      // defineCommand sends EVALSHA and falls back to EVAL (loading the script) only on NOSCRIPT.
+      redis.defineCommand(name, { lua, numberOfKeys: 7 });
+      const command = (redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>)[name]!.bind(redis);
+      return (keys, args) => command(...keys, ...args);
+    };
+    this.scripts = {
+      provision: define('seatsProvision', PROVISION),
+      hold: define('seatsHold', HOLD),
+      confirm: define('seatsConfirm', CONFIRM),
+      release: define('seatsRelease', RELEASE),
+      cancelBooking: define('seatsCancelBooking', CANCEL_BOOKING),
+      cancelFlight: define('seatsCancelFlight', CANCEL_FLIGHT),
+      readSeats: define('seatsRead', READ_SEATS),
+      readAll: define('seatsReadAll', READ_ALL),
+    };
+  }
+
+  private async run<T>(runner: ScriptRunner, flightId: string, args: (string | number)[]): Promise<ScriptAnswer<T>> {
+    return JSON.parse(String(await runner(scriptKeys(flightId), args))) as ScriptAnswer<T>;
+  }
+
+  provision(flightId: string, mapVersion: number, seatMap: SeatMapInput) {
+    const args = seatMap.seats.flatMap((seat) => [seat.id, JSON.stringify({ class: seat.class, price: seat.price })]);
+    return this.run<{ existed: boolean }>(this.scripts.provision, flightId, [mapVersion, ...args]);
+  }
+
+  hold(flightId: string, hold: { holdId: string; userId: string; ttlMs: number; createdAt: string; seats: string[] }) {
+    return this.run<{ hold: HoldRecord }>(this.scripts.hold, flightId, [hold.holdId, hold.userId, hold.ttlMs, hold.createdAt, ...hold.seats]);
+  }
+
+  confirm(flightId: string, args: { holdId: string; userId: string; bookingId: string; createdAt: string }) {
+    return this.run<{ booking: Booking }>(this.scripts.confirm, flightId, [args.holdId, args.userId, args.bookingId, args.createdAt, flightId]);
+  }
+
+  release(flightId: string, holdId: string, userId: string) {
+    return this.run<object>(this.scripts.release, flightId, [holdId, userId]);
+  }
+
+  cancelBooking(flightId: string, args: { bookingId: string; callerId: string; isAdmin: boolean; cancelledAt: string }) {
+    return this.run<{ booking: Booking }>(this.scripts.cancelBooking, flightId, [args.bookingId, args.callerId, args.isAdmin ? '1' : '0', args.cancelledAt]);
+  }
+
+  cancelFlight(flightId: string, cancelledAt: string) {
+    return this.run<{ holdsVoided: number; bookingsCancelled: number }>(this.scripts.cancelFlight, flightId, [cancelledAt]);
+  }
+
+  async seats(flightId: string): Promise<FlightSnapshot | undefined> {
+    const result = (await this.scripts.readSeats(scriptKeys(flightId), [])) as [string[], string[], string[]] | null;
+    if (!result) return undefined;
+    return { meta: pairs(result[0]), map: pairs(result[1]), state: pairs(result[2]) };
+  }
+
+  async snapshot(flightId: string): Promise<FullSnapshot | undefined> {
+    const result = (await this.scripts.readAll(scriptKeys(flightId), [])) as [string[], string[], string[], string[], string[], string[], string] | null;
+    if (!result) return undefined;
+    const expiries = pairs(result[4]);
+    return {
+      meta: pairs(result[0]),
+      map: pairs(result[1]),
+      state: pairs(result[2]),
+      holds: pairs(result[3]),
+      activeHoldExpiries: Object.fromEntries(Object.entries(expiries).map(([id, score]) => [id, Number(score)])),
+      bookings: pairs(result[5]),
+      nowMs: Number(result[6]),
+    };
+  }
+
+  async getHold(flightId: string, holdId: string): Promise<HoldRecord | undefined> {
+    const raw = await this.redis.hget(flightKeys(flightId).holds, holdId);
+    return raw ? (JSON.parse(raw) as HoldRecord) : undefined;
+  }
+
+  async getBooking(flightId: string, bookingId: string): Promise<Booking | undefined> {
+    const raw = await this.redis.hget(flightKeys(flightId).bookings, bookingId);
+    return raw ? (JSON.parse(raw) as Booking) : undefined;
+  }
+
+  async getBookings(ids: string[]): Promise<Booking[]> {
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hget(flightKeys(flightOfId(id)!).bookings, id);
+    const results = (await pipeline.exec()) ?? [];
+    return results.flatMap(([error, raw]) => (error || !raw ? [] : [JSON.parse(raw as string) as Booking]));
+  }
+
+  async indexUserBooking(userId: string, bookingId: string, createdAtMs: number): Promise<void> {
+    await this.redis.zadd(userBookingsKey(userId), createdAtMs, bookingId);
+  }
+
+  async userBookingIds(userId: string, offset: number, count: number): Promise<string[]> {
+    return this.redis.zrange(userBookingsKey(userId), offset, offset + count - 1);
+  }
+}
