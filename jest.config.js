@@ -22,10 +22,12 @@ module.exports = {
   projects: [
     project('unit', { setupFiles: ['<rootDir>/tests/support/unit-env.ts'] }),
     project('integration', {
+      setupFilesAfterEnv: ['<rootDir>/tests/support/real-services-timeout.ts'],
       globalSetup: '<rootDir>/tests/support/stack-setup.ts',
       globalTeardown: '<rootDir>/tests/support/stack-teardown.ts',
     }),
     project('e2e', {
+      setupFilesAfterEnv: ['<rootDir>/tests/support/real-services-timeout.ts'],
       globalSetup: '<rootDir>/tests/support/e2e-setup.ts',
       globalTeardown: '<rootDir>/tests/support/stack-teardown.ts',
     }),

@@ -29,9 +29,9 @@ export function scheduledFunctions(stage = 'dev'): { name: string }[] {
  * function once (through the emulator's Lambda invoke API), so that, for example, every service is in
  * the registry as soon as the API is up rather than a minute later.
  */
-export async function runSchedulesOnce(lambdaPort: number): Promise<void> {
+export async function runSchedulesOnce(lambdaPort: number, stage: string): Promise<void> {
   await Promise.all(
-    scheduledFunctions().map(async ({ name }) => {
+    scheduledFunctions(stage).map(async ({ name }) => {
       const response = await fetch(`http://127.0.0.1:${lambdaPort}/2015-03-31/functions/${name}/invocations`, { method: 'POST', body: '{}' });
       if (!response.ok) throw new Error(`invoking ${name} answered ${response.status}`);
     }),
@@ -42,6 +42,8 @@ export interface OfflineOptions {
   port: number;
   lambdaPort: number;
   env: Record<string, string | undefined>;
+  /** Tables and registry namespace follow the stage; the launcher created that stage's tables. */
+  stage?: string;
   /** Where the emulator's output goes; inherits the terminal when not given. */
   logFile?: string;
   timeoutMs?: number;
@@ -49,7 +51,8 @@ export interface OfflineOptions {
 
 export async function startOffline(options: OfflineOptions): Promise<Offline> {
   const sls = path.join(PROJECT_ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
-  const child = spawn(process.execPath, [sls, 'offline', 'start', '--stage', 'dev'], {
+  const stage = options.stage ?? 'dev';
+  const child = spawn(process.execPath, [sls, 'offline', 'start', '--stage', stage], {
     cwd: PROJECT_ROOT,
     env: { ...options.env, PORT: String(options.port), LAMBDA_PORT: String(options.lambdaPort), SLS_TELEMETRY_DISABLED: '1' },
     stdio: options.logFile ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
@@ -84,7 +87,7 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
     try {
       const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5_000) });
       if (response.status === 200 || response.status === 503) {
-        await runSchedulesOnce(options.lambdaPort);
+        await runSchedulesOnce(options.lambdaPort, stage);
         return { url, child, stop };
       }
     } catch {

@@ -12,7 +12,10 @@ const newId = (prefix: 'h' | 'b', flightId: string) => `${prefix}_${flightId}_${
 
 /** Turns a script's `{error}` answer into the problem the client sees. */
 function unwrap<T>(answer: ScriptAnswer<T>): T {
-  if (!('error' in answer)) return answer;
+  if (!('error' in answer)) {
+    const { ok: _ok, ...result } = answer;
+    return result as T;
+  }
   switch (answer.error) {
     case 'SEAT_UNAVAILABLE':
       throw new AppError('SEAT_UNAVAILABLE', `Not available: ${answer.seats?.join(', ')}`, { unavailable: answer.seats });

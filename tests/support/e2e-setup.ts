@@ -20,6 +20,7 @@ export default async function setup(): Promise<void> {
     const offline = await startOffline({
       port,
       lambdaPort: await freePort(),
+      stage: 'test',
       env: { ...process.env },
       logFile: path.join(process.env.TEST_DATA_DIR!, 'offline.log'),
     });

@@ -1,0 +1,192 @@
+import { randomUUID } from 'node:crypto';
+import { closeRedis, redis } from '../../lib/clients/redis';
+import { AppError } from '../../lib/http/errors';
+import type { Caller } from '../../lib/auth/roles';
+import { SeatService } from '../../functions/seats/service';
+import { RedisSeatStore } from '../../functions/seats/store';
+import { idempotent } from '../../functions/seats/idempotency';
+import { seatMap, testFlightId } from '../support/seats';
+
+/** The seats service against a real redis-server: Lua scripts, contention, expiry, idempotency. */
+
+const user = (): Caller => ({ userId: randomUUID(), role: 'user', email: '' });
+const admin: Caller = { userId: randomUUID(), role: 'admin', email: '' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const codeOf = (error: unknown) => (error instanceof AppError ? error.code : String(error));
+
+describe('seats on redis-server', () => {
+  const store = new RedisSeatStore(redis());
+  const seats = new SeatService(store, 60_000);
+  afterAll(closeRedis);
+
+  async function newFlight(rows = 3, letters = 'ABCDEF') {
+    const flightId = testFlightId();
+    await seats.provision(flightId, 1, seatMap(rows, letters));
+    return flightId;
+  }
+
+  it('200 concurrent users race for the last seat: exactly one hold wins and exactly one booking exists', async () => {
+    const flightId = await newFlight(1, 'AB');
+    const early = user();
+    await seats.confirm(early, (await seats.hold(early, flightId, ['1A'])).holdId);
+
+    const racers = Array.from({ length: 200 }, user);
+    const attempts = await Promise.allSettled(racers.map((racer) => seats.hold(racer, flightId, ['1B'])));
+    const winners = attempts.flatMap((a, i) => (a.status === 'fulfilled' ? [{ racer: racers[i]!, hold: a.value }] : []));
+    expect(winners).toHaveLength(1);
+    expect(attempts.filter((a) => a.status === 'rejected').map((a) => codeOf((a as PromiseRejectedResult).reason))).toEqual(Array(199).fill('SEAT_UNAVAILABLE'));
+
+    const confirms = await Promise.allSettled([...racers.slice(0, 50), winners[0]!.racer].map((racer) => seats.confirm(racer, winners[0]!.hold.holdId)));
+    expect(confirms.filter((c) => c.status === 'fulfilled')).toHaveLength(1);
+    const report = await seats.audit(flightId);
+    expect(report).toEqual({ ok: true, counts: { available: 0, held: 0, booked: 2, total: 2 }, problems: [] });
+  });
+
+  it('holds are all-or-nothing and tell which seats are taken', async () => {
+    const flightId = await newFlight();
+    await seats.hold(user(), flightId, ['1A', '1B']);
+    const error = await seats.hold(user(), flightId, ['1C', '1B', '2A']).catch((e) => e);
+    expect(error).toMatchObject({ code: 'SEAT_UNAVAILABLE', extensions: { unavailable: ['1B'] } });
+    const view = await seats.seatMap(flightId);
+    expect(view.counts).toEqual({ available: 16, held: 2, booked: 0, total: 18 });
+    await expect(seats.hold(user(), flightId, ['1A', '99K'])).rejects.toMatchObject({ code: 'SEAT_NOT_FOUND' });
+    await expect(seats.hold(user(), testFlightId(), ['1A'])).rejects.toMatchObject({ code: 'FLIGHT_NOT_FOUND' });
+  });
+
+  it('an expired hold frees its seats without any job, and confirming it is 410 and books nothing', async () => {
+    const shortLived = new SeatService(store, 300);
+    const flightId = await newFlight();
+    const owner = user();
+    const hold = await shortLived.hold(owner, flightId, ['2A', '2B']);
+    const versionWhileHeld = (await shortLived.seatMap(flightId)).version;
+    await sleep(450);
+    await expect(shortLived.confirm(owner, hold.holdId)).rejects.toMatchObject({ code: 'HOLD_EXPIRED', status: 410 });
+    const view = await shortLived.seatMap(flightId);
+    expect(view.counts.held).toBe(0);
+    expect(view.version).toBeGreaterThan(versionWhileHeld);
+    await expect(seats.hold(user(), flightId, ['2A'])).resolves.toMatchObject({ seats: ['2A'] });
+    expect(await shortLived.listBookings(owner, 0, 10)).toEqual({ items: [], nextOffset: null });
+  });
+
+  it('only the owner confirms, sees or releases a hold; an admin reads and cancels any booking', async () => {
+    const flightId = await newFlight();
+    const owner = user();
+    const other = user();
+    const hold = await seats.hold(owner, flightId, ['3A']);
+    await expect(seats.confirm(other, hold.holdId)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(seats.getHold(other, hold.holdId)).rejects.toMatchObject({ code: 'HOLD_NOT_FOUND' });
+    await seats.release(other, hold.holdId).catch(() => undefined);
+    expect((await seats.getHold(owner, hold.holdId)).status).toBe('active');
+
+    const booking = await seats.confirm(owner, hold.holdId);
+    await expect(seats.confirm(owner, hold.holdId)).rejects.toMatchObject({ code: 'HOLD_ALREADY_CONFIRMED' });
+    await expect(seats.getBooking(other, booking.bookingId)).rejects.toMatchObject({ code: 'BOOKING_NOT_FOUND' });
+    await expect(seats.getBooking(admin, booking.bookingId)).resolves.toMatchObject({ bookingId: booking.bookingId });
+    await expect(seats.cancelBooking(other, booking.bookingId)).rejects.toMatchObject({ code: 'BOOKING_NOT_FOUND' });
+    await expect(seats.cancelBooking(admin, booking.bookingId)).resolves.toMatchObject({ status: 'cancelled' });
+    await expect(seats.cancelBooking(owner, booking.bookingId)).rejects.toMatchObject({ code: 'ALREADY_CANCELLED' });
+    expect((await seats.seatMap(flightId)).counts.available).toBe(18);
+  });
+
+  it('cancelling a flight voids its holds and marks its bookings flight_cancelled', async () => {
+    const flightId = await newFlight();
+    const owner = user();
+    const booking = await seats.confirm(owner, (await seats.hold(owner, flightId, ['1A'])).holdId);
+    const hold = await seats.hold(owner, flightId, ['1B']);
+    expect(await seats.cancelFlight(flightId)).toEqual({ holdsVoided: 1, bookingsCancelled: 1 });
+    expect(await seats.cancelFlight(flightId)).toEqual({ holdsVoided: 0, bookingsCancelled: 0 });
+    expect((await seats.getBooking(owner, booking.bookingId)).status).toBe('flight_cancelled');
+    expect((await seats.getHold(owner, hold.holdId)).status).toBe('voided');
+    await expect(seats.hold(owner, flightId, ['2A'])).rejects.toMatchObject({ code: 'FLIGHT_CANCELLED' });
+    expect((await seats.audit(flightId)).ok).toBe(true);
+  });
+
+  it('a randomized storm of holds, confirms, releases, cancels and expiries over 180 seats ends with the audit ok', async () => {
+    const stormy = new SeatService(store, 200);
+    const flightId = testFlightId();
+    await stormy.provision(flightId, 1, seatMap(30));
+    const users = Array.from({ length: 40 }, user);
+    const ids = seatMap(30).seats.map((s) => s.id);
+    const pick = (n: number) => Array.from(new Set(Array.from({ length: n }, () => ids[Math.floor(Math.random() * ids.length)]!)));
+    const outcomes = new Map<string, number>();
+    const count = (what: string) => outcomes.set(what, (outcomes.get(what) ?? 0) + 1);
+
+    const worker = async (me: Caller) => {
+      for (let i = 0; i < 15; i += 1) {
+        try {
+          const hold = await stormy.hold(me, flightId, pick(1 + Math.floor(Math.random() * 4)));
+          const roll = Math.random();
+          if (roll < 0.2) await sleep(250);
+          if (roll < 0.6) {
+            const booking = await stormy.confirm(me, hold.holdId);
+            if (Math.random() < 0.3) await stormy.cancelBooking(me, booking.bookingId);
+            count('booked');
+          } else if (roll < 0.8) {
+            await stormy.release(me, hold.holdId);
+            count('released');
+          } else count('left to expire');
+        } catch (error) {
+          count(codeOf(error));
+        }
+      }
+    };
+    await Promise.all(users.map(worker));
+    expect(outcomes.get('booked')).toBeGreaterThan(0);
+    expect([...outcomes.keys()].filter((k) => !['booked', 'released', 'left to expire', 'SEAT_UNAVAILABLE', 'HOLD_EXPIRED'].includes(k))).toEqual([]);
+    const report = await stormy.audit(flightId);
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.counts.available + report.counts.held + report.counts.booked).toBe(180);
+  });
+
+  describe('Idempotency-Key', () => {
+    const request = (userId: string, key: string | undefined, body: unknown = { seats: ['1A'] }) => ({ userId, key, method: 'POST', path: '/x', body });
+
+    it('a retried confirm with the same key never creates a second booking', async () => {
+      const flightId = await newFlight();
+      const owner = user();
+      const hold = await seats.hold(owner, flightId, ['1A']);
+      const confirm = () =>
+        idempotent(redis(), 60, request(owner.userId, 'confirm-1', null), async () => ({ status: 201, body: await seats.confirm(owner, hold.holdId) }));
+      const answers = await Promise.allSettled([confirm(), confirm(), confirm()]);
+      const done = answers.filter((a): a is PromiseFulfilledResult<{ status: number; body: { bookingId: string } }> => a.status === 'fulfilled');
+      expect(done.length).toBeGreaterThanOrEqual(1);
+      expect(answers.filter((a) => a.status === 'rejected').map((a) => codeOf((a as PromiseRejectedResult).reason))).toEqual(
+        Array(3 - done.length).fill('IDEMPOTENCY_KEY_IN_USE'),
+      );
+      const replay = await confirm();
+      expect(replay).toMatchObject({ status: 201, body: { bookingId: done[0]!.value.body.bookingId }, headers: { 'idempotent-replayed': 'true' } });
+      expect((await seats.listBookings(owner, 0, 10)).items).toHaveLength(1);
+    });
+
+    it('the same key with another body is 422; an error answer is replayed too; a bad key is 400', async () => {
+      const owner = user();
+      const fail = () => idempotent(redis(), 60, request(owner.userId, 'k'), async () => Promise.reject(new AppError('SEAT_UNAVAILABLE')));
+      await expect(fail()).rejects.toMatchObject({ code: 'SEAT_UNAVAILABLE' });
+      await expect(idempotent(redis(), 60, request(owner.userId, 'k'), async () => ({ status: 201, body: {} }))).resolves.toMatchObject({
+        status: 409,
+        body: { code: 'SEAT_UNAVAILABLE' },
+      });
+      await expect(idempotent(redis(), 60, request(owner.userId, 'k', { seats: ['2B'] }), async () => ({ status: 201 }))).rejects.toMatchObject({
+        code: 'IDEMPOTENCY_KEY_REUSED',
+      });
+      await expect(idempotent(redis(), 60, request(owner.userId, 'x'.repeat(129)), async () => ({ status: 201 }))).rejects.toMatchObject({
+        code: 'VALIDATION_FAILED',
+      });
+    });
+
+    it('a server error frees the key so the retry runs again', async () => {
+      const owner = user();
+      let runs = 0;
+      const flaky = () =>
+        idempotent(redis(), 60, request(owner.userId, 'flaky'), async () => {
+          runs += 1;
+          if (runs === 1) throw new Error('redis hiccup');
+          return { status: 201, body: { ok: true } };
+        });
+      await expect(flaky()).rejects.toThrow('redis hiccup');
+      await expect(flaky()).resolves.toMatchObject({ status: 201 });
+      expect(runs).toBe(2);
+    });
+  });
+});

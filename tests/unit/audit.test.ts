@@ -1,0 +1,46 @@
+import { auditSnapshot } from '../../functions/seats/audit';
+import type { FullSnapshot } from '../../functions/seats/store';
+
+const seat = JSON.stringify({ class: 'economy', price: { amount: 1, currency: 'USD' } });
+const now = 1_000_000;
+
+function snapshot(overrides: Partial<FullSnapshot> = {}): FullSnapshot {
+  return {
+    meta: { version: '3', mapVersion: '1', status: 'scheduled' },
+    map: { '1A': seat, '1B': seat, '1C': seat, '1D': seat },
+    state: { '1A': 'H:h1', '1B': 'B:b1' },
+    holds: { h1: JSON.stringify({ holdId: 'h1', userId: 'u', seats: ['1A'], expiresAtMs: now + 1000, createdAt: '', status: 'active' }) },
+    activeHoldExpiries: { h1: now + 1000 },
+    bookings: { b1: JSON.stringify({ bookingId: 'b1', userId: 'u', seats: [{ id: '1B' }], status: 'confirmed' }) },
+    nowMs: now,
+    ...overrides,
+  };
+}
+
+describe('seat audit', () => {
+  it('passes a consistent flight and counts it', () => {
+    expect(auditSnapshot(snapshot())).toEqual({ ok: true, counts: { available: 2, held: 1, booked: 1, total: 4 }, problems: [] });
+  });
+
+  it.each([
+    ['a seat held by an unknown hold', { state: { '1A': 'H:nope', '1B': 'B:b1' } }, /unknown hold nope/],
+    ['a seat booked by an unknown booking', { state: { '1A': 'H:h1', '1B': 'B:nope' } }, /unknown booking nope/],
+    ['a hold that has expired but still holds', { nowMs: now + 5000 }, /has expired/],
+    ['a status on a seat not on the map', { state: { '1A': 'H:h1', '1B': 'B:b1', '9K': 'B:b1' } }, /not on the seat map/],
+    [
+      'a seat in two bookings',
+      {
+        bookings: {
+          b1: JSON.stringify({ bookingId: 'b1', seats: [{ id: '1B' }], status: 'confirmed' }),
+          b2: JSON.stringify({ bookingId: 'b2', seats: [{ id: '1B' }], status: 'confirmed' }),
+        },
+      },
+      /two confirmed bookings/,
+    ],
+    ['a booking that lost its seat', { state: { '1A': 'H:h1' } }, /lost seat 1B/],
+  ])('reports %s', (_, overrides, problem) => {
+    const report = auditSnapshot(snapshot(overrides as Partial<FullSnapshot>));
+    expect(report.ok).toBe(false);
+    expect(report.problems.join('\n')).toMatch(problem);
+  });
+});
