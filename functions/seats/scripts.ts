@@ -47,6 +47,16 @@ local function end_hold(hold, status, now)
   return freed
 end
 
+-- Frees a booking's seats and records its new status.
+local function end_booking(booking, status, at)
+  local ids = {}
+  for _, seat in ipairs(booking.seats) do ids[#ids + 1] = seat.id end
+  free_seats(ids, 'B:' .. booking.bookingId)
+  booking.status = status
+  booking.cancelledAt = at
+  redis.call('HSET', K_BOOKINGS, booking.bookingId, cjson.encode(booking))
+end
+
 local function reclaim(now)
   local freed = 0
   for _, hold_id in ipairs(redis.call('ZRANGEBYSCORE', K_HOLDEXP, '-inf', now)) do
@@ -166,12 +176,7 @@ if not raw then return fail('BOOKING_NOT_FOUND') end
 local booking = cjson.decode(raw)
 if booking.userId ~= ARGV[2] and ARGV[3] ~= '1' then return fail('BOOKING_NOT_FOUND') end
 if booking.status ~= 'confirmed' then return fail('ALREADY_CANCELLED') end
-local ids = {}
-for _, seat in ipairs(booking.seats) do ids[#ids + 1] = seat.id end
-free_seats(ids, 'B:' .. booking.bookingId)
-booking.status = 'cancelled'
-booking.cancelledAt = ARGV[4]
-redis.call('HSET', K_BOOKINGS, booking.bookingId, cjson.encode(booking))
+end_booking(booking, 'cancelled', ARGV[4])
 bump()
 return cjson.encode({ok = true, booking = booking})
 `;
@@ -190,12 +195,7 @@ end
 for _, raw in ipairs(redis.call('HVALS', K_BOOKINGS)) do
   local booking = cjson.decode(raw)
   if booking.status == 'confirmed' then
-    local ids = {}
-    for _, seat in ipairs(booking.seats) do ids[#ids + 1] = seat.id end
-    free_seats(ids, 'B:' .. booking.bookingId)
-    booking.status = 'flight_cancelled'
-    booking.cancelledAt = ARGV[1]
-    redis.call('HSET', K_BOOKINGS, booking.bookingId, cjson.encode(booking))
+    end_booking(booking, 'flight_cancelled', ARGV[1])
     bookings = bookings + 1
   end
 end

@@ -36,6 +36,9 @@ export const errorCatalog = {
   UNSUPPORTED_MEDIA_TYPE: [415, 'The body must be application/json'],
   IDEMPOTENCY_KEY_REUSED: [422, 'The Idempotency-Key was used with another request'],
   TOO_MANY_ATTEMPTS: [429, 'Too many failed attempts; try again later'],
+  /** Answered by API Gateway itself (serverless.yml gateway responses), never by a handler. */
+  BAD_REQUEST: [400, 'The request is not valid'],
+  TOO_MANY_REQUESTS: [429, 'Too many requests'],
   INTERNAL: [500, 'Internal error'],
   SERVICE_UNAVAILABLE: [503, 'A service this request needs is unavailable'],
   DEPENDENCY_DOWN: [503, 'A dependency is down'],
