@@ -62,6 +62,13 @@ const sections = {
     HOLD_TTL_SECONDS: seconds(600),
     IDEMPOTENCY_TTL_SECONDS: seconds(24 * 3600),
   }),
+  migrations: z.object({
+    /** The worker a migration request starts right away (an async invoke); its schedule is the fallback. */
+    MIGRATION_WORKER_FUNCTION: z.string().min(1),
+    /** Only under `sls offline`: its Lambda invoke endpoint. Unset on AWS. */
+    LAMBDA_ENDPOINT: z.preprocess((v) => (v === '' ? undefined : v), httpUrl.optional()),
+    AWS_REGION: z.string().min(1).default('us-east-1'),
+  }),
   registry: z.object({
     REGISTRY_HEARTBEAT_SECONDS: seconds(30),
     REGISTRY_INSTANCE_TTL_SECONDS: seconds(90),

@@ -54,7 +54,14 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
   const stage = options.stage ?? 'dev';
   const child = spawn(process.execPath, [sls, 'offline', 'start', '--stage', stage], {
     cwd: PROJECT_ROOT,
-    env: { ...options.env, PORT: String(options.port), LAMBDA_PORT: String(options.lambdaPort), SLS_TELEMETRY_DISABLED: '1' },
+    env: {
+      ...options.env,
+      PORT: String(options.port),
+      LAMBDA_PORT: String(options.lambdaPort),
+      // Functions that start other functions (the migration worker) invoke them through the emulator.
+      LAMBDA_ENDPOINT: `http://127.0.0.1:${options.lambdaPort}`,
+      SLS_TELEMETRY_DISABLED: '1',
+    },
     stdio: options.logFile ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
     // Its own process group, so stopping it also stops esbuild and anything else it started.
     detached: true,

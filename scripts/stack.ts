@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import path from 'node:path';
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTimeToLiveCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTableCommand, UpdateTimeToLiveCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { MongoClient } from 'mongodb';
 import Redis from 'ioredis';
 import { parse as parseYaml } from 'yaml';
@@ -261,6 +261,37 @@ export function tableEnvironment(stage: string): Record<string, string> {
   );
 }
 
+/**
+ * A table made by an older serverless.yml gets the indexes added since (one per update, as DynamoDB
+ * requires). dynalite accepts such an update but ignores it, so an index still missing afterwards
+ * stops the start with what to do, rather than failing later on the first query that needs it.
+ */
+async function addMissingIndexes(client: DynamoDBClient, definition: CreateTableCommandInput): Promise<void> {
+  const indexNames = async () =>
+    new Set(((await client.send(new DescribeTableCommand({ TableName: definition.TableName }))).Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
+  const existing = await indexNames();
+  const missing = (definition.GlobalSecondaryIndexes ?? []).filter((index) => !existing.has(index.IndexName));
+  for (const index of missing) {
+    await client
+      .send(
+        new UpdateTableCommand({
+          TableName: definition.TableName,
+          AttributeDefinitions: definition.AttributeDefinitions,
+          GlobalSecondaryIndexUpdates: [{ Create: { IndexName: index.IndexName, KeySchema: index.KeySchema, Projection: index.Projection } }],
+        }),
+      )
+      .catch(() => undefined);
+  }
+  const after = await indexNames();
+  const stillMissing = missing.filter((index) => !after.has(index.IndexName)).map((index) => index.IndexName);
+  if (stillMissing.length > 0) {
+    throw new Error(
+      `table ${definition.TableName} lacks index ${stillMissing.join(', ')} (added by a newer serverless.yml) and this DynamoDB cannot add it in place: ` +
+        'delete .data/dynalite to start with fresh tables, or create the index yourself',
+    );
+  }
+}
+
 /** Creates the stage's DynamoDB tables (with their TTL) when missing, and the MongoDB indexes. */
 export async function ensureSchema(env: Record<string, string>, stage: string): Promise<void> {
   const region = env.AWS_REGION ?? 'us-east-1';
@@ -271,6 +302,7 @@ export async function ensureSchema(env: Record<string, string>, stage: string): 
         await client.send(new CreateTableCommand(definition));
       } catch (error) {
         if ((error as Error).name !== 'ResourceInUseException') throw error;
+        await addMissingIndexes(client, definition);
       }
       if (ttl) await client.send(new UpdateTimeToLiveCommand({ TableName: definition.TableName, TimeToLiveSpecification: ttl })).catch(() => undefined);
     }

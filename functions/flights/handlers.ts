@@ -2,17 +2,40 @@ import { z } from 'zod';
 import { config } from '../../lib/config';
 import { dynamo } from '../../lib/clients/dynamo';
 import { assertTokenConfig } from '../../lib/auth/tokens';
+import { log } from '../../lib/log';
 import { AppError } from '../../lib/http/errors';
 import { decodeCursor, encodeCursor } from '../../lib/http/pagination';
 import { flightId } from '../../lib/ids';
 import { scheduledHeartbeat, serviceHandler } from '../../registry/self-registration';
+import { redisAt } from '../../lib/clients/redis';
+import { MIGRATION_POLICIES, seatMapInput } from '../seats/model';
 import { createFlightBody, searchQuery, updateFlightBody } from './model';
 import { seatsOverRegistry } from './seats-client';
 import { FlightService } from './service';
 import { DynamoFlightStore } from './store';
+import { FlightLock } from './flight-lock';
+import { MigrationStore } from './migration-store';
+import { MigrationRunner, MigrationService } from './migrations';
+import { invokeMigrationWorker } from './worker-kick';
 
 assertTokenConfig();
-const flights = new FlightService(new DynamoFlightStore(dynamo(), config('dynamo').FLIGHTS_TABLE), seatsOverRegistry);
+const flightStore = new DynamoFlightStore(dynamo(), config('dynamo').FLIGHTS_TABLE);
+const flights = new FlightService(flightStore, seatsOverRegistry);
+
+/** Built on first use: only the migration functions need Redis (for the lock). */
+let pipeline: { migrations: MigrationService; runner: MigrationRunner } | undefined;
+function migrationPipeline() {
+  if (!pipeline) {
+    const { REDLOCK_URLS, REDIS_URL } = config('redlock');
+    const lock = new FlightLock((REDLOCK_URLS?.length ? REDLOCK_URLS : [REDIS_URL]).map(redisAt), { lockMs: 10_000, waitMs: 3_000 });
+    const store = new MigrationStore(dynamo(), config('dynamo').FLIGHTS_TABLE);
+    pipeline = {
+      migrations: new MigrationService(store, flightStore, lock, invokeMigrationWorker),
+      runner: new MigrationRunner(store, flightStore, seatsOverRegistry, lock, { leaseMs: 60_000, maxAttempts: 8, retryBaseMs: 2_000, retryMaxMs: 60_000 }),
+    };
+  }
+  return pipeline;
+}
 const http = serviceHandler('flights');
 const flightParams = z.object({ flightId });
 const searchCursor = z.object({ routeDay: z.string(), key: z.record(z.string(), z.string()) });
@@ -42,5 +65,64 @@ export const update = http({ params: flightParams, body: updateFlightBody }, asy
 }));
 
 export const cancel = http({ params: flightParams }, async ({ params }) => ({ status: 200, body: await flights.cancel(params.flightId) }));
+
+export const requestMigration = http(
+  {
+    params: flightParams,
+    body: z
+      .object({ seatMap: seatMapInput, policy: z.enum(MIGRATION_POLICIES).default('reject'), ifBusy: z.enum(['queue', 'reject']).default('queue') })
+      .strict(),
+    maxBodyBytes: 512 * 1024,
+  },
+  async ({ params, body }) => {
+    const report = await migrationPipeline().migrations.request(params.flightId, body.seatMap, body.policy, body.ifBusy);
+    return { status: 202, body: { migrationId: report.migrationId, status: report.status } };
+  },
+);
+
+export const getMigration = http({ params: z.object({ flightId, migrationId: z.string().min(1).max(64) }) }, async ({ params }) => ({
+  status: 200,
+  body: await migrationPipeline().migrations.report(params.flightId, params.migrationId),
+}));
+
+const MAX_BATCH = 200;
+export const requestBatch = http(
+  {
+    body: z
+      .object({
+        items: z
+          .array(z.object({ flightId, seatMap: seatMapInput, policy: z.enum(MIGRATION_POLICIES).default('reject') }).strict())
+          .min(1)
+          .max(MAX_BATCH, `at most ${MAX_BATCH} flights per batch`),
+      })
+      .strict()
+      .refine((b) => new Set(b.items.map((i) => i.flightId)).size === b.items.length, { message: 'lists a flight twice', path: ['items'] }),
+    maxBodyBytes: 6 * 1024 * 1024,
+  },
+  async ({ body }) => {
+    const batch = await migrationPipeline().migrations.requestBatch(body.items);
+    return { status: 202, body: { batchId: batch.batchId, migrations: batch.items } };
+  },
+);
+
+export const getBatch = http({ params: z.object({ batchId: z.string().regex(/^[0-9a-f]{24}$/, 'must be a batch id') }) }, async ({ params }) => ({
+  status: 200,
+  body: await migrationPipeline().migrations.batchReport(params.batchId),
+}));
+
+/**
+ * The migration worker: started by each request (async invoke) and every minute by its schedule. It
+ * never throws: whatever it could not finish stays in the queue for the next run, and an async
+ * invocation's automatic retries would only duplicate that.
+ */
+export const migrationWorker = async (_event: unknown, context?: { getRemainingTimeInMillis?: () => number }) => {
+  const remaining = context?.getRemainingTimeInMillis?.() ?? 60_000;
+  try {
+    return await migrationPipeline().runner.drain(Date.now() + remaining - 5_000, 8);
+  } catch (error) {
+    log.error('migration worker stopped early; the next run continues', { error });
+    return { ran: 0, error: 'stopped early' };
+  }
+};
 
 export const keepAlive = scheduledHeartbeat('flights');

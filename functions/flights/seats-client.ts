@@ -1,5 +1,5 @@
 import { callService } from '../../registry/service-client';
-import type { SeatMapInput } from '../seats/model';
+import type { MigrationOutcome, MigrationPolicy, SeatMapInput } from '../seats/model';
 
 /**
  * The flights service's view of the seats service. It is reached only through the registry
@@ -8,6 +8,9 @@ import type { SeatMapInput } from '../seats/model';
 export interface SeatsGateway {
   provision(flightId: string, seatMapVersion: number, seatMap: SeatMapInput): Promise<void>;
   cancelFlight(flightId: string): Promise<{ holdsVoided: number; bookingsCancelled: number }>;
+  /** The live seat map's version, which a migration plans against. */
+  seatMapVersion(flightId: string): Promise<number>;
+  applySeatMap(flightId: string, args: { expectedVersion: number; lockToken: string; policy: MigrationPolicy; seatMap: SeatMapInput }): Promise<MigrationOutcome>;
 }
 
 export const seatsOverRegistry: SeatsGateway = {
@@ -16,5 +19,11 @@ export const seatsOverRegistry: SeatsGateway = {
   },
   cancelFlight(flightId) {
     return callService('flights', 'seats', { method: 'POST', path: `/internal/flights/${flightId}/cancel` });
+  },
+  async seatMapVersion(flightId) {
+    return (await callService<{ seatMapVersion: number }>('flights', 'seats', { method: 'GET', path: `/flights/${flightId}/seats` })).seatMapVersion;
+  },
+  applySeatMap(flightId, args) {
+    return callService('flights', 'seats', { method: 'POST', path: `/internal/flights/${flightId}/seatmap-migrations`, body: args });
   },
 };

@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { departureDay, type Flight } from './model';
 
 /**
@@ -26,6 +26,8 @@ export interface FlightStore {
   /** Replaces a flight if it still has `expectedUpdatedAt` (optimistic concurrency); else ConditionFailed. */
   replace(flight: Flight, expectedUpdatedAt: string): Promise<void>;
   get(id: string): Promise<Flight | undefined>;
+  /** Records a migration's new seat-map version; never moves it backwards. */
+  recordSeatMapVersion(id: string, version: number, at: string): Promise<void>;
   search(routeDay: string, limit: number, after?: Record<string, string>): Promise<{ items: Flight[]; lastKey?: Record<string, string> }>;
 }
 
@@ -97,6 +99,22 @@ export class DynamoFlightStore implements FlightStore {
   async get(id: string): Promise<Flight | undefined> {
     const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `FLIGHT#${id}` }, ConsistentRead: true }));
     return Item ? toFlight(Item) : undefined;
+  }
+
+  async recordSeatMapVersion(id: string, version: number, at: string): Promise<void> {
+    await this.db
+      .send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: `FLIGHT#${id}` },
+          UpdateExpression: 'SET seatMapVersion = :v, updatedAt = :at',
+          ConditionExpression: 'attribute_exists(pk) AND seatMapVersion < :v',
+          ExpressionAttributeValues: { ':v': version, ':at': at },
+        }),
+      )
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 
   async search(routeDay: string, limit: number, after?: Record<string, string>) {

@@ -35,6 +35,10 @@ export const routePolicy: readonly RoutePolicy[] = [
   { method: 'POST', path: '/flights', access: ADMIN },
   { method: 'PATCH', path: '/flights/{flightId}', access: ADMIN },
   { method: 'DELETE', path: '/flights/{flightId}', access: ADMIN },
+  { method: 'PUT', path: '/flights/{flightId}/seatmap', access: ADMIN },
+  { method: 'GET', path: '/flights/{flightId}/migrations/{migrationId}', access: ADMIN },
+  { method: 'POST', path: '/admin/migrations', access: ADMIN },
+  { method: 'GET', path: '/admin/migrations/{batchId}', access: ADMIN },
 
   { method: 'GET', path: '/flights/{flightId}/seats', access: 'public' },
   { method: 'POST', path: '/flights/{flightId}/holds', access: PEOPLE },
@@ -47,6 +51,7 @@ export const routePolicy: readonly RoutePolicy[] = [
   { method: 'GET', path: '/admin/flights/{flightId}/seats/audit', access: ADMIN },
   { method: 'PUT', path: '/internal/flights/{flightId}/seats', access: SERVICES },
   { method: 'POST', path: '/internal/flights/{flightId}/cancel', access: SERVICES },
+  { method: 'POST', path: '/internal/flights/{flightId}/seatmap-migrations', access: SERVICES },
 
   { method: 'GET', path: '/registry/services', access: OPERATORS },
   { method: 'GET', path: '/registry/services/{service}/instances', access: OPERATORS },

@@ -59,6 +59,10 @@ export function auditSnapshot(snapshot: FullSnapshot): AuditReport {
     }
   }
 
+  for (const seat of snapshot.retired) {
+    if (!(seat in snapshot.state)) problems.push(`seat ${seat} was dropped by a migration but is still on the map while free`);
+  }
+
   const total = seatIds.length;
   const available = seatIds.filter((seat) => !(seat in snapshot.state)).length;
   if (available + held + booked !== total) problems.push(`available ${available} + held ${held} + booked ${booked} != total ${total}`);

@@ -8,7 +8,7 @@ import { flightId } from '../../lib/ids';
 import { scheduledHeartbeat, serviceHandler } from '../../registry/self-registration';
 import { idempotent } from './idempotency';
 import { idPattern } from './keys';
-import { seatId, seatMapInput } from './model';
+import { MIGRATION_POLICIES, seatId, seatMapInput } from './model';
 import { SeatService } from './service';
 import { RedisSeatStore } from './store';
 
@@ -97,5 +97,17 @@ export const cancelFlightSeats = http({ params: flightParams }, async ({ params 
   status: 200,
   body: await seats.cancelFlight(params.flightId),
 }));
+
+/** Service-only: the flights service's migration applies a new seat map, fenced by its lock. */
+export const applySeatMap = http(
+  {
+    params: flightParams,
+    body: z
+      .object({ expectedVersion: z.number().int().min(1), lockToken: z.string().min(1).max(200), policy: z.enum(MIGRATION_POLICIES), seatMap: seatMapInput })
+      .strict(),
+    maxBodyBytes: 512 * 1024,
+  },
+  async ({ params, body }) => ({ status: 200, body: await seats.applySeatMap(params.flightId, body) }),
+);
 
 export const keepAlive = scheduledHeartbeat('seats');

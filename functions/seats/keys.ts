@@ -11,15 +11,18 @@ import { FLIGHT_ID } from '../../lib/ids';
  *   seats:{flight:ID}:holds     HASH  hold id → JSON hold                   kept a day after it ends
  *   seats:{flight:ID}:holdgc    ZSET  ended hold id → when to forget it (ms)
  *   seats:{flight:ID}:bookings  HASH  booking id → JSON booking
+ *   seats:{flight:ID}:retired   HASH  seat id → 1: dropped by a migration, kept while held/booked
+ *   seats:{flight:ID}:pending   HASH  seat id → JSON {class, price} to apply once the seat is free
+ *   seats:{flight:ID}:migration-lock  STRING  the flights service's Redlock lock (the migration fence)
  *   seats:{user:ID}:bookings    ZSET  booking id → created (ms)             the user's list (own slot)
  *   seats:{user:ID}:idem:<sha>  STRING  an Idempotency-Key's stored response
  */
-const FLIGHT_KEY_PARTS = ['map', 'state', 'meta', 'holdexp', 'holds', 'holdgc', 'bookings'] as const;
+const FLIGHT_KEY_PARTS = ['map', 'state', 'meta', 'holdexp', 'holds', 'holdgc', 'bookings', 'retired', 'pending', 'migrationLock'] as const;
 export type FlightKeys = Record<(typeof FLIGHT_KEY_PARTS)[number], string>;
 
 export function flightKeys(flightId: string): FlightKeys {
   const tag = `seats:{flight:${flightId}}`;
-  return Object.fromEntries(FLIGHT_KEY_PARTS.map((part) => [part, `${tag}:${part}`])) as FlightKeys;
+  return Object.fromEntries(FLIGHT_KEY_PARTS.map((part) => [part, `${tag}:${part === 'migrationLock' ? 'migration-lock' : part}`])) as FlightKeys;
 }
 
 /** The KEYS every seats script takes, in the order scripts.ts reads them. */

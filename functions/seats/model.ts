@@ -78,3 +78,26 @@ export interface Booking {
 export function compareSeatIds(a: string, b: string): number {
   return parseInt(a, 10) - parseInt(b, 10) || a.localeCompare(b);
 }
+
+/** How a seat's class and price are stored: one canonical JSON encoding. */
+export const seatInfo = (seat: { class: SeatClass; price: Money }) =>
+  JSON.stringify({ class: seat.class, price: { amount: seat.price.amount, currency: seat.price.currency } });
+
+export const MIGRATION_POLICIES = ['reject', 'keep'] as const;
+export type MigrationPolicy = (typeof MIGRATION_POLICIES)[number];
+
+export interface MigrationConflict {
+  seat: string;
+  status: 'held' | 'booked';
+  resolution: string;
+}
+
+/** What applying a new seat map did (or, with conflicts under `reject`, would have had to do). */
+export interface MigrationOutcome {
+  fromVersion: number;
+  toVersion: number;
+  added: number;
+  removed: number;
+  changed: number;
+  conflicts: MigrationConflict[];
+}

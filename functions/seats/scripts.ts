@@ -1,6 +1,6 @@
 /**
  * The seats service's Lua scripts. Each multi-key state change is one script: atomic, one round trip,
- * run by EVALSHA (ioredis loads it once per connection). Every script takes the same seven flight keys
+ * run by EVALSHA (ioredis loads it once per connection). Every script takes the same ten flight keys
  * (keys.ts, in that order) and first reclaims holds whose time has passed, so an expired hold's seats
  * are available again without any background job. Times come from the Redis server's clock (TIME), so
  * Lambda clocks never disagree about expiry.
@@ -8,6 +8,7 @@
 
 const PRELUDE = `
 local K_MAP, K_STATE, K_META, K_HOLDEXP, K_HOLDS, K_HOLDGC, K_BOOKINGS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local K_RETIRED, K_PENDING, K_LOCK = KEYS[8], KEYS[9], KEYS[10]
 local RETAIN_MS = 86400000
 
 local function now_ms()
@@ -25,13 +26,23 @@ local function bump()
   redis.call('HINCRBY', K_META, 'version', 1)
 end
 
--- Frees the seats that still carry this marker; returns how many it freed.
+-- Frees the seats that still carry this marker; returns how many it freed. A freed seat that a
+-- migration dropped leaves the map now; one whose class or price a migration changed takes it now.
 local function free_seats(seats, marker)
   local freed = 0
   for _, seat in ipairs(seats) do
     if redis.call('HGET', K_STATE, seat) == marker then
       redis.call('HDEL', K_STATE, seat)
       freed = freed + 1
+      if redis.call('HDEL', K_RETIRED, seat) == 1 then
+        redis.call('HDEL', K_MAP, seat)
+      else
+        local pending = redis.call('HGET', K_PENDING, seat)
+        if pending then
+          redis.call('HSET', K_MAP, seat, pending)
+          redis.call('HDEL', K_PENDING, seat)
+        end
+      end
     end
   end
   return freed
@@ -203,6 +214,87 @@ bump()
 return cjson.encode({ok = true, holdsVoided = holds, bookingsCancelled = bookings})
 `;
 
+/**
+ * ARGV: expectedMapVersion, lockToken, policy ("reject" | "keep"), then seat id / seat JSON pairs of the
+ * new map. Applies a new seat map in one step, fenced: refused unless the caller still holds the
+ * flight's migration lock and the map is still at the version the caller planned against, so a
+ * migrator whose lock expired (a frozen Lambda) can never overwrite newer state.
+ */
+export const APPLY_SEAT_MAP = `${PRELUDE}
+local status = flight_status()
+if not status then return fail('FLIGHT_NOT_FOUND') end
+if status == 'cancelled' then return fail('FLIGHT_CANCELLED') end
+if redis.call('GET', K_LOCK) ~= ARGV[2] then return fail('LOCK_LOST') end
+local from = tonumber(redis.call('HGET', K_META, 'mapVersion'))
+if from ~= tonumber(ARGV[1]) then return fail('SEAT_MAP_VERSION_MOVED', {currentVersion = from}) end
+reclaim(now_ms())
+local keep = ARGV[3] == 'keep'
+local wanted, order = {}, {}
+for i = 4, #ARGV, 2 do
+  wanted[ARGV[i]] = ARGV[i + 1]
+  order[#order + 1] = ARGV[i]
+end
+
+local added, removed, changed = 0, 0, 0
+local conflicts, drop, retire, set_now, set_later = {}, {}, {}, {}, {}
+local current = redis.call('HGETALL', K_MAP)
+local existing = {}
+for i = 1, #current, 2 do
+  local seat, info = current[i], current[i + 1]
+  existing[seat] = true
+  local marker = redis.call('HGET', K_STATE, seat)
+  local new_info = wanted[seat]
+  if new_info == nil then
+    if marker then
+      local seat_status = string.sub(marker, 1, 1) == 'H' and 'held' or 'booked'
+      conflicts[#conflicts + 1] = {seat = seat, status = seat_status, resolution = keep and 'kept until released' or 'rejected'}
+      retire[#retire + 1] = seat
+    else
+      drop[#drop + 1] = seat
+    end
+  else
+    local pending = redis.call('HGET', K_PENDING, seat)
+    if new_info ~= (pending or info) or redis.call('HEXISTS', K_RETIRED, seat) == 1 then
+      if new_info ~= info then changed = changed + 1 end
+      if marker then set_later[#set_later + 1] = seat else set_now[#set_now + 1] = seat end
+    end
+  end
+end
+if #conflicts > 0 and not keep then return fail('MIGRATION_CONFLICTS', {conflicts = conflicts}) end
+
+for _, seat in ipairs(order) do
+  if not existing[seat] then
+    redis.call('HSET', K_MAP, seat, wanted[seat])
+    added = added + 1
+  end
+end
+for _, seat in ipairs(drop) do
+  redis.call('HDEL', K_MAP, seat)
+  redis.call('HDEL', K_PENDING, seat)
+  removed = removed + 1
+end
+for _, seat in ipairs(retire) do
+  redis.call('HSET', K_RETIRED, seat, 1)
+  redis.call('HDEL', K_PENDING, seat)
+end
+for _, seat in ipairs(set_now) do
+  redis.call('HSET', K_MAP, seat, wanted[seat])
+  redis.call('HDEL', K_PENDING, seat)
+  redis.call('HDEL', K_RETIRED, seat)
+end
+for _, seat in ipairs(set_later) do
+  redis.call('HDEL', K_RETIRED, seat)
+  if wanted[seat] == redis.call('HGET', K_MAP, seat) then
+    redis.call('HDEL', K_PENDING, seat)
+  else
+    redis.call('HSET', K_PENDING, seat, wanted[seat])
+  end
+end
+redis.call('HSET', K_META, 'mapVersion', from + 1)
+bump()
+return cjson.encode({ok = true, fromVersion = from, toVersion = from + 1, added = added, removed = removed, changed = changed, conflicts = conflicts})
+`;
+
 /** No ARGV. Reclaims expired holds, then returns [meta, map, state] as flat arrays (one snapshot). */
 export const READ_SEATS = `${PRELUDE}
 if not flight_status() then return false end
@@ -216,5 +308,6 @@ if not flight_status() then return false end
 local now = now_ms()
 reclaim(now)
 return {redis.call('HGETALL', K_META), redis.call('HGETALL', K_MAP), redis.call('HGETALL', K_STATE),
-  redis.call('HGETALL', K_HOLDS), redis.call('ZRANGE', K_HOLDEXP, 0, -1, 'WITHSCORES'), redis.call('HGETALL', K_BOOKINGS), tostring(now)}
+  redis.call('HGETALL', K_HOLDS), redis.call('ZRANGE', K_HOLDEXP, 0, -1, 'WITHSCORES'), redis.call('HGETALL', K_BOOKINGS), tostring(now),
+  redis.call('HKEYS', K_RETIRED)}
 `;

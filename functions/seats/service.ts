@@ -3,7 +3,7 @@ import { AppError, type ErrorCode } from '../../lib/http/errors';
 import type { Caller } from '../../lib/auth/roles';
 import { auditSnapshot, type AuditReport } from './audit';
 import { flightOfId } from './keys';
-import { compareSeatIds, type Booking, type HoldRecord, type Money, type SeatMapInput, type SeatMapView, type SeatView } from './model';
+import { compareSeatIds, type Booking, type HoldRecord, type MigrationOutcome, type MigrationPolicy, type Money, type SeatMapInput, type SeatMapView, type SeatView } from './model';
 import type { ScriptAnswer, SeatStore } from './store';
 
 /** The seats service's rules: seat maps with live status, holds, bookings, flight cancellation, audit. */
@@ -21,6 +21,12 @@ function unwrap<T>(answer: ScriptAnswer<T>): T {
       throw new AppError('SEAT_UNAVAILABLE', `Not available: ${answer.seats?.join(', ')}`, { unavailable: answer.seats });
     case 'SEAT_NOT_FOUND':
       throw new AppError('SEAT_NOT_FOUND', `Not on this flight's seat map: ${answer.seats?.join(', ')}`, { seats: answer.seats });
+    case 'LOCK_LOST':
+      throw new AppError('MIGRATION_FENCED', 'The migrator no longer holds the flight lock');
+    case 'SEAT_MAP_VERSION_MOVED':
+      throw new AppError('MIGRATION_FENCED', 'The seat map changed since the migration read it', { currentVersion: answer.currentVersion });
+    case 'MIGRATION_CONFLICTS':
+      throw new AppError('MIGRATION_CONFLICTS', 'Held or booked seats would be dropped', { conflicts: answer.conflicts });
     case 'HOLD_ALREADY_CONFIRMED':
       throw new AppError('HOLD_ALREADY_CONFIRMED', undefined, { bookingId: answer.bookingId });
     case 'INTERNAL':
@@ -75,6 +81,10 @@ export class SeatService {
 
   async provision(flightId: string, mapVersion: number, seatMap: SeatMapInput): Promise<{ existed: boolean }> {
     return unwrap(await this.store.provision(flightId, mapVersion, seatMap));
+  }
+
+  async applySeatMap(flightId: string, args: { expectedVersion: number; lockToken: string; policy: MigrationPolicy; seatMap: SeatMapInput }): Promise<MigrationOutcome> {
+    return unwrap(await this.store.applySeatMap(flightId, args));
   }
 
   async seatMap(flightId: string): Promise<SeatMapView> {

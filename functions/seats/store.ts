@@ -1,14 +1,14 @@
 import type Redis from 'ioredis';
 import { flightKeys, flightOfId, scriptKeys, userBookingsKey } from './keys';
-import { CANCEL_BOOKING, CANCEL_FLIGHT, CONFIRM, HOLD, PROVISION, READ_ALL, READ_SEATS, RELEASE } from './scripts';
-import type { Booking, HoldRecord, SeatMapInput } from './model';
+import { APPLY_SEAT_MAP, CANCEL_BOOKING, CANCEL_FLIGHT, CONFIRM, HOLD, PROVISION, READ_ALL, READ_SEATS, RELEASE } from './scripts';
+import { seatInfo, type Booking, type HoldRecord, type MigrationOutcome, type SeatMapInput } from './model';
 
 /**
  * The seats service's Redis store: a thin layer over the Lua scripts. Script answers are JSON:
  * `{ok: true, …}` or `{error: CODE, …}`; the domain turns errors into HTTP problems.
  */
 
-export type ScriptAnswer<T> = ({ ok: true } & T) | { error: string; seats?: string[]; bookingId?: string };
+export type ScriptAnswer<T> = ({ ok: true } & T) | { error: string; seats?: string[]; bookingId?: string; currentVersion?: number; conflicts?: unknown[] };
 
 export interface FlightSnapshot {
   meta: Record<string, string>;
@@ -21,6 +21,8 @@ export interface FullSnapshot extends FlightSnapshot {
   activeHoldExpiries: Record<string, number>;
   bookings: Record<string, string>;
   nowMs: number;
+  /** Seats a migration dropped that stay while held or booked. */
+  retired: string[];
 }
 
 export interface SeatStore {
@@ -30,6 +32,7 @@ export interface SeatStore {
   release(flightId: string, holdId: string, userId: string): Promise<ScriptAnswer<object>>;
   cancelBooking(flightId: string, args: { bookingId: string; callerId: string; isAdmin: boolean; cancelledAt: string }): Promise<ScriptAnswer<{ booking: Booking }>>;
   cancelFlight(flightId: string, cancelledAt: string): Promise<ScriptAnswer<{ holdsVoided: number; bookingsCancelled: number }>>;
+  applySeatMap(flightId: string, args: { expectedVersion: number; lockToken: string; policy: 'reject' | 'keep'; seatMap: SeatMapInput }): Promise<ScriptAnswer<MigrationOutcome>>;
   seats(flightId: string): Promise<FlightSnapshot | undefined>;
   snapshot(flightId: string): Promise<FullSnapshot | undefined>;
   getHold(flightId: string, holdId: string): Promise<HoldRecord | undefined>;
@@ -38,6 +41,9 @@ export interface SeatStore {
   indexUserBooking(userId: string, bookingId: string, createdAtMs: number): Promise<void>;
   userBookingIds(userId: string, offset: number, count: number): Promise<string[]>;
 }
+
+/** Seat id / seat JSON pairs as the scripts take them; one encoding, so equal seats compare equal in Lua. */
+const seatArgs = (seatMap: SeatMapInput) => seatMap.seats.flatMap((seat) => [seat.id, seatInfo(seat)]);
 
 type ScriptRunner = (keys: string[], args: (string | number)[]) => Promise<unknown>;
 
@@ -48,12 +54,15 @@ const pairs = (flat: string[]): Record<string, string> => {
 };
 
 export class RedisSeatStore implements SeatStore {
-  private readonly scripts: Record<'provision' | 'hold' | 'confirm' | 'release' | 'cancelBooking' | 'cancelFlight' | 'readSeats' | 'readAll', ScriptRunner>;
+  private readonly scripts: Record<
+    'provision' | 'hold' | 'confirm' | 'release' | 'cancelBooking' | 'cancelFlight' | 'applySeatMap' | 'readSeats' | 'readAll',
+    ScriptRunner
+  >;
 
   constructor(private readonly redis: Redis) {
     const define = (name: string, lua: string): ScriptRunner => {
       // defineCommand sends EVALSHA and falls back to EVAL (loading the script) only on NOSCRIPT.
-      redis.defineCommand(name, { lua, numberOfKeys: 7 });
+      redis.defineCommand(name, { lua, numberOfKeys: 10 });
       const command = (redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>)[name]!.bind(redis);
       return (keys, args) => command(...keys, ...args);
     };
@@ -64,6 +73,7 @@ export class RedisSeatStore implements SeatStore {
       release: define('seatsRelease', RELEASE),
       cancelBooking: define('seatsCancelBooking', CANCEL_BOOKING),
       cancelFlight: define('seatsCancelFlight', CANCEL_FLIGHT),
+      applySeatMap: define('seatsApplySeatMap', APPLY_SEAT_MAP),
       readSeats: define('seatsRead', READ_SEATS),
       readAll: define('seatsReadAll', READ_ALL),
     };
@@ -74,8 +84,7 @@ export class RedisSeatStore implements SeatStore {
   }
 
   provision(flightId: string, mapVersion: number, seatMap: SeatMapInput) {
-    const args = seatMap.seats.flatMap((seat) => [seat.id, JSON.stringify({ class: seat.class, price: seat.price })]);
-    return this.run<{ existed: boolean }>(this.scripts.provision, flightId, [mapVersion, ...args]);
+    return this.run<{ existed: boolean }>(this.scripts.provision, flightId, [mapVersion, ...seatArgs(seatMap)]);
   }
 
   hold(flightId: string, hold: { holdId: string; userId: string; ttlMs: number; createdAt: string; seats: string[] }) {
@@ -98,6 +107,13 @@ export class RedisSeatStore implements SeatStore {
     return this.run<{ holdsVoided: number; bookingsCancelled: number }>(this.scripts.cancelFlight, flightId, [cancelledAt]);
   }
 
+  async applySeatMap(flightId: string, args: { expectedVersion: number; lockToken: string; policy: 'reject' | 'keep'; seatMap: SeatMapInput }) {
+    const answer = await this.run<MigrationOutcome>(this.scripts.applySeatMap, flightId, [args.expectedVersion, args.lockToken, args.policy, ...seatArgs(args.seatMap)]);
+    // cjson writes an empty Lua table as {}, not []
+    if ('conflicts' in answer && !Array.isArray(answer.conflicts)) answer.conflicts = [];
+    return answer;
+  }
+
   async seats(flightId: string): Promise<FlightSnapshot | undefined> {
     const result = (await this.scripts.readSeats(scriptKeys(flightId), [])) as [string[], string[], string[]] | null;
     if (!result) return undefined;
@@ -105,7 +121,7 @@ export class RedisSeatStore implements SeatStore {
   }
 
   async snapshot(flightId: string): Promise<FullSnapshot | undefined> {
-    const result = (await this.scripts.readAll(scriptKeys(flightId), [])) as [string[], string[], string[], string[], string[], string[], string] | null;
+    const result = (await this.scripts.readAll(scriptKeys(flightId), [])) as [string[], string[], string[], string[], string[], string[], string, string[]] | null;
     if (!result) return undefined;
     const expiries = pairs(result[4]);
     return {
@@ -116,6 +132,7 @@ export class RedisSeatStore implements SeatStore {
       activeHoldExpiries: Object.fromEntries(Object.entries(expiries).map(([id, score]) => [id, Number(score)])),
       bookings: pairs(result[5]),
       nowMs: Number(result[6]),
+      retired: result[7],
     };
   }
 

@@ -29,6 +29,8 @@ export const errorCatalog = {
   HOLD_ALREADY_CONFIRMED: [409, 'The hold was confirmed already'],
   FLIGHT_CHANGED: [409, 'The flight changed while this request ran; retry it'],
   SEAT_MAP_EXISTS: [409, 'The flight has a seat map already'],
+  MIGRATION_FENCED: [409, 'The migration lost its lock or the seat map changed under it'],
+  MIGRATION_CONFLICTS: [409, 'The new seat map drops held or booked seats'],
   MIGRATION_IN_PROGRESS: [409, 'A migration of this flight is in progress'],
   IDEMPOTENCY_KEY_IN_USE: [409, 'A request with this Idempotency-Key is still being processed'],
   HOLD_EXPIRED: [410, 'The hold has expired'],

@@ -2,22 +2,18 @@ import { dynamo } from '../../lib/clients/dynamo';
 import { closeRedis, redis } from '../../lib/clients/redis';
 import { FlightService } from '../../functions/flights/service';
 import { DynamoFlightStore, routeDayOf } from '../../functions/flights/store';
-import type { SeatsGateway } from '../../functions/flights/seats-client';
 import { SeatService } from '../../functions/seats/service';
 import { RedisSeatStore } from '../../functions/seats/store';
-import { flightNumber, seatMap } from '../support/seats';
+import { flightNumber, seatMap, seatsInProcess } from '../support/seats';
 
 /**
  * The flights service on dynalite, wired to the real seats service in process (over redis-server);
  * the HTTP hop through the registry between them is covered end to end.
  */
 const seatService = new SeatService(new RedisSeatStore(redis()), 60_000);
-const seatsInProcess: SeatsGateway = {
-  provision: async (id, version, map) => void (await seatService.provision(id, version, map)),
-  cancelFlight: (id) => seatService.cancelFlight(id),
-};
+const seatsGateway = seatsInProcess(seatService);
 const store = new DynamoFlightStore(dynamo(), process.env.FLIGHTS_TABLE!);
-const flights = new FlightService(store, seatsInProcess);
+const flights = new FlightService(store, seatsGateway);
 
 const input = (overrides: Record<string, unknown> = {}) => ({
   flightNumber: flightNumber(),
@@ -42,7 +38,7 @@ describe('flights on dynalite', () => {
   });
 
   it('leaves nothing behind when the seats service fails half-way', async () => {
-    const broken = new FlightService(store, { ...seatsInProcess, provision: () => Promise.reject(new Error('seats down')) });
+    const broken = new FlightService(store, { ...seatsGateway, provision: () => Promise.reject(new Error('seats down')) });
     const data = input();
     await expect(broken.create(data)).rejects.toThrow('seats down');
     // the number is free again, so a retry succeeds

@@ -11,3 +11,19 @@ export function seatMap(rows: number, letters = 'ABCDEF'): SeatMapInput {
 
 export const testFlightId = newFlightId;
 export const flightNumber = () => `TS${100 + (randomBytes(2).readUInt16BE() % 9000)}`;
+
+import type { SeatsGateway } from '../../functions/flights/seats-client';
+import type { SeatService } from '../../functions/seats/service';
+
+/**
+ * The flights service's gateway to a real seats service running in this process (over the test
+ * redis-server): everything but the HTTP hop, which the end-to-end tests cover.
+ */
+export function seatsInProcess(seats: SeatService): SeatsGateway {
+  return {
+    provision: async (id, version, map) => void (await seats.provision(id, version, map)),
+    cancelFlight: (id) => seats.cancelFlight(id),
+    seatMapVersion: async (id) => (await seats.seatMap(id)).seatMapVersion,
+    applySeatMap: (id, args) => seats.applySeatMap(id, args),
+  };
+}

@@ -13,6 +13,7 @@ function snapshot(overrides: Partial<FullSnapshot> = {}): FullSnapshot {
     activeHoldExpiries: { h1: now + 1000 },
     bookings: { b1: JSON.stringify({ bookingId: 'b1', userId: 'u', seats: [{ id: '1B' }], status: 'confirmed' }) },
     nowMs: now,
+    retired: [],
     ...overrides,
   };
 }

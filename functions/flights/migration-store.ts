@@ -1,0 +1,198 @@
+import { BatchGetCommand, GetCommand, type BatchGetCommandOutput, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { MigrationConflict, MigrationOutcome, MigrationPolicy, SeatMapInput } from '../seats/model';
+
+/**
+ * Migrations and batches in the flights table, next to the flights (see store.ts):
+ *
+ *   MIGRATION#<id>   one seat-map migration: request, status, report; while unfinished it carries
+ *                    queue = "due" and queueKey = "<due time>#<id>" (GSI migrationQueue, sparse)
+ *   BATCH#<id>       a bulk request: which migration belongs to which flight
+ *
+ * Status moves queued → running → succeeded | failed by conditional writes: a worker claims a queued
+ * migration that is due, or a running one whose lease has run out (its worker died), and only the
+ * claim's holder (matched by attempt number) may requeue or finish it.
+ */
+
+export type MigrationStatus = 'queued' | 'running' | 'succeeded' | 'failed';
+
+export interface MigrationRecord {
+  migrationId: string;
+  flightId: string;
+  batchId?: string;
+  seatMap: SeatMapInput;
+  policy: MigrationPolicy;
+  status: MigrationStatus;
+  attempts: number;
+  nextAttemptAt: string;
+  leaseExpiresAt?: string;
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  fromVersion?: number;
+  toVersion?: number;
+  added?: number;
+  removed?: number;
+  changed?: number;
+  conflicts?: MigrationConflict[];
+  error?: string;
+}
+
+export interface BatchRecord {
+  batchId: string;
+  items: { flightId: string; migrationId: string }[];
+  createdAt: string;
+}
+
+const DUE = 'due';
+const isConditionFailure = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
+const strip = ({ pk: _pk, queue: _q, queueKey: _qk, ...record }: Record<string, unknown>) => record;
+
+export class MigrationStore {
+  constructor(
+    private readonly db: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  /** False when a migration with this id exists already (a re-posted batch). */
+  async create(record: MigrationRecord): Promise<boolean> {
+    try {
+      await this.db.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: `MIGRATION#${record.migrationId}`, ...record, queue: DUE, queueKey: `${record.nextAttemptAt}#${record.migrationId}` },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async get(migrationId: string): Promise<MigrationRecord | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `MIGRATION#${migrationId}` }, ConsistentRead: true }));
+    return Item ? (strip(Item) as unknown as MigrationRecord) : undefined;
+  }
+
+  async getMany(ids: string[]): Promise<MigrationRecord[]> {
+    const found: MigrationRecord[] = [];
+    for (let i = 0; i < ids.length; i += 100) {
+      let keys: Record<string, unknown>[] | undefined = ids.slice(i, i + 100).map((id) => ({ pk: `MIGRATION#${id}` }));
+      while (keys && keys.length > 0) {
+        const result: BatchGetCommandOutput = await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } } }));
+        found.push(...(result.Responses?.[this.table] ?? []).map((item) => strip(item) as unknown as MigrationRecord));
+        keys = result.UnprocessedKeys?.[this.table]?.Keys;
+      }
+    }
+    return found;
+  }
+
+  /** Ids of unfinished migrations due at `now`, oldest first. */
+  async due(now: Date, limit: number): Promise<string[]> {
+    const result = await this.db.send(
+      new QueryCommand({
+        TableName: this.table,
+        IndexName: 'migrationQueue',
+        KeyConditionExpression: '#queue = :due AND queueKey <= :now',
+        ExpressionAttributeNames: { '#queue': 'queue' },
+        ExpressionAttributeValues: { ':due': DUE, ':now': `${now.toISOString()}#~` },
+        Limit: limit,
+      }),
+    );
+    return (result.Items ?? []).map((item) => String(item.pk).slice('MIGRATION#'.length));
+  }
+
+  /** Takes a due queued migration, or a running one whose lease ran out; undefined if someone else has it. */
+  async claim(migrationId: string, now: Date, leaseMs: number): Promise<MigrationRecord | undefined> {
+    const lease = new Date(now.getTime() + leaseMs).toISOString();
+    try {
+      const result = await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: `MIGRATION#${migrationId}` },
+          UpdateExpression: 'SET #status = :running, leaseExpiresAt = :lease, queueKey = :queueKey, startedAt = if_not_exists(startedAt, :now) ADD attempts :one',
+          ConditionExpression: '(#status = :queued AND nextAttemptAt <= :now) OR (#status = :running AND leaseExpiresAt < :now)',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: {
+            ':running': 'running',
+            ':queued': 'queued',
+            ':lease': lease,
+            ':queueKey': `${lease}#${migrationId}`,
+            ':now': now.toISOString(),
+            ':one': 1,
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return strip(result.Attributes!) as unknown as MigrationRecord;
+    } catch (error) {
+      if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Puts a claimed migration back in the queue for a later attempt. */
+  async requeue(claim: MigrationRecord, nextAttemptAt: Date, reason: string): Promise<void> {
+    await this.updateClaimed(claim, 'SET #status = :queued, nextAttemptAt = :next, queueKey = :queueKey, #error = :reason REMOVE leaseExpiresAt', {
+      ':queued': 'queued',
+      ':next': nextAttemptAt.toISOString(),
+      ':queueKey': `${nextAttemptAt.toISOString()}#${claim.migrationId}`,
+      ':reason': reason,
+    });
+  }
+
+  /** Ends a claimed migration with its report; it leaves the queue. */
+  async finish(claim: MigrationRecord, at: Date, result: { outcome?: MigrationOutcome; conflicts?: MigrationConflict[]; error?: string }): Promise<void> {
+    const outcome = result.outcome;
+    await this.updateClaimed(
+      claim,
+      'SET #status = :status, finishedAt = :at, fromVersion = :from, toVersion = :to, added = :added, removed = :removed, changed = :changed, conflicts = :conflicts, #error = :error REMOVE leaseExpiresAt, #queue, queueKey',
+      {
+        ':status': result.error ? 'failed' : 'succeeded',
+        ':at': at.toISOString(),
+        ':from': outcome?.fromVersion ?? null,
+        ':to': outcome?.toVersion ?? null,
+        ':added': outcome?.added ?? 0,
+        ':removed': outcome?.removed ?? 0,
+        ':changed': outcome?.changed ?? 0,
+        ':conflicts': outcome?.conflicts ?? result.conflicts ?? [],
+        ':error': result.error ?? null,
+      },
+      { '#queue': 'queue' },
+    );
+  }
+
+  private async updateClaimed(claim: MigrationRecord, update: string, values: Record<string, unknown>, names: Record<string, string> = {}): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.table,
+          Key: { pk: `MIGRATION#${claim.migrationId}` },
+          UpdateExpression: update,
+          // Only the worker holding this attempt may write: one whose lease was taken over may not.
+          ConditionExpression: '#status = :claimed AND attempts = :attempt',
+          ExpressionAttributeNames: { '#status': 'status', '#error': 'error', ...names },
+          ExpressionAttributeValues: { ...values, ':claimed': 'running', ':attempt': claim.attempts },
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+  }
+
+  async createBatch(batch: BatchRecord): Promise<boolean> {
+    try {
+      await this.db.send(new PutCommand({ TableName: this.table, Item: { pk: `BATCH#${batch.batchId}`, ...batch }, ConditionExpression: 'attribute_not_exists(pk)' }));
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+
+  async getBatch(batchId: string): Promise<BatchRecord | undefined> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `BATCH#${batchId}` } }));
+    return Item ? (strip(Item) as unknown as BatchRecord) : undefined;
+  }
+}

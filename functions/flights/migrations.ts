@@ -1,0 +1,234 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { AppError, validationFailed } from '../../lib/http/errors';
+import { log } from '../../lib/log';
+import type { MigrationPolicy, SeatMapInput } from '../seats/model';
+import type { FlightLock } from './flight-lock';
+import type { MigrationRecord, MigrationStore } from './migration-store';
+import type { SeatsGateway } from './seats-client';
+import type { FlightStore } from './store';
+
+/**
+ * The seat-map migration pipeline. A request records a queued migration and kicks the worker; the
+ * worker (and a schedule, so a crashed run is resumed) claims due migrations and runs each one:
+ * take the flight's Redlock lock, read the live seat-map version, and have the seats service apply
+ * the new map in one fenced step (refused if the lock was lost or the version moved). Then the
+ * flight's seatMapVersion and the report are recorded. Every migration ends succeeded or failed with
+ * a reason; it is never left running (a run whose worker died is taken over when its lease ends).
+ */
+
+export interface MigrationReport {
+  migrationId: string;
+  flightId: string;
+  batchId?: string;
+  status: MigrationRecord['status'];
+  policy: MigrationPolicy;
+  fromVersion: number | null;
+  toVersion: number | null;
+  added: number;
+  removed: number;
+  changed: number;
+  conflicts: NonNullable<MigrationRecord['conflicts']>;
+  attempts: number;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  error?: string;
+}
+
+export const toReport = (m: MigrationRecord): MigrationReport => ({
+  migrationId: m.migrationId,
+  flightId: m.flightId,
+  ...(m.batchId ? { batchId: m.batchId } : {}),
+  status: m.status,
+  policy: m.policy,
+  fromVersion: m.fromVersion ?? null,
+  toVersion: m.toVersion ?? null,
+  added: m.added ?? 0,
+  removed: m.removed ?? 0,
+  changed: m.changed ?? 0,
+  conflicts: m.conflicts ?? [],
+  attempts: m.attempts,
+  createdAt: m.createdAt,
+  startedAt: m.startedAt ?? null,
+  finishedAt: m.finishedAt ?? null,
+  ...(m.error ? { error: m.error } : {}),
+});
+
+/** Starts a worker run soon (an async Lambda invoke); the schedule is the fallback when it cannot. */
+export type WorkerKick = () => Promise<void>;
+
+export interface RunnerOptions {
+  /** How long a claim protects a running migration before another worker may take it over. */
+  leaseMs: number;
+  maxAttempts: number;
+  /** Backoff for a migration whose lock was busy: base * 2^(attempt-1), capped. */
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Test hook: runs after the lock is taken and the version read, before the apply (e.g. a pause). */
+  beforeApply?: (record: MigrationRecord) => Promise<void>;
+  now?: () => Date;
+}
+
+const hashId = (...parts: string[]) => createHash('sha256').update(parts.join('\n')).digest('hex').slice(0, 24);
+
+export class MigrationService {
+  constructor(
+    private readonly store: MigrationStore,
+    private readonly flights: FlightStore,
+    private readonly lock: FlightLock,
+    private readonly kick: WorkerKick,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  private newRecord(flightId: string, seatMap: SeatMapInput, policy: MigrationPolicy, migrationId: string, batchId?: string): MigrationRecord {
+    const at = this.now().toISOString();
+    return { migrationId, flightId, ...(batchId ? { batchId } : {}), seatMap, policy, status: 'queued', attempts: 0, nextAttemptAt: at, createdAt: at };
+  }
+
+  private async startWorker(): Promise<void> {
+    await this.kick().catch((error: Error) => log.warn('could not start the migration worker; the schedule will', { error: error.message }));
+  }
+
+  async request(flightId: string, seatMap: SeatMapInput, policy: MigrationPolicy, ifBusy: 'queue' | 'reject'): Promise<MigrationReport> {
+    const flight = await this.flights.get(flightId);
+    if (!flight) throw new AppError('FLIGHT_NOT_FOUND');
+    if (flight.status === 'cancelled') throw new AppError('FLIGHT_CANCELLED');
+    if (ifBusy === 'reject' && (await this.lock.isHeld(flightId))) throw new AppError('MIGRATION_IN_PROGRESS');
+    const record = this.newRecord(flightId, seatMap, policy, randomUUID());
+    await this.store.create(record);
+    await this.startWorker();
+    return toReport(record);
+  }
+
+  /**
+   * A bulk request. Its id is a hash of its content, and each migration's id a hash of the batch and
+   * the flight, so posting the same batch again returns the same batch and creates nothing new.
+   */
+  async requestBatch(items: { flightId: string; seatMap: SeatMapInput; policy: MigrationPolicy }[]) {
+    const batchId = hashId('batch', JSON.stringify(items));
+    const existing = await this.store.getBatch(batchId);
+    if (existing) return existing;
+
+    const flights = await Promise.all(items.map((item) => this.flights.get(item.flightId)));
+    const unknown = items.flatMap((item, i) => (flights[i] ? [] : [{ field: `items.${i}.flightId`, message: `no flight ${item.flightId}` }]));
+    if (unknown.length > 0) throw validationFailed(unknown);
+
+    const batch = { batchId, items: items.map((item) => ({ flightId: item.flightId, migrationId: hashId(batchId, item.flightId) })), createdAt: this.now().toISOString() };
+    // Migrations first, then the batch: a crash in between is finished by posting the batch again.
+    for (let i = 0; i < items.length; i += 25) {
+      await Promise.all(items.slice(i, i + 25).map((item, j) => this.store.create(this.newRecord(item.flightId, item.seatMap, item.policy, batch.items[i + j]!.migrationId, batchId))));
+    }
+    await this.store.createBatch(batch);
+    await this.startWorker();
+    return batch;
+  }
+
+  async report(flightId: string, migrationId: string): Promise<MigrationReport> {
+    const record = await this.store.get(migrationId);
+    if (!record || record.flightId !== flightId) throw new AppError('MIGRATION_NOT_FOUND');
+    return toReport(record);
+  }
+
+  async batchReport(batchId: string) {
+    const batch = await this.store.getBatch(batchId);
+    if (!batch) throw new AppError('BATCH_NOT_FOUND');
+    const records = await this.store.getMany(batch.items.map((item) => item.migrationId));
+    const counts = { queued: 0, running: 0, succeeded: 0, failed: 0 };
+    for (const record of records) counts[record.status] += 1;
+    const order = new Map(batch.items.map((item, i) => [item.migrationId, i]));
+    records.sort((a, b) => order.get(a.migrationId)! - order.get(b.migrationId)!);
+    return {
+      batchId,
+      createdAt: batch.createdAt,
+      total: batch.items.length,
+      done: counts.succeeded + counts.failed === batch.items.length,
+      counts,
+      migrations: records.map(toReport),
+    };
+  }
+}
+
+export class MigrationRunner {
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly store: MigrationStore,
+    private readonly flights: FlightStore,
+    private readonly seats: SeatsGateway,
+    private readonly lock: FlightLock,
+    private readonly options: RunnerOptions,
+  ) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Claims and runs one migration; undefined when it was not due or another worker has it. */
+  async run(migrationId: string): Promise<MigrationRecord | undefined> {
+    const claim = await this.store.claim(migrationId, this.now(), this.options.leaseMs);
+    if (!claim) return undefined;
+    const fail = async (error: string, conflicts?: MigrationRecord['conflicts']) => {
+      await this.store.finish(claim, this.now(), { error, conflicts });
+      return { ...claim, status: 'failed' as const, error };
+    };
+
+    const flight = await this.flights.get(claim.flightId);
+    if (!flight) return fail('the flight does not exist');
+    if (flight.status === 'cancelled') return fail('the flight is cancelled');
+
+    const held = await this.lock.acquire(claim.flightId);
+    if (!held) {
+      if (claim.attempts >= this.options.maxAttempts) return fail(`could not take the flight's lock in ${claim.attempts} attempts`);
+      const backoff = Math.min(this.options.retryBaseMs * 2 ** (claim.attempts - 1), this.options.retryMaxMs);
+      await this.store.requeue(claim, new Date(this.now().getTime() + backoff), "the flight's lock was busy; queued again");
+      return { ...claim, status: 'queued' };
+    }
+    try {
+      const expectedVersion = await this.seats.seatMapVersion(claim.flightId);
+      await this.options.beforeApply?.(claim);
+      const outcome = await this.seats.applySeatMap(claim.flightId, { expectedVersion, lockToken: held.token, policy: claim.policy, seatMap: claim.seatMap });
+      await this.flights.recordSeatMapVersion(claim.flightId, outcome.toVersion, this.now().toISOString());
+      await this.store.finish(claim, this.now(), { outcome });
+      return { ...claim, ...outcome, status: 'succeeded' };
+    } catch (error) {
+      if (!(error instanceof AppError)) {
+        log.error('migration failed', { migrationId, error });
+        return fail('internal error; nothing was applied');
+      }
+      switch (error.code) {
+        case 'MIGRATION_CONFLICTS':
+          return fail('rejected: the new map drops held or booked seats; nothing changed', error.extensions.conflicts as MigrationRecord['conflicts']);
+        case 'MIGRATION_FENCED':
+          return fail(`fenced: ${error.detail}; nothing was applied`);
+        case 'SERVICE_UNAVAILABLE':
+        case 'SERVICE_NOT_FOUND':
+          return fail('the seats service was unreachable; nothing was applied');
+        default:
+          return fail(`${error.code}: ${error.detail ?? error.title}`);
+      }
+    } finally {
+      await held.release();
+    }
+  }
+
+  /** Runs due migrations, `concurrency` at a time, until none is due or the deadline nears. */
+  async drain(deadline: number, concurrency: number): Promise<{ ran: number }> {
+    let ran = 0;
+    while (Date.now() < deadline) {
+      const due = await this.store.due(this.now(), concurrency * 4);
+      if (due.length === 0) break;
+      let progressed = false;
+      const queue = [...due];
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          for (let id = queue.shift(); id && Date.now() < deadline; id = queue.shift()) {
+            if (await this.run(id)) {
+              ran += 1;
+              progressed = true;
+            }
+          }
+        }),
+      );
+      if (!progressed) break;
+    }
+    return { ran };
+  }
+}
