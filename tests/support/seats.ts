@@ -10,7 +10,12 @@ export function seatMap(rows: number, letters = 'ABCDEF'): SeatMapInput {
 }
 
 export const testFlightId = newFlightId;
-export const flightNumber = () => `TS${100 + (randomBytes(2).readUInt16BE() % 9000)}`;
+const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
+/** A random flight number (two letters, four digits, a letter): collisions would make FLIGHT_EXISTS flaky. */
+export const flightNumber = () => {
+  const [a, b, c, d, e] = randomBytes(5);
+  return `${LETTERS[a! % 26]}${LETTERS[b! % 26]}${1000 + (((c! << 8) | d!) % 9000)}${LETTERS[e! % 26]}`;
+};
 
 import type { SeatsGateway } from '../../functions/flights/seats-client';
 import type { SeatService } from '../../functions/seats/service';

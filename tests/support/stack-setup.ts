@@ -22,7 +22,8 @@ export async function startTestStack(): Promise<Stack> {
     STAGE: 'test',
     JWT_KEYS: `test-1:${randomBytes(32).toString('base64url')},test-0:${randomBytes(32).toString('base64url')}`,
     PUBLIC_API_URL: 'http://127.0.0.1:9',
-    LOG_LEVEL: 'warn',
+    // Tests provoke failures on purpose; their warnings would bury the test output.
+    LOG_LEVEL: 'error',
   });
   globalThis.testStack = { stack };
   return stack;
