@@ -1,4 +1,4 @@
-/** Three projects, run one after another by scripts/run-tests.ts: unit, integration, end-to-end. */
+/** Four projects, run one after another by scripts/run-tests.ts: unit, integration, end-to-end, deploy. */
 const transform = {
   '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'commonjs' } }],
 };
@@ -30,6 +30,11 @@ module.exports = {
       setupFilesAfterEnv: ['<rootDir>/tests/support/real-services-timeout.ts'],
       globalSetup: '<rootDir>/tests/support/e2e-setup.ts',
       globalTeardown: '<rootDir>/tests/support/stack-teardown.ts',
+    }),
+    project('deploy', {
+      globalSetup: '<rootDir>/tests/support/deploy-setup.ts',
+      globalTeardown: '<rootDir>/tests/support/deploy-teardown.ts',
+      setupFilesAfterEnv: ['<rootDir>/tests/support/real-services-timeout.ts'],
     }),
   ],
 };

@@ -66,5 +66,18 @@ if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# The deploy check's AWS stand-in and template linter, in a project virtualenv.
+MOTO_VERSION=5.2.5
+CFN_LINT_VERSION=1.58.0
+if [ ! -x "$tools/venv/bin/moto_server" ] || [ ! -x "$tools/venv/bin/cfn-lint" ]; then
+  if command -v python3 >/dev/null 2>&1; then
+    say "installing moto[server] $MOTO_VERSION and cfn-lint $CFN_LINT_VERSION into .tools/venv"
+    python3 -m venv "$tools/venv"
+    "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+  else
+    say "python3 is missing: the deploy check (moto, cfn-lint) will be skipped"
+  fi
+fi
+
 export PATH="$root/node_modules/.bin:$PATH"
 exec "$@"

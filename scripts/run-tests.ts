@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 /**
- * `npm test` after the bootstrap: type check, then unit → integration → end-to-end, each its own Jest
+ * `npm test` after the bootstrap: type check, then unit → integration → end-to-end → deploy, each its own Jest
  * run (so each starts only the services it needs), stopping at the first failing phase. Ends with one
  * "N passed, N failed" line over all phases.
  */
-const phases = ['unit', 'integration', 'e2e'];
+const phases = ['unit', 'integration', 'e2e', 'deploy'];
 const jest = path.resolve(__dirname, '..', 'node_modules', 'jest', 'bin', 'jest.js');
 const resultsDir = mkdtempSync(path.join(tmpdir(), 'flight-booking-results-'));
 let passed = 0;

@@ -1,0 +1,163 @@
+import { readFileSync } from 'node:fs';
+import { APIGatewayClient, GetResourcesCommand, GetRestApisCommand } from '@aws-sdk/client-api-gateway';
+import { CloudFormationClient, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
+import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetRoleCommand, IAMClient, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
+import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import { routePolicy } from '../../functions/gateway/route-policy';
+
+/**
+ * The stack deployed to moto (tests/support/deploy-setup.ts) holds what the packaged template
+ * declares. Resource types moto does not model are checked in the template instead:
+ */
+const NOT_MODELLED_BY_MOTO = {
+  'AWS::ApiGateway::Authorizer': 'moto skips it in CloudFormation',
+  'AWS::ApiGateway::GatewayResponse': 'moto skips it in CloudFormation',
+  'AWS::S3::BucketPolicy': 'moto skips it in CloudFormation',
+  'TimeToLiveSpecification of a table': "moto's CloudFormation does not apply it",
+  'policy documents of inline role policies': "moto's IAM returns them in a form that is not JSON",
+  'OPTIONS methods (MOCK integrations)': 'moto cannot create a method without an integration URI, so the stack is deployed with API_CORS=false',
+};
+
+type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: unknown };
+const template = JSON.parse(readFileSync(process.env.DEPLOY_TEMPLATE!, 'utf8')) as { Resources: Record<string, Resource> };
+const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+const clientConfig = { endpoint: process.env.DEPLOY_ENDPOINT, region: 'us-east-1' };
+
+/** "GET /flights/{flightId}" for every method in the template, from its resource tree. */
+function templateRoutes(): string[] {
+  const pathOf = (ref: any): string => {
+    if (ref['Fn::GetAtt']) return '';
+    const resource = template.Resources[ref.Ref]!;
+    return `${pathOf(resource.Properties.ParentId)}/${resource.Properties.PathPart}`;
+  };
+  return ofType('AWS::ApiGateway::Method').map(([, m]) => `${m.Properties.HttpMethod} ${pathOf(m.Properties.ResourceId) || '/'}`);
+}
+
+describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
+  let physicalIds: Map<string, string>;
+  beforeAll(async () => {
+    const cfn = new CloudFormationClient(clientConfig);
+    const resources = [];
+    let token: string | undefined;
+    do {
+      const page = await cfn.send(new ListStackResourcesCommand({ StackName: 'flight-booking-local', NextToken: token }));
+      resources.push(...(page.StackResourceSummaries ?? []));
+      token = page.NextToken;
+    } while (token);
+    physicalIds = new Map(resources.map((r) => [r.LogicalResourceId!, r.PhysicalResourceId!]));
+  });
+
+  it('has every function with its handler, runtime, role and environment', async () => {
+    const lambda = new LambdaClient(clientConfig);
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions.length).toBeGreaterThan(40);
+    for (const [, fn] of functions) {
+      const deployed = await lambda.send(new GetFunctionConfigurationCommand({ FunctionName: fn.Properties.FunctionName }));
+      expect({ name: fn.Properties.FunctionName, handler: deployed.Handler, runtime: deployed.Runtime }).toEqual({
+        name: fn.Properties.FunctionName,
+        handler: fn.Properties.Handler,
+        runtime: 'nodejs22.x',
+      });
+      const declared = fn.Properties.Environment.Variables as Record<string, unknown>;
+      const actual = deployed.Environment?.Variables ?? {};
+      expect(Object.keys(actual).sort()).toEqual(Object.keys(declared).sort());
+      for (const [name, value] of Object.entries(declared)) if (typeof value === 'string') expect({ name, value: actual[name] }).toEqual({ name, value });
+      expect(deployed.Role).toContain(physicalIds.get(fn.Properties.Role['Fn::GetAtt'][0])!);
+    }
+  });
+
+  it('has every table with its keys and indexes', async () => {
+    const dynamo = new DynamoDBClient(clientConfig);
+    const tables = ofType('AWS::DynamoDB::Table');
+    expect(tables.map(([id]) => id).sort()).toEqual(['FlightsTable', 'RegistryTable']);
+    for (const [, table] of tables) {
+      const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: table.Properties.TableName }));
+      expect(Table?.KeySchema).toEqual(table.Properties.KeySchema);
+      const indexes = (Table?.GlobalSecondaryIndexes ?? []).map((i) => ({ name: i.IndexName, keys: i.KeySchema }));
+      expect(indexes.sort((a, b) => a.name!.localeCompare(b.name!))).toEqual(
+        (table.Properties.GlobalSecondaryIndexes ?? []).map((i: any) => ({ name: i.IndexName, keys: i.KeySchema })).sort((a: any, b: any) => a.name.localeCompare(b.name)),
+      );
+    }
+  });
+
+  it('has every REST API resource and method the template declares (but the CORS preflights)', async () => {
+    const apigateway = new APIGatewayClient(clientConfig);
+    const api = (await apigateway.send(new GetRestApisCommand({}))).items?.find((a) => a.name === 'local-flight-booking');
+    expect(api).toBeDefined();
+    const resources = (await apigateway.send(new GetResourcesCommand({ restApiId: api!.id, embed: ['methods'], limit: 500 }))).items ?? [];
+    const deployed = resources.flatMap((r) => Object.keys(r.resourceMethods ?? {}).map((m) => `${m} ${r.path}`));
+    const declared = templateRoutes().filter((route) => !route.startsWith('OPTIONS '));
+    expect(deployed.sort()).toEqual(declared.sort());
+    // and the API is the route policy plus the catch-all
+    expect(declared.filter((r) => !r.startsWith('ANY ')).sort()).toEqual(routePolicy.map((r) => `${r.method} ${r.path}`).sort());
+  });
+
+  it('has each service role with its own inline policy', async () => {
+    const iam = new IAMClient(clientConfig);
+    const roles = ofType('AWS::IAM::Role');
+    expect(roles.map(([id]) => id).sort()).toEqual(['FlightsRole', 'GatewayRole', 'RegistryRole', 'SeatsRole', 'UsersRole']);
+    for (const [id, role] of roles) {
+      const name = physicalIds.get(id)!;
+      const deployed = await iam.send(new GetRoleCommand({ RoleName: name }));
+      expect(deployed.Role?.Arn).toContain(name);
+      const policies = await iam.send(new ListRolePoliciesCommand({ RoleName: name }));
+      expect(policies.PolicyNames).toEqual(role.Properties.Policies.map((p: { PolicyName: string }) => p.PolicyName));
+    }
+  });
+
+  describe('checked in the template, since moto does not model them', () => {
+    it('lists what moto does not model', () => {
+      expect(Object.keys(NOT_MODELLED_BY_MOTO)).toHaveLength(6);
+    });
+
+    it('TTL on the registry table', () => {
+      expect(template.Resources.RegistryTable!.Properties.TimeToLiveSpecification).toEqual({ AttributeName: 'expiresAt', Enabled: true });
+    });
+
+    it('least privilege: no wildcard actions, and resources scoped to the stack (but ListTables, which AWS cannot scope)', () => {
+      for (const [id, role] of ofType('AWS::IAM::Role')) {
+        for (const statement of role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)) {
+          const actions = [statement.Action].flat() as string[];
+          expect({ id, wildcard: actions.some((a) => a === '*' || a.endsWith(':*')) }).toEqual({ id, wildcard: false });
+          if (statement.Resource === '*') expect({ id, actions }).toEqual({ id, actions: ['dynamodb:ListTables'] });
+        }
+      }
+    });
+
+    it('a REQUEST authorizer on the Authorization header, cached 30 s, on exactly the non-public routes', () => {
+      const [[authorizerId, authorizer]] = ofType('AWS::ApiGateway::Authorizer') as [[string, Resource]];
+      expect(authorizer.Properties).toMatchObject({ Type: 'REQUEST', IdentitySource: 'method.request.header.Authorization', AuthorizerResultTtlInSeconds: 30 });
+      const methods = ofType('AWS::ApiGateway::Method').filter(([, m]) => m.Properties.HttpMethod !== 'OPTIONS');
+      const routes = templateRoutes().filter((r) => !r.startsWith('OPTIONS '));
+      methods.forEach(([, m], i) => {
+        const policy = routePolicy.find((p) => `${p.method} ${p.path}` === routes[i]);
+        const isPublic = !policy || policy.access === 'public';
+        expect({ route: routes[i], authorizer: m.Properties.AuthorizerId?.Ref ?? null }).toEqual({ route: routes[i], authorizer: isPublic ? null : authorizerId });
+      });
+    });
+
+    it('gateway responses that answer problem JSON for missing auth, denial, unknown routes and defaults', () => {
+      const responses = ofType('AWS::ApiGateway::GatewayResponse').map(([, r]) => r.Properties);
+      expect(responses.map((r) => r.ResponseType).sort()).toEqual(
+        ['ACCESS_DENIED', 'DEFAULT_4XX', 'DEFAULT_5XX', 'MISSING_AUTHENTICATION_TOKEN', 'REQUEST_TOO_LARGE', 'RESOURCE_NOT_FOUND', 'THROTTLED', 'UNAUTHORIZED'].sort(),
+      );
+      for (const r of responses) {
+        expect(r.ResponseParameters['gatewayresponse.header.Content-Type']).toBe("'application/problem+json'");
+        expect(JSON.parse(r.ResponseTemplates['application/json'])).toMatchObject({ code: expect.stringMatching(/^[A-Z_]+$/), title: expect.any(String) });
+      }
+    });
+
+    it('a CORS preflight on every resource', () => {
+      const routes = templateRoutes();
+      const paths = new Set(routes.filter((r) => !r.startsWith('OPTIONS ')).map((r) => r.split(' ')[1]));
+      for (const path of paths) expect(routes).toContain(`OPTIONS ${path}`);
+    });
+
+    it('log groups with a retention for every function', () => {
+      const groups = ofType('AWS::Logs::LogGroup');
+      expect(groups).toHaveLength(ofType('AWS::Lambda::Function').length);
+      expect(groups.every(([, g]) => g.Properties.RetentionInDays === 14)).toBe(true);
+    });
+  });
+});
