@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../lib/http/errors';
-import { HEALTH_FILTERS, instanceAttributes, instanceId, serviceName, type InstanceAttributes } from './model';
+import { instanceId, instancesQuery, registerInstanceBody, serviceName, type InstanceAttributes } from './model';
 import { applyHealthFilter } from './discovery';
 import { registryStore } from './registry';
 import { instanceIdFor, scheduledHeartbeat, serviceHandler } from './self-registration';
@@ -14,7 +14,7 @@ const instanceParams = z.object({ service: serviceName, instanceId });
 export const listServices = http({}, async () => ({ status: 200, body: { items: await registryStore().services() } }));
 
 export const listInstances = http(
-  { params: serviceParams, query: z.object({ health: z.enum(HEALTH_FILTERS).default('ALL') }).strict() },
+  { params: serviceParams, query: instancesQuery },
   async ({ params, query }) => {
     const instances = await registryStore().instances(params.service);
     if (!instances) throw new AppError('SERVICE_NOT_FOUND');
@@ -23,7 +23,7 @@ export const listInstances = http(
 );
 
 export const registerInstance = http(
-  { params: serviceParams, body: z.object({ instanceId: instanceId.optional(), attributes: instanceAttributes }).strict() },
+  { params: serviceParams, body: registerInstanceBody },
   async ({ params, body }) => {
     const attributes = body.attributes as InstanceAttributes;
     const id = body.instanceId ?? instanceIdFor(params.service, attributes);

@@ -48,3 +48,6 @@ export interface ServiceSummary {
   instances: number;
   healthy: number;
 }
+
+export const instancesQuery = z.object({ health: z.enum(HEALTH_FILTERS).default('ALL') }).strict();
+export const registerInstanceBody = z.object({ instanceId: instanceId.optional(), attributes: instanceAttributes }).strict();

@@ -8,8 +8,7 @@ import { decodeCursor, encodeCursor } from '../../lib/http/pagination';
 import { flightId } from '../../lib/ids';
 import { scheduledHeartbeat, serviceHandler } from '../../registry/self-registration';
 import { redisAt } from '../../lib/clients/redis';
-import { MIGRATION_POLICIES, seatMapInput } from '../seats/model';
-import { createFlightBody, searchQuery, updateFlightBody } from './model';
+import { createFlightBody, migrationBatchBody, searchQuery, seatMapMigrationBody, updateFlightBody } from './model';
 import { seatsOverRegistry } from './seats-client';
 import { FlightService } from './service';
 import { DynamoFlightStore } from './store';
@@ -69,9 +68,7 @@ export const cancel = http({ params: flightParams }, async ({ params }) => ({ st
 export const requestMigration = http(
   {
     params: flightParams,
-    body: z
-      .object({ seatMap: seatMapInput, policy: z.enum(MIGRATION_POLICIES).default('reject'), ifBusy: z.enum(['queue', 'reject']).default('queue') })
-      .strict(),
+    body: seatMapMigrationBody,
     maxBodyBytes: 512 * 1024,
   },
   async ({ params, body }) => {
@@ -85,18 +82,9 @@ export const getMigration = http({ params: z.object({ flightId, migrationId: z.s
   body: await migrationPipeline().migrations.report(params.flightId, params.migrationId),
 }));
 
-const MAX_BATCH = 200;
 export const requestBatch = http(
   {
-    body: z
-      .object({
-        items: z
-          .array(z.object({ flightId, seatMap: seatMapInput, policy: z.enum(MIGRATION_POLICIES).default('reject') }).strict())
-          .min(1)
-          .max(MAX_BATCH, `at most ${MAX_BATCH} flights per batch`),
-      })
-      .strict()
-      .refine((b) => new Set(b.items.map((i) => i.flightId)).size === b.items.length, { message: 'lists a flight twice', path: ['items'] }),
+    body: migrationBatchBody,
     maxBodyBytes: 6 * 1024 * 1024,
   },
   async ({ body }) => {

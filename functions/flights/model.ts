@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { seatMapInput } from '../seats/model';
+import { flightId } from '../../lib/ids';
+import { MIGRATION_POLICIES, seatMapInput } from '../seats/model';
 
 /** The flights service's shapes (API.md, "Flights"). */
 
@@ -54,3 +55,18 @@ export const searchQuery = z
   .strict();
 
 export const departureDay = (departureTime: string) => departureTime.slice(0, 10);
+
+export const seatMapMigrationBody = z
+  .object({ seatMap: seatMapInput, policy: z.enum(MIGRATION_POLICIES).default('reject'), ifBusy: z.enum(['queue', 'reject']).default('queue') })
+  .strict();
+
+const MAX_BATCH = 200;
+export const migrationBatchBody = z
+  .object({
+    items: z
+      .array(z.object({ flightId, seatMap: seatMapInput, policy: z.enum(MIGRATION_POLICIES).default('reject') }).strict())
+      .min(1)
+      .max(MAX_BATCH, `at most ${MAX_BATCH} flights per batch`),
+  })
+  .strict()
+  .refine((b) => new Set(b.items.map((i) => i.flightId)).size === b.items.length, { message: 'lists a flight twice', path: ['items'] });

@@ -20,6 +20,7 @@ const SERVICES = ['service'] as const;
 
 export const routePolicy: readonly RoutePolicy[] = [
   { method: 'GET', path: '/health', access: 'public' },
+  { method: 'GET', path: '/openapi.json', access: 'public' },
 
   { method: 'POST', path: '/auth/register', access: 'public' },
   { method: 'POST', path: '/auth/login', access: 'public' },

@@ -8,7 +8,7 @@ import { flightId } from '../../lib/ids';
 import { scheduledHeartbeat, serviceHandler } from '../../registry/self-registration';
 import { idempotent } from './idempotency';
 import { idPattern } from './keys';
-import { MIGRATION_POLICIES, seatId, seatMapInput } from './model';
+import { applySeatMapBody, holdBody, provisionSeatsBody } from './model';
 import { SeatService } from './service';
 import { RedisSeatStore } from './store';
 
@@ -20,10 +20,6 @@ const http = serviceHandler('seats');
 const flightParams = z.object({ flightId });
 const holdParams = z.object({ holdId: z.string().regex(idPattern, 'must be a hold id') });
 const bookingParams = z.object({ bookingId: z.string().regex(idPattern, 'must be a booking id') });
-const holdBody = z
-  .object({ seats: z.array(seatId).min(1, 'hold at least 1 seat').max(9, 'hold at most 9 seats') })
-  .strict()
-  .refine((b) => new Set(b.seats).size === b.seats.length, { message: 'lists a seat twice', path: ['seats'] });
 
 export const seatMap = http({ params: flightParams }, async ({ params, headers }): Promise<HttpResponse> => {
   const view = await seats.seatMap(params.flightId);
@@ -85,7 +81,7 @@ export const audit = http({ params: flightParams }, async ({ params }) => ({ sta
 
 /** Service-only: the flights service provisions a new flight's seat map. */
 export const provisionSeats = http(
-  { params: flightParams, body: z.object({ seatMapVersion: z.number().int().min(1), seatMap: seatMapInput }).strict(), maxBodyBytes: 512 * 1024 },
+  { params: flightParams, body: provisionSeatsBody, maxBodyBytes: 512 * 1024 },
   async ({ params, body }) => {
     const result = await seats.provision(params.flightId, body.seatMapVersion, body.seatMap);
     return { status: result.existed ? 200 : 201, body: { flightId: params.flightId, seatMapVersion: body.seatMapVersion } };
@@ -102,9 +98,7 @@ export const cancelFlightSeats = http({ params: flightParams }, async ({ params 
 export const applySeatMap = http(
   {
     params: flightParams,
-    body: z
-      .object({ expectedVersion: z.number().int().min(1), lockToken: z.string().min(1).max(200), policy: z.enum(MIGRATION_POLICIES), seatMap: seatMapInput })
-      .strict(),
+    body: applySeatMapBody,
     maxBodyBytes: 512 * 1024,
   },
   async ({ params, body }) => ({ status: 200, body: await seats.applySeatMap(params.flightId, body) }),

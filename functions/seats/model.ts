@@ -2,6 +2,9 @@ import { z } from 'zod';
 
 /** The seats service's shapes (API.md, "Seats, holds and bookings"). */
 
+export const MIGRATION_POLICIES = ['reject', 'keep'] as const;
+export type MigrationPolicy = (typeof MIGRATION_POLICIES)[number];
+
 export const SEAT_CLASSES = ['economy', 'premium', 'business', 'first'] as const;
 export type SeatClass = (typeof SEAT_CLASSES)[number];
 
@@ -83,8 +86,6 @@ export function compareSeatIds(a: string, b: string): number {
 export const seatInfo = (seat: { class: SeatClass; price: Money }) =>
   JSON.stringify({ class: seat.class, price: { amount: seat.price.amount, currency: seat.price.currency } });
 
-export const MIGRATION_POLICIES = ['reject', 'keep'] as const;
-export type MigrationPolicy = (typeof MIGRATION_POLICIES)[number];
 
 export interface MigrationConflict {
   seat: string;
@@ -101,3 +102,14 @@ export interface MigrationOutcome {
   changed: number;
   conflicts: MigrationConflict[];
 }
+
+export const holdBody = z
+  .object({ seats: z.array(seatId).min(1, 'hold at least 1 seat').max(9, 'hold at most 9 seats') })
+  .strict()
+  .refine((b) => new Set(b.seats).size === b.seats.length, { message: 'lists a seat twice', path: ['seats'] });
+
+export const provisionSeatsBody = z.object({ seatMapVersion: z.number().int().min(1), seatMap: seatMapInput }).strict();
+
+export const applySeatMapBody = z
+  .object({ expectedVersion: z.number().int().min(1), lockToken: z.string().min(1).max(200), policy: z.enum(MIGRATION_POLICIES), seatMap: seatMapInput })
+  .strict();

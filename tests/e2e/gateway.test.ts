@@ -8,6 +8,12 @@ describe('the gateway over HTTP (sls offline)', () => {
     expect(res.headers.get('x-request-id')).toBeTruthy();
   });
 
+  it('GET /openapi.json serves the OpenAPI 3.1 document', async () => {
+    const res = await api('GET', '/openapi.json');
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ openapi: '3.1.0', paths: { '/flights/{flightId}/holds': { post: expect.any(Object) } } });
+  });
+
   it('answers an unknown path with a 404 problem, not the emulator route list', async () => {
     const res = await api('GET', '/nope');
     expect(res.status).toBe(404);

@@ -1,4 +1,10 @@
-/** A tiny HTTP client for the end-to-end tests, against the API that e2e-setup started. */
+import { specViolation } from './openapi-validator';
+
+/**
+ * A tiny HTTP client for the end-to-end tests, against the API that e2e-setup started. Every answer
+ * our handlers give (they all carry x-request-id; the emulator's own 401/403 do not) is checked
+ * against the OpenAPI document, and a mismatch fails the test that made the call.
+ */
 export interface ApiResponse {
   status: number;
   headers: Headers;
@@ -30,6 +36,10 @@ export async function api(
     body = text ? JSON.parse(text) : undefined;
   } catch {
     // not JSON: keep the text so the assertion shows it
+  }
+  if (response.headers.get('x-request-id')) {
+    const violation = specViolation(method, response.url, response.status, response.headers.get('content-type'), body);
+    if (violation) throw new Error(`OpenAPI: ${violation}`);
   }
   return { status: response.status, headers: response.headers, body };
 }

@@ -1,0 +1,283 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { stringify } from 'yaml';
+import { errorCatalog } from '../lib/http/errors';
+import { pageQuery } from '../lib/http/pagination';
+import { routePolicy, type RoutePolicy } from '../functions/gateway/route-policy';
+import { createUserBody, loginBody, refreshBody, registerBody, updateUserBody } from '../functions/users/schemas';
+import { createFlightBody, migrationBatchBody, searchQuery, seatMapMigrationBody, updateFlightBody } from '../functions/flights/model';
+import { applySeatMapBody, holdBody, provisionSeatsBody } from '../functions/seats/model';
+import { instancesQuery, registerInstanceBody } from '../registry/model';
+
+/**
+ * The OpenAPI 3.1 document, built from the code that enforces it: paths and security from the route
+ * policy, request bodies and query parameters from the handlers' zod schemas, response shapes from
+ * the components below (API.md's objects). `npm run openapi` writes docs/openapi.yaml (for people) and
+ * functions/gateway/openapi.json (served at GET /openapi.json); a unit test fails when either is stale.
+ */
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const money = { type: 'object', required: ['amount', 'currency'], properties: { amount: { type: 'integer' }, currency: { type: 'string' } } };
+const time = { type: 'string', format: 'date-time' };
+const list = (item: string) => ({
+  type: 'object',
+  required: ['items', 'nextCursor'],
+  properties: { items: { type: 'array', items: ref(item) }, nextCursor: { type: ['string', 'null'] } },
+});
+
+const components: Record<string, object> = {
+  Problem: {
+    type: 'object',
+    required: ['type', 'title', 'status', 'detail', 'code'],
+    properties: {
+      type: { type: 'string' },
+      title: { type: 'string' },
+      status: { type: 'integer' },
+      detail: { type: 'string' },
+      code: { type: 'string', enum: Object.keys(errorCatalog) },
+      errors: { type: 'array', items: { type: 'object', required: ['field', 'message'], properties: { field: { type: 'string' }, message: { type: 'string' } } } },
+    },
+  },
+  Health: {
+    type: 'object',
+    required: ['status', 'checks'],
+    properties: { status: { const: 'ok' }, checks: { type: 'object', properties: { mongo: { type: 'string' }, redis: { type: 'string' }, dynamodb: { type: 'string' } } } },
+  },
+  User: {
+    type: 'object',
+    required: ['id', 'email', 'name', 'role', 'disabled', 'createdAt'],
+    additionalProperties: false,
+    properties: { id: { type: 'string' }, email: { type: 'string' }, name: { type: 'string' }, role: { enum: ['user', 'admin'] }, disabled: { type: 'boolean' }, createdAt: time },
+  },
+  Session: {
+    type: 'object',
+    required: ['user', 'accessToken', 'refreshToken', 'expiresIn', 'tokenType'],
+    properties: { user: ref('User'), accessToken: { type: 'string' }, refreshToken: { type: 'string' }, expiresIn: { type: 'integer' }, tokenType: { const: 'Bearer' } },
+  },
+  UserList: list('User'),
+  Flight: {
+    type: 'object',
+    required: ['id', 'flightNumber', 'origin', 'destination', 'departureTime', 'arrivalTime', 'status', 'seatMapVersion', 'createdAt', 'updatedAt'],
+    properties: {
+      id: { type: 'string' },
+      flightNumber: { type: 'string' },
+      origin: { type: 'string' },
+      destination: { type: 'string' },
+      departureTime: time,
+      arrivalTime: time,
+      status: { enum: ['scheduled', 'cancelled'] },
+      seatMapVersion: { type: 'integer' },
+      createdAt: time,
+      updatedAt: time,
+    },
+  },
+  FlightList: list('Flight'),
+  SeatMap: {
+    type: 'object',
+    required: ['flightId', 'version', 'seats', 'counts'],
+    properties: {
+      flightId: { type: 'string' },
+      version: { type: 'integer' },
+      seatMapVersion: { type: 'integer' },
+      status: { enum: ['scheduled', 'cancelled'] },
+      seats: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['id', 'class', 'price', 'status'],
+          additionalProperties: false,
+          properties: { id: { type: 'string' }, class: { type: 'string' }, price: money, status: { enum: ['available', 'held', 'booked'] } },
+        },
+      },
+      counts: { type: 'object', required: ['available', 'held', 'booked', 'total'], properties: { available: { type: 'integer' }, held: { type: 'integer' }, booked: { type: 'integer' }, total: { type: 'integer' } } },
+    },
+  },
+  Hold: {
+    type: 'object',
+    required: ['holdId', 'flightId', 'seats', 'expiresAt'],
+    properties: {
+      holdId: { type: 'string' },
+      flightId: { type: 'string' },
+      seats: { type: 'array', items: { type: 'string' } },
+      expiresAt: time,
+      status: { enum: ['active', 'confirmed', 'released', 'expired', 'voided'] },
+      bookingId: { type: 'string' },
+    },
+  },
+  Booking: {
+    type: 'object',
+    required: ['bookingId', 'flightId', 'userId', 'seats', 'status', 'createdAt'],
+    properties: {
+      bookingId: { type: 'string' },
+      flightId: { type: 'string' },
+      userId: { type: 'string' },
+      seats: { type: 'array', items: { type: 'object', required: ['id', 'class', 'price'], properties: { id: { type: 'string' }, class: { type: 'string' }, price: money } } },
+      status: { enum: ['confirmed', 'cancelled', 'flight_cancelled'] },
+      createdAt: time,
+      cancelledAt: time,
+      total: money,
+    },
+  },
+  BookingList: list('Booking'),
+  Audit: {
+    type: 'object',
+    required: ['ok', 'counts', 'problems'],
+    properties: { ok: { type: 'boolean' }, counts: { type: 'object' }, problems: { type: 'array', items: { type: 'string' } } },
+  },
+  MigrationAccepted: { type: 'object', required: ['migrationId', 'status'], properties: { migrationId: { type: 'string' }, status: { enum: ['queued', 'running', 'succeeded', 'failed'] } } },
+  MigrationReport: {
+    type: 'object',
+    required: ['migrationId', 'flightId', 'fromVersion', 'toVersion', 'status', 'added', 'removed', 'changed', 'conflicts', 'startedAt', 'finishedAt'],
+    properties: {
+      migrationId: { type: 'string' },
+      flightId: { type: 'string' },
+      batchId: { type: 'string' },
+      fromVersion: { type: ['integer', 'null'] },
+      toVersion: { type: ['integer', 'null'] },
+      status: { enum: ['queued', 'running', 'succeeded', 'failed'] },
+      policy: { enum: ['reject', 'keep'] },
+      added: { type: 'integer' },
+      removed: { type: 'integer' },
+      changed: { type: 'integer' },
+      conflicts: { type: 'array', items: { type: 'object', required: ['seat', 'status', 'resolution'], properties: { seat: { type: 'string' }, status: { enum: ['held', 'booked'] }, resolution: { type: 'string' } } } },
+      attempts: { type: 'integer' },
+      createdAt: time,
+      startedAt: { type: ['string', 'null'] },
+      finishedAt: { type: ['string', 'null'] },
+      error: { type: 'string' },
+    },
+  },
+  BatchAccepted: {
+    type: 'object',
+    required: ['batchId', 'migrations'],
+    properties: { batchId: { type: 'string' }, migrations: { type: 'array', items: { type: 'object', required: ['flightId', 'migrationId'] } } },
+  },
+  BatchReport: {
+    type: 'object',
+    required: ['batchId', 'total', 'counts', 'migrations'],
+    properties: { batchId: { type: 'string' }, total: { type: 'integer' }, done: { type: 'boolean' }, counts: { type: 'object' }, migrations: { type: 'array', items: ref('MigrationReport') } },
+  },
+  ServiceList: {
+    type: 'object',
+    required: ['items'],
+    properties: { items: { type: 'array', items: { type: 'object', required: ['name', 'instances', 'healthy'], properties: { name: { type: 'string' }, instances: { type: 'integer' }, healthy: { type: 'integer' } } } } },
+  },
+  Instance: {
+    type: 'object',
+    required: ['instanceId', 'service', 'attributes', 'health', 'lastHeartbeatAt'],
+    properties: {
+      instanceId: { type: 'string' },
+      service: { type: 'string' },
+      attributes: { type: 'object', required: ['url'], additionalProperties: { type: 'string' } },
+      health: { enum: ['HEALTHY', 'UNHEALTHY'] },
+      lastHeartbeatAt: time,
+    },
+  },
+  InstanceList: { type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref('Instance') } } },
+  Empty: {},
+};
+
+interface Operation {
+  summary: string;
+  status: number;
+  response?: string;
+  body?: z.ZodType;
+  query?: z.ZodType;
+}
+
+/** What each route takes and answers; the route policy says who may call it. */
+export const operations: Record<string, Operation> = {
+  'GET /health': { summary: 'Health of every dependency (503 names the failing one)', status: 200, response: 'Health' },
+  'GET /openapi.json': { summary: 'This document', status: 200, response: 'Empty' },
+  'POST /auth/register': { summary: 'Register a user', status: 201, response: 'Session', body: registerBody },
+  'POST /auth/login': { summary: 'Log in', status: 200, response: 'Session', body: loginBody },
+  'POST /auth/refresh': { summary: 'Rotate a refresh token', status: 200, response: 'Session', body: refreshBody },
+  'POST /auth/logout': { summary: "End the refresh token's session", status: 204, body: refreshBody },
+  'GET /users/me': { summary: 'The caller', status: 200, response: 'User' },
+  'POST /admin/users': { summary: 'Create a user or admin', status: 201, response: 'User', body: createUserBody },
+  'GET /admin/users': { summary: 'List users', status: 200, response: 'UserList', query: pageQuery },
+  'PATCH /admin/users/{userId}': { summary: 'Change role or disable', status: 200, response: 'User', body: updateUserBody },
+  'GET /flights': { summary: 'Search flights by route and day', status: 200, response: 'FlightList', query: searchQuery },
+  'GET /flights/{flightId}': { summary: 'A flight', status: 200, response: 'Flight' },
+  'POST /flights': { summary: 'Create a flight with its seat map', status: 201, response: 'Flight', body: createFlightBody },
+  'PATCH /flights/{flightId}': { summary: 'Change a flight', status: 200, response: 'Flight', body: updateFlightBody },
+  'DELETE /flights/{flightId}': { summary: 'Cancel a flight', status: 200, response: 'Flight' },
+  'PUT /flights/{flightId}/seatmap': { summary: 'Migrate to a new seat map', status: 202, response: 'MigrationAccepted', body: seatMapMigrationBody },
+  'GET /flights/{flightId}/migrations/{migrationId}': { summary: 'A migration report', status: 200, response: 'MigrationReport' },
+  'POST /admin/migrations': { summary: 'Migrate many flights', status: 202, response: 'BatchAccepted', body: migrationBatchBody },
+  'GET /admin/migrations/{batchId}': { summary: 'A batch report', status: 200, response: 'BatchReport' },
+  'GET /flights/{flightId}/seats': { summary: 'Seat map with live status (ETag)', status: 200, response: 'SeatMap' },
+  'POST /flights/{flightId}/holds': { summary: 'Hold 1-9 seats (Idempotency-Key)', status: 201, response: 'Hold', body: holdBody },
+  'GET /holds/{holdId}': { summary: 'A hold', status: 200, response: 'Hold' },
+  'DELETE /holds/{holdId}': { summary: 'Release a hold', status: 204 },
+  'POST /holds/{holdId}/confirm': { summary: 'Book a held set of seats (Idempotency-Key)', status: 201, response: 'Booking' },
+  'GET /bookings': { summary: "The caller's bookings", status: 200, response: 'BookingList', query: pageQuery },
+  'GET /bookings/{bookingId}': { summary: 'A booking', status: 200, response: 'Booking' },
+  'DELETE /bookings/{bookingId}': { summary: 'Cancel a booking', status: 200, response: 'Booking' },
+  'GET /admin/flights/{flightId}/seats/audit': { summary: 'Check the seat invariants', status: 200, response: 'Audit' },
+  'PUT /internal/flights/{flightId}/seats': { summary: 'Service only: provision a seat map', status: 201, body: provisionSeatsBody },
+  'POST /internal/flights/{flightId}/cancel': { summary: "Service only: cancel a flight's seats", status: 200 },
+  'POST /internal/flights/{flightId}/seatmap-migrations': { summary: 'Service only: apply a seat map, fenced', status: 200, body: applySeatMapBody },
+  'GET /registry/services': { summary: 'Registered services', status: 200, response: 'ServiceList' },
+  'GET /registry/services/{service}/instances': { summary: "A service's instances", status: 200, response: 'InstanceList', query: instancesQuery },
+  'POST /registry/services/{service}/instances': { summary: 'Register an instance', status: 201, response: 'Instance', body: registerInstanceBody },
+  'PUT /registry/services/{service}/instances/{instanceId}/heartbeat': { summary: 'Heartbeat', status: 204 },
+  'DELETE /registry/services/{service}/instances/{instanceId}': { summary: 'Deregister', status: 204 },
+};
+
+const jsonSchema = (schema: z.ZodType) => {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  return rest;
+};
+
+function operation(route: RoutePolicy) {
+  const key = `${route.method} ${route.path}`;
+  const op = operations[key];
+  if (!op) throw new Error(`no OpenAPI operation for ${key}`);
+  const pathParams = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+  const query = op.query ? Object.entries((jsonSchema(op.query).properties ?? {}) as Record<string, object>).map(([name, schema]) => ({ name, in: 'query', schema })) : [];
+  const requiredQuery = new Set(op.query ? ((jsonSchema(op.query).required as string[]) ?? []) : []);
+  const problem = { description: 'Problem', content: { 'application/problem+json': { schema: ref('Problem') } } };
+  return {
+    summary: op.summary,
+    operationId: key.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : '')),
+    ...(route.access === 'public' ? { security: [] } : { 'x-roles': route.access }),
+    parameters: [...pathParams, ...query.map((q) => ({ ...q, required: requiredQuery.has(q.name) }))],
+    ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body) } } } } : {}),
+    responses: {
+      [op.status]: op.response ? { description: 'Success', content: { 'application/json': { schema: ref(op.response) } } } : { description: 'Success' },
+      '4XX': problem,
+      '5XX': problem,
+    },
+  };
+}
+
+export function buildOpenApi() {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const route of routePolicy) (paths[route.path] ??= {})[route.method.toLowerCase()] = operation(route);
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Flight booking API', version: '0.1.0', description: 'The contract in shared/API.md, generated from the code (scripts/openapi.ts).' },
+    components: { schemas: components, securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}
+
+export const OPENAPI_FILES = {
+  yaml: path.resolve(__dirname, '..', 'docs', 'openapi.yaml'),
+  json: path.resolve(__dirname, '..', 'functions', 'gateway', 'openapi.json'),
+};
+
+export function renderOpenApi(): { yaml: string; json: string } {
+  const doc = buildOpenApi();
+  return { yaml: `# Generated by \`npm run openapi\` from scripts/openapi.ts; do not edit.\n${stringify(doc, { aliasDuplicateObjects: false })}`, json: `${JSON.stringify(doc)}\n` };
+}
+
+if (require.main === module) {
+  const rendered = renderOpenApi();
+  writeFileSync(OPENAPI_FILES.yaml, rendered.yaml);
+  writeFileSync(OPENAPI_FILES.json, rendered.json);
+  console.log(`wrote ${OPENAPI_FILES.yaml} and ${OPENAPI_FILES.json}`);
+}
