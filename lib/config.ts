@@ -53,6 +53,8 @@ const sections = {
     ACCESS_TOKEN_TTL_SECONDS: seconds(900),
     REFRESH_TOKEN_TTL_SECONDS: seconds(30 * 24 * 3600),
     SERVICE_TOKEN_TTL_SECONDS: seconds(300),
+    /** How long the authorizer's answer for a token is reused (API Gateway's cache and the container's). */
+    AUTHORIZER_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   }),
   users: z.object({
     LOGIN_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(5),

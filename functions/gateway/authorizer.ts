@@ -1,7 +1,8 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, PolicyDocument } from 'aws-lambda';
+import { config } from '../../lib/config';
 import { mongoDb } from '../../lib/clients/mongo';
 import { assertTokenConfig, verifyAccessToken } from '../../lib/auth/tokens';
-import type { Role } from '../../lib/auth/roles';
+import type { Caller, Role } from '../../lib/auth/roles';
 import { log } from '../../lib/log';
 import { MongoUserStore } from '../users/store';
 import { UserService } from '../users/service';
@@ -18,6 +19,33 @@ assertTokenConfig();
 const users = new UserService(new MongoUserStore(mongoDb()));
 
 const BEARER = /^Bearer ([\w-]+\.[\w-]+\.[\w-]*)$/;
+
+/**
+ * This container's answers for recent tokens, like API Gateway's own result cache and with the same
+ * limit (AUTHORIZER_CACHE_SECONDS, 30 s), so a disabled user is still locked out within a minute; it spares the signature check
+ * and the account read for every request of a busy client (and serves where the gateway does not
+ * cache, as under serverless-offline). Only valid tokens are cached.
+ */
+const CACHE_TTL_MS = config('tokens').AUTHORIZER_CACHE_SECONDS * 1000;
+const CACHE_MAX_ENTRIES = 10_000;
+const recent = new Map<string, { caller: Caller; until: number }>();
+
+function cached(token: string, now: number): Caller | undefined {
+  const entry = recent.get(token);
+  if (entry && entry.until > now) return entry.caller;
+  if (entry) recent.delete(token);
+  return undefined;
+}
+
+function remember(token: string, caller: Caller, now: number, expiresAtMs: number): void {
+  if (recent.size >= CACHE_MAX_ENTRIES) recent.delete(recent.keys().next().value!);
+  recent.set(token, { caller, until: Math.min(now + CACHE_TTL_MS, expiresAtMs) });
+}
+
+/** For the benchmark's uncached baseline and for tests. */
+export function clearAuthorizerCache(): void {
+  recent.clear();
+}
 
 /** API Gateway turns exactly this message into a 401. */
 const unauthorized = () => new Error('Unauthorized');
@@ -43,16 +71,22 @@ export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promis
   const token = BEARER.exec(header)?.[1];
   if (!token) throw unauthorized();
 
-  let caller;
-  try {
-    caller = verifyAccessToken(token);
-  } catch (error) {
-    log.info('token refused', { reason: (error as Error).message, path: event.path });
-    throw unauthorized();
-  }
-  if (caller.role !== 'service' && !(await users.isActive(caller.userId, caller.role))) {
-    log.info('token of an inactive account refused', { userId: caller.userId });
-    throw unauthorized();
+  const now = Date.now();
+  let caller = cached(token, now);
+  if (!caller) {
+    let verified;
+    try {
+      verified = verifyAccessToken(token);
+    } catch (error) {
+      log.info('token refused', { reason: (error as Error).message, path: event.path });
+      throw unauthorized();
+    }
+    if (verified.role !== 'service' && !(await users.isActive(verified.userId, verified.role))) {
+      log.info('token of an inactive account refused', { userId: verified.userId });
+      throw unauthorized();
+    }
+    caller = verified;
+    remember(token, caller, now, verified.expiresAtMs);
   }
   return {
     principalId: caller.userId,

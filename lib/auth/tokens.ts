@@ -73,7 +73,7 @@ export class InvalidTokenError extends Error {
 
 const ROLES: readonly Role[] = ['user', 'admin', 'service'];
 
-export function verifyAccessToken(token: string): Caller {
+export function verifyAccessToken(token: string): Caller & { expiresAtMs: number } {
   const cfg = config('tokens');
   const ring = keys();
   const decoded = jwt.decode(token, { complete: true });
@@ -88,7 +88,7 @@ export function verifyAccessToken(token: string): Caller {
   }
   const role = payload.role as Role;
   if (typeof payload.sub !== 'string' || !ROLES.includes(role)) throw new InvalidTokenError('malformed claims');
-  return { userId: payload.sub, role, email: typeof payload.email === 'string' ? payload.email : '' };
+  return { userId: payload.sub, role, email: typeof payload.email === 'string' ? payload.email : '', expiresAtMs: (payload.exp ?? 0) * 1000 };
 }
 
 /** A short-lived `service` token for calls from one of our services to another; cached until near expiry. */

@@ -12,6 +12,8 @@ export default async function setup(): Promise<void> {
     ADMIN_EMAIL: `admin-${randomBytes(4).toString('hex')}@example.com`,
     ADMIN_PASSWORD: randomBytes(12).toString('base64url'),
     PUBLIC_API_URL: `http://127.0.0.1:${port}`,
+    // A short authorizer cache, so the lock-out of a disabled user can be watched without waiting 30 s.
+    AUTHORIZER_CACHE_SECONDS: '1',
   });
   const { seedAdmin } = await import('../../scripts/seed-admin');
   const { closeMongo } = await import('../../lib/clients/mongo');
