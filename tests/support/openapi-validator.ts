@@ -1,4 +1,5 @@
 import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
 import document from '../../functions/gateway/openapi.json';
 
 /**
@@ -6,6 +7,7 @@ import document from '../../functions/gateway/openapi.json';
  * end-to-end tests run every response through it, so the spec cannot drift from what the API says.
  */
 const ajv = new Ajv2020({ strict: false, allErrors: true });
+addFormats(ajv);
 ajv.addSchema({ $id: 'openapi', components: document.components }, 'openapi');
 
 type Doc = typeof document & { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }> }>> };

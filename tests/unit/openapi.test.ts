@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import Ajv2020 from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
 import { OPENAPI_FILES, buildOpenApi, operations, renderOpenApi } from '../../scripts/openapi';
 import { routePolicy } from '../../functions/gateway/route-policy';
 import { serverlessConfig } from '../../scripts/stack';
@@ -23,6 +24,7 @@ describe('the OpenAPI document', () => {
 
   it('declares valid JSON Schemas (2020-12, as OpenAPI 3.1 uses)', () => {
     const ajv = new Ajv2020({ strict: false });
+    addFormats(ajv);
     const doc = buildOpenApi();
     expect(() => ajv.compile({ components: doc.components, $ref: '#/components/schemas/Booking' })).not.toThrow();
     for (const methods of Object.values(doc.paths)) {
