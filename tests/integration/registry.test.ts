@@ -16,7 +16,7 @@ function storeAt(namespace: string, clock: { now: number }) {
 }
 
 async function startInstanceServer(name: string, hits: Map<string, number>): Promise<{ server: Server; url: string }> {
-  const server = createServer((req, res) => {
+  const server = createServer((_request, res) => {
     hits.set(name, (hits.get(name) ?? 0) + 1);
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ served: name }));
