@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from './validation';
 
 /**
  * The one place that reads the environment. Each section is parsed and validated the first time
@@ -13,51 +13,54 @@ export class ConfigError extends Error {
   }
 }
 
-const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
-const httpUrl = z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
-const commaList = z
-  .string()
-  .transform((s) => s.split(',').map((part) => part.trim()).filter(Boolean));
+const seconds = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
+const text = (fallback?: string) => (fallback === undefined ? z.string().check(z.minLength(1)) : z._default(z.string().check(z.minLength(1)), fallback));
+const httpUrl = z.string().check(z.regex(/^https?:\/\/[^\s/]+/, 'must be an http(s) URL'));
+const redisUrl = z.string().check(z.regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'));
+const commaList = z.pipe(
+  z.string(),
+  z.transform((s) => s.split(',').map((part) => part.trim()).filter(Boolean)),
+);
 
 const sections = {
   service: z.object({
-    STAGE: z.string().min(1).default('dev'),
-    AWS_REGION: z.string().min(1).default('us-east-1'),
-    SERVICE_VERSION: z.string().min(1).default('0.1.0'),
+    STAGE: text('dev'),
+    AWS_REGION: text('us-east-1'),
+    SERVICE_VERSION: text('0.1.0'),
     /** The API's own base URL, registered in the registry so that other services can reach this one. */
     PUBLIC_API_URL: httpUrl,
-    LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    LOG_LEVEL: z._default(z.enum(['debug', 'info', 'warn', 'error']), 'info'),
   }),
   mongo: z.object({
-    MONGODB_URI: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI'),
-    MONGODB_DB: z.string().min(1).default('flight_booking'),
+    MONGODB_URI: z.string().check(z.regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI')),
+    MONGODB_DB: text('flight_booking'),
   }),
   redis: z.object({
-    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+    REDIS_URL: redisUrl,
   }),
   redlock: z.object({
-    REDLOCK_URLS: commaList.optional(),
-    REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'),
+    REDLOCK_URLS: z.optional(commaList),
+    REDIS_URL: redisUrl,
   }),
   dynamo: z.object({
-    DYNAMODB_ENDPOINT: z.preprocess((v) => (v === '' ? undefined : v), httpUrl.optional()),
-    AWS_REGION: z.string().min(1).default('us-east-1'),
-    FLIGHTS_TABLE: z.string().min(3),
-    REGISTRY_TABLE: z.string().min(3),
+    DYNAMODB_ENDPOINT: z.optional(httpUrl),
+    AWS_REGION: text('us-east-1'),
+    FLIGHTS_TABLE: z.string().check(z.minLength(3)),
+    REGISTRY_TABLE: z.string().check(z.minLength(3)),
   }),
   tokens: z.object({
     /** `kid:secret` pairs, comma separated; the first signs, all verify (key rotation). */
-    JWT_KEYS: z.string().min(1),
-    JWT_ISSUER: z.string().min(1).default('flight-booking'),
-    JWT_AUDIENCE: z.string().min(1).default('flight-booking-api'),
+    JWT_KEYS: text(),
+    JWT_ISSUER: text('flight-booking'),
+    JWT_AUDIENCE: text('flight-booking-api'),
     ACCESS_TOKEN_TTL_SECONDS: seconds(900),
     REFRESH_TOKEN_TTL_SECONDS: seconds(30 * 24 * 3600),
     SERVICE_TOKEN_TTL_SECONDS: seconds(300),
     /** How long the authorizer's answer for a token is reused (API Gateway's cache and the container's). */
-    AUTHORIZER_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
+    AUTHORIZER_CACHE_SECONDS: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(3600)), 30),
   }),
   users: z.object({
-    LOGIN_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(5),
+    LOGIN_MAX_ATTEMPTS: z._default(z.coerce.number().check(z.int(), z.gte(1)), 5),
     LOGIN_LOCKOUT_SECONDS: seconds(900),
   }),
   seats: z.object({
@@ -66,10 +69,10 @@ const sections = {
   }),
   migrations: z.object({
     /** The worker a migration request starts right away (an async invoke); its schedule is the fallback. */
-    MIGRATION_WORKER_FUNCTION: z.string().min(1),
+    MIGRATION_WORKER_FUNCTION: text(),
     /** Only under `sls offline`: its Lambda invoke endpoint. Unset on AWS. */
-    LAMBDA_ENDPOINT: z.preprocess((v) => (v === '' ? undefined : v), httpUrl.optional()),
-    AWS_REGION: z.string().min(1).default('us-east-1'),
+    LAMBDA_ENDPOINT: z.optional(httpUrl),
+    AWS_REGION: text('us-east-1'),
   }),
   registry: z.object({
     REGISTRY_HEARTBEAT_SECONDS: seconds(30),

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../lib/validation';
 import { AppError } from '../lib/http/errors';
 import { instanceId, instancesQuery, registerInstanceBody, serviceName, type InstanceAttributes } from './model';
 import { applyHealthFilter } from './discovery';

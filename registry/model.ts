@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../lib/validation';
 
 /**
  * The Cloud Map-style registry: a namespace per stage holds services, a service holds instances with
@@ -23,14 +23,16 @@ export type HealthStatus = (typeof HEALTH_STATUSES)[number];
 export const HEALTH_FILTERS = ['HEALTHY', 'UNHEALTHY', 'ALL', 'HEALTHY_OR_ELSE_ALL'] as const;
 export type HealthFilter = (typeof HEALTH_FILTERS)[number];
 
-export const serviceName = z.string().regex(/^[a-z][a-z0-9-]{1,62}$/, 'must be 2-63 lower-case letters, digits or -');
-export const instanceId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 letters, digits, . _ : -');
+export const serviceName = z.string().check(z.regex(/^[a-z][a-z0-9-]{1,62}$/, 'must be 2-63 lower-case letters, digits or -'));
+export const instanceId = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 letters, digits, . _ : -'));
 
 export const instanceAttributes = z
-  .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'attribute names are letters, digits, _ . -'), z.string().max(1024))
-  .refine((attrs) => Object.keys(attrs).length <= 30, 'at most 30 attributes')
-  .refine((attrs) => typeof attrs.url === 'string', { message: 'url is required', path: ['url'] })
-  .refine((attrs) => attrs.url === undefined || /^https?:\/\/[^\s/]+/.test(attrs.url), { message: 'url must be an http(s) URL', path: ['url'] });
+  .record(z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'attribute names are letters, digits, _ . -')), z.string().check(z.maxLength(1024)))
+  .check(
+    z.refine((attrs) => Object.keys(attrs).length <= 30, 'at most 30 attributes'),
+    z.refine((attrs) => typeof attrs.url === 'string', { message: 'url is required', path: ['url'] }),
+    z.refine((attrs) => attrs.url === undefined || /^https?:\/\/[^\s/]+/.test(attrs.url), { message: 'url must be an http(s) URL', path: ['url'] }),
+  );
 
 export type InstanceAttributes = Record<string, string> & { url: string };
 
@@ -49,5 +51,5 @@ export interface ServiceSummary {
   healthy: number;
 }
 
-export const instancesQuery = z.object({ health: z.enum(HEALTH_FILTERS).default('ALL') }).strict();
-export const registerInstanceBody = z.object({ instanceId: instanceId.optional(), attributes: instanceAttributes }).strict();
+export const instancesQuery = z.strictObject({ health: z._default(z.enum(HEALTH_FILTERS), 'ALL') });
+export const registerInstanceBody = z.strictObject({ instanceId: z.optional(instanceId), attributes: instanceAttributes });

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from '../lib/validation';
 import { stringify } from 'yaml';
 import { errorCatalog } from '../lib/http/errors';
 import { pageQuery } from '../lib/http/pagination';
@@ -182,8 +182,8 @@ interface Operation {
   summary: string;
   status: number;
   response?: string;
-  body?: z.ZodType;
-  query?: z.ZodType;
+  body?: z.ZodMiniType;
+  query?: z.ZodMiniType;
 }
 
 /** What each route takes and answers; the route policy says who may call it. */
@@ -226,7 +226,7 @@ export const operations: Record<string, Operation> = {
   'DELETE /registry/services/{service}/instances/{instanceId}': { summary: 'Deregister', status: 204 },
 };
 
-const jsonSchema = (schema: z.ZodType) => {
+const jsonSchema = (schema: z.ZodMiniType) => {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return rest;
 };

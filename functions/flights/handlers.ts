@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../lib/validation';
 import { config } from '../../lib/config';
 import { dynamo } from '../../lib/clients/dynamo';
 import { assertTokenConfig } from '../../lib/auth/tokens';
@@ -77,7 +77,7 @@ export const requestMigration = http(
   },
 );
 
-export const getMigration = http({ params: z.object({ flightId, migrationId: z.string().min(1).max(64) }) }, async ({ params }) => ({
+export const getMigration = http({ params: z.object({ flightId, migrationId: z.string().check(z.minLength(1), z.maxLength(64)) }) }, async ({ params }) => ({
   status: 200,
   body: await migrationPipeline().migrations.report(params.flightId, params.migrationId),
 }));
@@ -93,7 +93,7 @@ export const requestBatch = http(
   },
 );
 
-export const getBatch = http({ params: z.object({ batchId: z.string().regex(/^[0-9a-f]{24}$/, 'must be a batch id') }) }, async ({ params }) => ({
+export const getBatch = http({ params: z.object({ batchId: z.string().check(z.regex(/^[0-9a-f]{24}$/, 'must be a batch id')) }) }, async ({ params }) => ({
   status: 200,
   body: await migrationPipeline().migrations.batchReport(params.batchId),
 }));

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../lib/validation';
 import { flightId } from '../../lib/ids';
 import { MIGRATION_POLICIES, seatMapInput } from '../seats/model';
 
@@ -17,10 +17,13 @@ export interface Flight {
   updatedAt: string;
 }
 
-const iata = z.string().regex(/^[A-Z]{3}$/, 'must be a 3-letter IATA airport code');
-const flightNumber = z.string().regex(/^[A-Z0-9]{2}[0-9]{1,4}[A-Z]?$/, 'must be a flight number like BA117');
+const iata = z.string().check(z.regex(/^[A-Z]{3}$/, 'must be a 3-letter IATA airport code'));
+const flightNumber = z.string().check(z.regex(/^[A-Z0-9]{2}[0-9]{1,4}[A-Z]?$/, 'must be a flight number like BA117'));
 /** ISO 8601 with a zone; stored as UTC. */
-const instant = z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with a zone' }).transform((t) => new Date(t).toISOString());
+const instant = z.pipe(
+  z.iso.datetime({ offset: true, message: 'must be an ISO 8601 time with a zone' }),
+  z.transform((t: string) => new Date(t).toISOString()),
+);
 
 const MAX_FLIGHT_MS = 48 * 3600 * 1000;
 
@@ -33,40 +36,41 @@ export function scheduleProblems(flight: Pick<Flight, 'origin' | 'destination' |
   return problems;
 }
 
-export const createFlightBody = z
-  .object({ flightNumber, origin: iata, destination: iata, departureTime: instant, arrivalTime: instant, seatMap: seatMapInput })
-  .strict();
+export const createFlightBody = z.strictObject({ flightNumber, origin: iata, destination: iata, departureTime: instant, arrivalTime: instant, seatMap: seatMapInput });
 export type CreateFlightInput = z.infer<typeof createFlightBody>;
 
 export const updateFlightBody = z
-  .object({ flightNumber: flightNumber.optional(), origin: iata.optional(), destination: iata.optional(), departureTime: instant.optional(), arrivalTime: instant.optional() })
-  .strict()
-  .refine((b) => Object.keys(b).length > 0, 'change at least one field');
+  .strictObject({
+    flightNumber: z.optional(flightNumber),
+    origin: z.optional(iata),
+    destination: z.optional(iata),
+    departureTime: z.optional(instant),
+    arrivalTime: z.optional(instant),
+  })
+  .check(z.refine((b) => Object.keys(b).length > 0, 'change at least one field'));
 export type UpdateFlightInput = z.infer<typeof updateFlightBody>;
 
-export const searchQuery = z
-  .object({
-    origin: iata,
-    destination: iata,
-    date: z.iso.date('must be a date like 2026-12-24'),
-    limit: z.coerce.number().int().min(1).max(100).default(20),
-    cursor: z.string().min(1).max(1024).optional(),
-  })
-  .strict();
+export const searchQuery = z.strictObject({
+  origin: iata,
+  destination: iata,
+  date: z.iso.date('must be a date like 2026-12-24'),
+  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 20),
+  cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(1024))),
+});
 
 export const departureDay = (departureTime: string) => departureTime.slice(0, 10);
 
-export const seatMapMigrationBody = z
-  .object({ seatMap: seatMapInput, policy: z.enum(MIGRATION_POLICIES).default('reject'), ifBusy: z.enum(['queue', 'reject']).default('queue') })
-  .strict();
+export const seatMapMigrationBody = z.strictObject({
+  seatMap: seatMapInput,
+  policy: z._default(z.enum(MIGRATION_POLICIES), 'reject'),
+  ifBusy: z._default(z.enum(['queue', 'reject']), 'queue'),
+});
 
 const MAX_BATCH = 200;
 export const migrationBatchBody = z
-  .object({
+  .strictObject({
     items: z
-      .array(z.object({ flightId, seatMap: seatMapInput, policy: z.enum(MIGRATION_POLICIES).default('reject') }).strict())
-      .min(1)
-      .max(MAX_BATCH, `at most ${MAX_BATCH} flights per batch`),
+      .array(z.strictObject({ flightId, seatMap: seatMapInput, policy: z._default(z.enum(MIGRATION_POLICIES), 'reject') }))
+      .check(z.minLength(1), z.maxLength(MAX_BATCH, `at most ${MAX_BATCH} flights per batch`)),
   })
-  .strict()
-  .refine((b) => new Set(b.items.map((i) => i.flightId)).size === b.items.length, { message: 'lists a flight twice', path: ['items'] });
+  .check(z.refine((b) => new Set(b.items.map((i) => i.flightId)).size === b.items.length, { message: 'lists a flight twice', path: ['items'] }));

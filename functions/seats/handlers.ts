@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../lib/validation';
 import { config } from '../../lib/config';
 import { redis } from '../../lib/clients/redis';
 import { assertTokenConfig } from '../../lib/auth/tokens';
@@ -18,8 +18,8 @@ const seats = new SeatService(new RedisSeatStore(redis()), HOLD_TTL_SECONDS * 10
 const http = serviceHandler('seats');
 
 const flightParams = z.object({ flightId });
-const holdParams = z.object({ holdId: z.string().regex(idPattern, 'must be a hold id') });
-const bookingParams = z.object({ bookingId: z.string().regex(idPattern, 'must be a booking id') });
+const holdParams = z.object({ holdId: z.string().check(z.regex(idPattern, 'must be a hold id')) });
+const bookingParams = z.object({ bookingId: z.string().check(z.regex(idPattern, 'must be a booking id')) });
 
 export const seatMap = http({ params: flightParams }, async ({ params, headers }): Promise<HttpResponse> => {
   const view = await seats.seatMap(params.flightId);
@@ -59,7 +59,7 @@ export const confirmHold = http({ params: holdParams }, async (request) => {
   );
 });
 
-const bookingsCursor = z.object({ offset: z.number().int().min(0) });
+const bookingsCursor = z.object({ offset: z.number().check(z.int(), z.gte(0)) });
 
 export const listBookings = http({ query: pageQuery }, async (request) => {
   const offset = decodeCursor(request.query.cursor, bookingsCursor)?.offset ?? 0;

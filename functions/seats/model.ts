@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../lib/validation';
 
 /** The seats service's shapes (API.md, "Seats, holds and bookings"). */
 
@@ -8,26 +8,29 @@ export type MigrationPolicy = (typeof MIGRATION_POLICIES)[number];
 export const SEAT_CLASSES = ['economy', 'premium', 'business', 'first'] as const;
 export type SeatClass = (typeof SEAT_CLASSES)[number];
 
-export const money = z.object({ amount: z.number().int().min(0).max(100_000_000), currency: z.string().regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code') }).strict();
+export const money = z.strictObject({
+  amount: z.number().check(z.int(), z.gte(0), z.lte(100_000_000)),
+  currency: z.string().check(z.regex(/^[A-Z]{3}$/, 'must be an ISO 4217 code')),
+});
 export type Money = z.infer<typeof money>;
 
-export const seatId = z.string().regex(/^[1-9][0-9]{0,2}[A-K]$/, 'must be a seat id like 12A');
+export const seatId = z.string().check(z.regex(/^[1-9][0-9]{0,2}[A-K]$/, 'must be a seat id like 12A'));
 
 export const seatMapInput = z
-  .object({
+  .strictObject({
     seats: z
-      .array(z.object({ id: seatId, class: z.enum(SEAT_CLASSES), price: money }).strict())
-      .min(1, 'needs at least one seat')
-      .max(1000, 'may have at most 1000 seats'),
+      .array(z.strictObject({ id: seatId, class: z.enum(SEAT_CLASSES), price: money }))
+      .check(z.minLength(1, 'needs at least one seat'), z.maxLength(1000, 'may have at most 1000 seats')),
   })
-  .strict()
-  .superRefine((map, ctx) => {
-    const seen = new Set<string>();
-    map.seats.forEach((seat, index) => {
-      if (seen.has(seat.id)) ctx.addIssue({ code: 'custom', path: ['seats', index, 'id'], message: `seat ${seat.id} appears twice` });
-      seen.add(seat.id);
-    });
-  });
+  .check(
+    z.superRefine((map, ctx) => {
+      const seen = new Set<string>();
+      map.seats.forEach((seat, index) => {
+        if (seen.has(seat.id)) ctx.addIssue({ code: 'custom', input: seat.id, path: ['seats', index, 'id'], message: `seat ${seat.id} appears twice` });
+        seen.add(seat.id);
+      });
+    }),
+  );
 export type SeatMapInput = z.infer<typeof seatMapInput>;
 
 export type SeatStatus = 'available' | 'held' | 'booked';
@@ -104,12 +107,14 @@ export interface MigrationOutcome {
 }
 
 export const holdBody = z
-  .object({ seats: z.array(seatId).min(1, 'hold at least 1 seat').max(9, 'hold at most 9 seats') })
-  .strict()
-  .refine((b) => new Set(b.seats).size === b.seats.length, { message: 'lists a seat twice', path: ['seats'] });
+  .strictObject({ seats: z.array(seatId).check(z.minLength(1, 'hold at least 1 seat'), z.maxLength(9, 'hold at most 9 seats')) })
+  .check(z.refine((b) => new Set(b.seats).size === b.seats.length, { message: 'lists a seat twice', path: ['seats'] }));
 
-export const provisionSeatsBody = z.object({ seatMapVersion: z.number().int().min(1), seatMap: seatMapInput }).strict();
+export const provisionSeatsBody = z.strictObject({ seatMapVersion: z.number().check(z.int(), z.gte(1)), seatMap: seatMapInput });
 
-export const applySeatMapBody = z
-  .object({ expectedVersion: z.number().int().min(1), lockToken: z.string().min(1).max(200), policy: z.enum(MIGRATION_POLICIES), seatMap: seatMapInput })
-  .strict();
+export const applySeatMapBody = z.strictObject({
+  expectedVersion: z.number().check(z.int(), z.gte(1)),
+  lockToken: z.string().check(z.minLength(1), z.maxLength(200)),
+  policy: z.enum(MIGRATION_POLICIES),
+  seatMap: seatMapInput,
+});

@@ -1,17 +1,16 @@
-import { z } from 'zod';
+import * as z from '../../lib/validation';
 import { PERSON_ROLES } from '../../lib/auth/roles';
 
-const email = z.string().max(254).email('must be an email address');
-const password = z.string().min(8, 'must be at least 8 characters').max(128, 'must be at most 128 characters');
-const name = z.string().trim().min(1, 'must not be empty').max(100);
+const email = z.string().check(z.maxLength(254), z.email('must be an email address'));
+const password = z.string().check(z.minLength(8, 'must be at least 8 characters'), z.maxLength(128, 'must be at most 128 characters'));
+const name = z.string().check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(100));
 
-export const registerBody = z.object({ email, password, name }).strict();
-export const loginBody = z.object({ email, password: z.string().min(1).max(128) }).strict();
-export const refreshBody = z.object({ refreshToken: z.string().min(1).max(200) }).strict();
-export const createUserBody = z.object({ email, password, name, role: z.enum(PERSON_ROLES) }).strict();
+export const registerBody = z.strictObject({ email, password, name });
+export const loginBody = z.strictObject({ email, password: z.string().check(z.minLength(1), z.maxLength(128)) });
+export const refreshBody = z.strictObject({ refreshToken: z.string().check(z.minLength(1), z.maxLength(200)) });
+export const createUserBody = z.strictObject({ email, password, name, role: z.enum(PERSON_ROLES) });
 export const updateUserBody = z
-  .object({ role: z.enum(PERSON_ROLES).optional(), disabled: z.boolean().optional() })
-  .strict()
-  .refine((b) => b.role !== undefined || b.disabled !== undefined, 'give role or disabled');
-export const userIdParams = z.object({ userId: z.string().uuid('must be a user id') });
-export const userCursor = z.object({ after: z.string().uuid() });
+  .strictObject({ role: z.optional(z.enum(PERSON_ROLES)), disabled: z.optional(z.boolean()) })
+  .check(z.refine((b) => b.role !== undefined || b.disabled !== undefined, 'give role or disabled'));
+export const userIdParams = z.object({ userId: z.string().check(z.uuid('must be a user id')) });
+export const userCursor = z.object({ after: z.string().check(z.uuid()) });

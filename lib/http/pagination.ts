@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as z from '../validation';
 import { config } from '../config';
 import { AppError } from './errors';
 
@@ -8,12 +8,10 @@ import { AppError } from './errors';
  * are signed, so a forged or edited one is refused with INVALID_CURSOR instead of reaching a store
  * as a position it never produced.
  */
-export const pageQuery = z
-  .object({
-    limit: z.coerce.number().int().min(1).max(100).default(20),
-    cursor: z.string().min(1).max(1024).optional(),
-  })
-  .strict();
+export const pageQuery = z.strictObject({
+  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 20),
+  cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(1024))),
+});
 
 export interface Page<T> {
   items: T[];
@@ -33,7 +31,7 @@ export function encodeCursor(position: unknown): string {
   return `${payload}.${sign(payload)}`;
 }
 
-export function decodeCursor<T>(cursor: string | undefined, shape: z.ZodType<T>): T | undefined {
+export function decodeCursor<T>(cursor: string | undefined, shape: z.ZodMiniType<T>): T | undefined {
   if (cursor === undefined) return undefined;
   const [payload, signature, extra] = cursor.split('.');
   const expected = payload ? sign(payload) : '';

@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import type { z } from 'zod';
+import type * as z from '../validation';
 import { createLogger, type Logger } from '../log';
 import { AppError, problemOf, validationFailed, type FieldError } from './errors';
 import type { Caller, Role } from '../auth/roles';
@@ -33,9 +33,9 @@ export interface HttpResponse {
 }
 
 export interface RouteSpec<B, Q, P> {
-  body?: z.ZodType<B>;
-  query?: z.ZodType<Q>;
-  params?: z.ZodType<P>;
+  body?: z.ZodMiniType<B>;
+  query?: z.ZodMiniType<Q>;
+  params?: z.ZodMiniType<P>;
   maxBodyBytes?: number;
 }
 
@@ -51,7 +51,7 @@ const corsHeaders = {
   'access-control-expose-headers': 'etag,x-request-id',
 };
 
-export function fieldErrorsOf(error: z.ZodError, root: string): FieldError[] {
+export function fieldErrorsOf(error: z.core.$ZodError, root: string): FieldError[] {
   return error.issues.flatMap((issue) => {
     const path = [root, ...issue.path.map(String)].filter(Boolean).join('.');
     if (issue.code === 'unrecognized_keys') {
@@ -61,7 +61,7 @@ export function fieldErrorsOf(error: z.ZodError, root: string): FieldError[] {
   });
 }
 
-function parse<T>(schema: z.ZodType<T> | undefined, value: unknown, root: string): T {
+function parse<T>(schema: z.ZodMiniType<T> | undefined, value: unknown, root: string): T {
   if (!schema) return undefined as T;
   const result = schema.safeParse(value);
   if (!result.success) throw validationFailed(fieldErrorsOf(result.error, root));

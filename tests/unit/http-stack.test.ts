@@ -1,10 +1,10 @@
-import { z } from 'zod';
+import * as z from '../../lib/validation';
 import { AppError } from '../../lib/http/errors';
 import { httpHandler } from '../../lib/http/stack';
 import { apiEvent, invoke } from '../support/events';
 
 const echo = httpHandler(
-  { body: z.object({ name: z.string().min(1), seats: z.array(z.string()).max(2) }).strict(), maxBodyBytes: 1024 },
+  { body: z.strictObject({ name: z.string().check(z.minLength(1)), seats: z.array(z.string()).check(z.maxLength(2)) }), maxBodyBytes: 1024 },
   async ({ body, caller }) => ({ status: 201, body: { ...body, caller: caller?.userId ?? null } }),
 );
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../lib/validation';
 import { decodeCursor, encodeCursor, pageQuery } from '../../lib/http/pagination';
 
 const shape = z.object({ after: z.string() });
