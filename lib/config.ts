@@ -42,9 +42,15 @@ const sections = {
     REDLOCK_URLS: z.optional(commaList),
     REDIS_URL: redisUrl,
   }),
+  /** Lambda sets these for the function's role; locally the launcher sets throwaway ones. */
+  aws: z.object({
+    AWS_REGION: text('us-east-1'),
+    AWS_ACCESS_KEY_ID: text(),
+    AWS_SECRET_ACCESS_KEY: text(),
+    AWS_SESSION_TOKEN: z.optional(z.string()),
+  }),
   dynamo: z.object({
     DYNAMODB_ENDPOINT: z.optional(httpUrl),
-    AWS_REGION: text('us-east-1'),
     FLIGHTS_TABLE: z.string().check(z.minLength(3)),
     REGISTRY_TABLE: z.string().check(z.minLength(3)),
   }),
@@ -72,7 +78,6 @@ const sections = {
     MIGRATION_WORKER_FUNCTION: text(),
     /** Only under `sls offline`: its Lambda invoke endpoint. Unset on AWS. */
     LAMBDA_ENDPOINT: z.optional(httpUrl),
-    AWS_REGION: text('us-east-1'),
   }),
   registry: z.object({
     REGISTRY_HEARTBEAT_SECONDS: seconds(30),

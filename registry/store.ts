@@ -1,4 +1,4 @@
-import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDocuments } from '../lib/clients/dynamo';
 import type { HealthStatus, Instance, InstanceAttributes, ServiceSummary } from './model';
 
 /** The registry table (see model.ts for its layout and access patterns). */
@@ -28,7 +28,7 @@ const isConditionFailure = (error: unknown) => (error as Error).name === 'Condit
 
 export class RegistryStore {
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    private readonly db: DynamoDocuments,
     private readonly table: string,
     private readonly namespace: string,
     private readonly timing: RegistryTiming,
@@ -54,15 +54,13 @@ export class RegistryStore {
     const items: Item[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.table,
-          KeyConditionExpression: prefix ? 'namespace = :ns AND begins_with(instanceKey, :prefix)' : 'namespace = :ns',
-          ExpressionAttributeValues: { ':ns': this.namespace, ...(prefix ? { ':prefix': prefix } : {}) },
-          ExclusiveStartKey: start,
-        }),
-      );
-      items.push(...((page.Items ?? []) as Item[]));
+      const page = await this.db.query({
+        TableName: this.table,
+        KeyConditionExpression: prefix ? 'namespace = :ns AND begins_with(instanceKey, :prefix)' : 'namespace = :ns',
+        ExpressionAttributeValues: { ':ns': this.namespace, ...(prefix ? { ':prefix': prefix } : {}) },
+        ExclusiveStartKey: start,
+      });
+      items.push(...(page.Items as unknown as Item[]));
       start = page.LastEvaluatedKey;
     } while (start);
     return items.filter((item) => this.live(item));
@@ -114,13 +112,11 @@ export class RegistryStore {
 
   async ensureService(service: string): Promise<void> {
     await this.db
-      .send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { namespace: this.namespace, instanceKey: `${service}#`, kind: 'service', service, createdAt: new Date(this.now()).toISOString() } satisfies Item,
-          ConditionExpression: 'attribute_not_exists(instanceKey)',
-        }),
-      )
+      .put({
+        TableName: this.table,
+        Item: { namespace: this.namespace, instanceKey: `${service}#`, kind: 'service', service, createdAt: new Date(this.now()).toISOString() } satisfies Item,
+        ConditionExpression: 'attribute_not_exists(instanceKey)',
+      })
       .catch((error) => {
         if (!isConditionFailure(error)) throw error;
       });
@@ -136,32 +132,28 @@ export class RegistryStore {
     const nowMs = this.now();
     const fields = this.heartbeatFields(nowMs);
     try {
-      const result = await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { namespace: this.namespace, instanceKey: `${service}#${instanceId}` },
-          UpdateExpression:
-            'SET kind = :kind, service = :service, instanceId = :id, attributes = :attrs, #status = :status, ' +
-            'lastHeartbeatAt = :at, heartbeatAtMs = :ms, expiresAt = :exp, createdAt = if_not_exists(createdAt, :at)',
-          ...(staleAfterMs === undefined
-            ? {}
-            : { ConditionExpression: 'attribute_not_exists(instanceKey) OR heartbeatAtMs < :stale' }),
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':kind': 'instance',
-            ':service': service,
-            ':id': instanceId,
-            ':attrs': attributes,
-            ':status': status,
-            ':at': fields.lastHeartbeatAt,
-            ':ms': fields.heartbeatAtMs,
-            ':exp': fields.expiresAt,
-            ...(staleAfterMs === undefined ? {} : { ':stale': nowMs - staleAfterMs }),
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return this.toInstance(result.Attributes as Item);
+      const result = await this.db.update({
+        TableName: this.table,
+        Key: { namespace: this.namespace, instanceKey: `${service}#${instanceId}` },
+        UpdateExpression:
+          'SET kind = :kind, service = :service, instanceId = :id, attributes = :attrs, #status = :status, ' +
+          'lastHeartbeatAt = :at, heartbeatAtMs = :ms, expiresAt = :exp, createdAt = if_not_exists(createdAt, :at)',
+        ...(staleAfterMs === undefined ? {} : { ConditionExpression: 'attribute_not_exists(instanceKey) OR heartbeatAtMs < :stale' }),
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':kind': 'instance',
+          ':service': service,
+          ':id': instanceId,
+          ':attrs': attributes,
+          ':status': status,
+          ':at': fields.lastHeartbeatAt,
+          ':ms': fields.heartbeatAtMs,
+          ':exp': fields.expiresAt,
+          ...(staleAfterMs === undefined ? {} : { ':stale': nowMs - staleAfterMs }),
+        },
+        ReturnValues: 'ALL_NEW',
+      });
+      return this.toInstance(result.Attributes as unknown as Item);
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;
@@ -172,15 +164,13 @@ export class RegistryStore {
   async heartbeat(service: string, instanceId: string): Promise<boolean> {
     const fields = this.heartbeatFields(this.now());
     try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { namespace: this.namespace, instanceKey: `${service}#${instanceId}` },
-          UpdateExpression: 'SET lastHeartbeatAt = :at, heartbeatAtMs = :ms, expiresAt = :exp',
-          ConditionExpression: 'attribute_exists(instanceKey)',
-          ExpressionAttributeValues: { ':at': fields.lastHeartbeatAt, ':ms': fields.heartbeatAtMs, ':exp': fields.expiresAt },
-        }),
-      );
+      await this.db.update({
+        TableName: this.table,
+        Key: { namespace: this.namespace, instanceKey: `${service}#${instanceId}` },
+        UpdateExpression: 'SET lastHeartbeatAt = :at, heartbeatAtMs = :ms, expiresAt = :exp',
+        ConditionExpression: 'attribute_exists(instanceKey)',
+        ExpressionAttributeValues: { ':at': fields.lastHeartbeatAt, ':ms': fields.heartbeatAtMs, ':exp': fields.expiresAt },
+      });
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
@@ -190,13 +180,11 @@ export class RegistryStore {
 
   async deregister(service: string, instanceId: string): Promise<boolean> {
     try {
-      await this.db.send(
-        new DeleteCommand({
-          TableName: this.table,
-          Key: { namespace: this.namespace, instanceKey: `${service}#${instanceId}` },
-          ConditionExpression: 'attribute_exists(instanceKey)',
-        }),
-      );
+      await this.db.delete({
+        TableName: this.table,
+        Key: { namespace: this.namespace, instanceKey: `${service}#${instanceId}` },
+        ConditionExpression: 'attribute_exists(instanceKey)',
+      });
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;

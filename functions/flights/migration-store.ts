@@ -1,4 +1,4 @@
-import { BatchGetCommand, GetCommand, type BatchGetCommandOutput, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDocuments } from '../../lib/clients/dynamo';
 import type { MigrationConflict, MigrationOutcome, MigrationPolicy, SeatMapInput } from '../seats/model';
 
 /**
@@ -49,20 +49,18 @@ const strip = ({ pk: _pk, queue: _q, queueKey: _qk, ...record }: Record<string, 
 
 export class MigrationStore {
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    private readonly db: DynamoDocuments,
     private readonly table: string,
   ) {}
 
   /** False when a migration with this id exists already (a re-posted batch). */
   async create(record: MigrationRecord): Promise<boolean> {
     try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { pk: `MIGRATION#${record.migrationId}`, ...record, queue: DUE, queueKey: `${record.nextAttemptAt}#${record.migrationId}` },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
+      await this.db.put({
+        TableName: this.table,
+        Item: { pk: `MIGRATION#${record.migrationId}`, ...record, queue: DUE, queueKey: `${record.nextAttemptAt}#${record.migrationId}` },
+        ConditionExpression: 'attribute_not_exists(pk)',
+      });
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
@@ -71,7 +69,7 @@ export class MigrationStore {
   }
 
   async get(migrationId: string): Promise<MigrationRecord | undefined> {
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `MIGRATION#${migrationId}` }, ConsistentRead: true }));
+    const { Item } = await this.db.get({ TableName: this.table, Key: { pk: `MIGRATION#${migrationId}` }, ConsistentRead: true });
     return Item ? (strip(Item) as unknown as MigrationRecord) : undefined;
   }
 
@@ -80,7 +78,7 @@ export class MigrationStore {
     for (let i = 0; i < ids.length; i += 100) {
       let keys: Record<string, unknown>[] | undefined = ids.slice(i, i + 100).map((id) => ({ pk: `MIGRATION#${id}` }));
       while (keys && keys.length > 0) {
-        const result: BatchGetCommandOutput = await this.db.send(new BatchGetCommand({ RequestItems: { [this.table]: { Keys: keys } } }));
+        const result = await this.db.batchGet({ RequestItems: { [this.table]: { Keys: keys } } });
         found.push(...(result.Responses?.[this.table] ?? []).map((item) => strip(item) as unknown as MigrationRecord));
         keys = result.UnprocessedKeys?.[this.table]?.Keys;
       }
@@ -90,16 +88,14 @@ export class MigrationStore {
 
   /** Ids of unfinished migrations due at `now`, oldest first. */
   async due(now: Date, limit: number): Promise<string[]> {
-    const result = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        IndexName: 'migrationQueue',
-        KeyConditionExpression: '#queue = :due AND queueKey <= :now',
-        ExpressionAttributeNames: { '#queue': 'queue' },
-        ExpressionAttributeValues: { ':due': DUE, ':now': `${now.toISOString()}#~` },
-        Limit: limit,
-      }),
-    );
+    const result = await this.db.query({
+      TableName: this.table,
+      IndexName: 'migrationQueue',
+      KeyConditionExpression: '#queue = :due AND queueKey <= :now',
+      ExpressionAttributeNames: { '#queue': 'queue' },
+      ExpressionAttributeValues: { ':due': DUE, ':now': `${now.toISOString()}#~` },
+      Limit: limit,
+    });
     return (result.Items ?? []).map((item) => String(item.pk).slice('MIGRATION#'.length));
   }
 
@@ -107,24 +103,22 @@ export class MigrationStore {
   async claim(migrationId: string, now: Date, leaseMs: number): Promise<MigrationRecord | undefined> {
     const lease = new Date(now.getTime() + leaseMs).toISOString();
     try {
-      const result = await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: `MIGRATION#${migrationId}` },
-          UpdateExpression: 'SET #status = :running, leaseExpiresAt = :lease, queueKey = :queueKey, startedAt = if_not_exists(startedAt, :now) ADD attempts :one',
-          ConditionExpression: '(#status = :queued AND nextAttemptAt <= :now) OR (#status = :running AND leaseExpiresAt < :now)',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: {
-            ':running': 'running',
-            ':queued': 'queued',
-            ':lease': lease,
-            ':queueKey': `${lease}#${migrationId}`,
-            ':now': now.toISOString(),
-            ':one': 1,
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
+      const result = await this.db.update({
+        TableName: this.table,
+        Key: { pk: `MIGRATION#${migrationId}` },
+        UpdateExpression: 'SET #status = :running, leaseExpiresAt = :lease, queueKey = :queueKey, startedAt = if_not_exists(startedAt, :now) ADD attempts :one',
+        ConditionExpression: '(#status = :queued AND nextAttemptAt <= :now) OR (#status = :running AND leaseExpiresAt < :now)',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: {
+          ':running': 'running',
+          ':queued': 'queued',
+          ':lease': lease,
+          ':queueKey': `${lease}#${migrationId}`,
+          ':now': now.toISOString(),
+          ':one': 1,
+        },
+        ReturnValues: 'ALL_NEW',
+      });
       return strip(result.Attributes!) as unknown as MigrationRecord;
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
@@ -165,17 +159,15 @@ export class MigrationStore {
 
   private async updateClaimed(claim: MigrationRecord, update: string, values: Record<string, unknown>, names: Record<string, string> = {}): Promise<void> {
     try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: `MIGRATION#${claim.migrationId}` },
-          UpdateExpression: update,
-          // Only the worker holding this attempt may write: one whose lease was taken over may not.
-          ConditionExpression: '#status = :claimed AND attempts = :attempt',
-          ExpressionAttributeNames: { '#status': 'status', '#error': 'error', ...names },
-          ExpressionAttributeValues: { ...values, ':claimed': 'running', ':attempt': claim.attempts },
-        }),
-      );
+      await this.db.update({
+        TableName: this.table,
+        Key: { pk: `MIGRATION#${claim.migrationId}` },
+        UpdateExpression: update,
+        // Only the worker holding this attempt may write: one whose lease was taken over may not.
+        ConditionExpression: '#status = :claimed AND attempts = :attempt',
+        ExpressionAttributeNames: { '#status': 'status', '#error': 'error', ...names },
+        ExpressionAttributeValues: { ...values, ':claimed': 'running', ':attempt': claim.attempts },
+      });
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
@@ -183,7 +175,7 @@ export class MigrationStore {
 
   async createBatch(batch: BatchRecord): Promise<boolean> {
     try {
-      await this.db.send(new PutCommand({ TableName: this.table, Item: { pk: `BATCH#${batch.batchId}`, ...batch }, ConditionExpression: 'attribute_not_exists(pk)' }));
+      await this.db.put({ TableName: this.table, Item: { pk: `BATCH#${batch.batchId}`, ...batch }, ConditionExpression: 'attribute_not_exists(pk)' });
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
@@ -192,7 +184,7 @@ export class MigrationStore {
   }
 
   async getBatch(batchId: string): Promise<BatchRecord | undefined> {
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `BATCH#${batchId}` } }));
+    const { Item } = await this.db.get({ TableName: this.table, Key: { pk: `BATCH#${batchId}` } });
     return Item ? (strip(Item) as unknown as BatchRecord) : undefined;
   }
 }

@@ -1,4 +1,4 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDocuments } from '../../lib/clients/dynamo';
 import { departureDay, type Flight } from './model';
 
 /**
@@ -36,7 +36,7 @@ const toFlight = (item: Record<string, unknown>): Flight => Object.fromEntries(F
 
 export class DynamoFlightStore implements FlightStore {
   constructor(
-    private readonly db: DynamoDBDocumentClient,
+    private readonly db: DynamoDocuments,
     private readonly table: string,
   ) {}
 
@@ -46,14 +46,12 @@ export class DynamoFlightStore implements FlightStore {
 
   async claimFlightNumber(flightNumber: string, day: string, flightId: string): Promise<boolean> {
     try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { pk: `FLIGHTNO#${flightNumber}#${day}`, flightId },
-          ConditionExpression: 'attribute_not_exists(pk) OR flightId = :id',
-          ExpressionAttributeValues: { ':id': flightId },
-        }),
-      );
+      await this.db.put({
+        TableName: this.table,
+        Item: { pk: `FLIGHTNO#${flightNumber}#${day}`, flightId },
+        ConditionExpression: 'attribute_not_exists(pk) OR flightId = :id',
+        ExpressionAttributeValues: { ':id': flightId },
+      });
       return true;
     } catch (error) {
       if (isConditionFailure(error)) return false;
@@ -63,33 +61,29 @@ export class DynamoFlightStore implements FlightStore {
 
   async releaseFlightNumber(flightNumber: string, day: string, flightId: string): Promise<void> {
     await this.db
-      .send(
-        new DeleteCommand({
-          TableName: this.table,
-          Key: { pk: `FLIGHTNO#${flightNumber}#${day}` },
-          ConditionExpression: 'flightId = :id',
-          ExpressionAttributeValues: { ':id': flightId },
-        }),
-      )
+      .delete({
+        TableName: this.table,
+        Key: { pk: `FLIGHTNO#${flightNumber}#${day}` },
+        ConditionExpression: 'flightId = :id',
+        ExpressionAttributeValues: { ':id': flightId },
+      })
       .catch((error) => {
         if (!isConditionFailure(error)) throw error;
       });
   }
 
   async insert(flight: Flight): Promise<void> {
-    await this.db.send(new PutCommand({ TableName: this.table, Item: this.item(flight), ConditionExpression: 'attribute_not_exists(pk)' }));
+    await this.db.put({ TableName: this.table, Item: this.item(flight), ConditionExpression: 'attribute_not_exists(pk)' });
   }
 
   async replace(flight: Flight, expectedUpdatedAt: string): Promise<void> {
     try {
-      await this.db.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: this.item(flight),
-          ConditionExpression: 'updatedAt = :expected',
-          ExpressionAttributeValues: { ':expected': expectedUpdatedAt },
-        }),
-      );
+      await this.db.put({
+        TableName: this.table,
+        Item: this.item(flight),
+        ConditionExpression: 'updatedAt = :expected',
+        ExpressionAttributeValues: { ':expected': expectedUpdatedAt },
+      });
     } catch (error) {
       if (isConditionFailure(error)) throw new ConditionFailed();
       throw error;
@@ -97,37 +91,33 @@ export class DynamoFlightStore implements FlightStore {
   }
 
   async get(id: string): Promise<Flight | undefined> {
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { pk: `FLIGHT#${id}` }, ConsistentRead: true }));
+    const { Item } = await this.db.get({ TableName: this.table, Key: { pk: `FLIGHT#${id}` }, ConsistentRead: true });
     return Item ? toFlight(Item) : undefined;
   }
 
   async recordSeatMapVersion(id: string, version: number, at: string): Promise<void> {
     await this.db
-      .send(
-        new UpdateCommand({
-          TableName: this.table,
-          Key: { pk: `FLIGHT#${id}` },
-          UpdateExpression: 'SET seatMapVersion = :v, updatedAt = :at',
-          ConditionExpression: 'attribute_exists(pk) AND seatMapVersion < :v',
-          ExpressionAttributeValues: { ':v': version, ':at': at },
-        }),
-      )
+      .update({
+        TableName: this.table,
+        Key: { pk: `FLIGHT#${id}` },
+        UpdateExpression: 'SET seatMapVersion = :v, updatedAt = :at',
+        ConditionExpression: 'attribute_exists(pk) AND seatMapVersion < :v',
+        ExpressionAttributeValues: { ':v': version, ':at': at },
+      })
       .catch((error) => {
         if (!isConditionFailure(error)) throw error;
       });
   }
 
   async search(routeDay: string, limit: number, after?: Record<string, string>) {
-    const result = await this.db.send(
-      new QueryCommand({
-        TableName: this.table,
-        IndexName: 'byRouteAndDay',
-        KeyConditionExpression: 'routeDay = :routeDay',
-        ExpressionAttributeValues: { ':routeDay': routeDay },
-        Limit: limit,
-        ExclusiveStartKey: after,
-      }),
-    );
+    const result = await this.db.query({
+      TableName: this.table,
+      IndexName: 'byRouteAndDay',
+      KeyConditionExpression: 'routeDay = :routeDay',
+      ExpressionAttributeValues: { ':routeDay': routeDay },
+      Limit: limit,
+      ExclusiveStartKey: after,
+    });
     return { items: (result.Items ?? []).map(toFlight), lastKey: result.LastEvaluatedKey as Record<string, string> | undefined };
   }
 }

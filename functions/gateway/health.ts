@@ -1,4 +1,3 @@
-import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { mongoDb } from '../../lib/clients/mongo';
 import { redis } from '../../lib/clients/redis';
 import { dynamo } from '../../lib/clients/dynamo';
@@ -13,7 +12,7 @@ type CheckStatus = 'ok' | 'down';
 const checks: Record<'mongo' | 'redis' | 'dynamodb', () => Promise<unknown>> = {
   mongo: () => mongoDb().command({ ping: 1 }),
   redis: () => redis().ping(),
-  dynamodb: () => dynamo().send(new ListTablesCommand({ Limit: 1 })),
+  dynamodb: () => dynamo().listTables(1),
 };
 
 async function run(check: () => Promise<unknown>): Promise<CheckStatus> {

@@ -69,16 +69,23 @@ function runSls(args: string[], env: NodeJS.ProcessEnv, logFile: string, doneWhe
   });
 }
 
-async function waitForMoto(endpoint: string): Promise<void> {
+/** moto_server on a free loopback port, answering; `env` configures it (e.g. INITIAL_NO_AUTH_ACTION_COUNT). */
+export async function startMoto(logFile: string, env: NodeJS.ProcessEnv = {}): Promise<{ endpoint: string; moto: ChildProcess }> {
+  const port = await freePort();
+  // moto's CloudFormation finds the template in S3 by a URL it parses as path-style only for "localhost".
+  const endpoint = `http://localhost:${port}`;
+  const motoLog = openSync(logFile, 'a');
+  const moto = spawn(path.join(VENV_BIN, 'moto_server'), ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', motoLog, motoLog], env: { ...process.env, ...env } });
   for (let i = 0; i < 100; i += 1) {
     try {
       await fetch(`${endpoint}/moto-api/`);
-      return;
+      return { endpoint, moto };
     } catch {
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  throw new Error('moto_server did not start');
+  moto.kill();
+  throw new Error(`moto_server did not start; see ${logFile}`);
 }
 
 export default async function setup(): Promise<void> {
@@ -91,13 +98,8 @@ export default async function setup(): Promise<void> {
   const lint = spawnSync(path.join(VENV_BIN, 'cfn-lint'), ['--ignore-checks', ...CFN_LINT_IGNORED, '--', template], { encoding: 'utf8' });
   if (lint.status !== 0) throw new Error(`cfn-lint found problems in the template:\n${lint.stdout}${lint.stderr}`);
 
-  const port = await freePort();
-  // moto's CloudFormation finds the template in S3 by a URL it parses as path-style only for "localhost".
-  const endpoint = `http://localhost:${port}`;
-  const motoLog = openSync(path.join(workDir, 'moto.log'), 'a');
-  const moto = spawn(path.join(VENV_BIN, 'moto_server'), ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', motoLog, motoLog] });
+  const { endpoint, moto } = await startMoto(path.join(workDir, 'moto.log'));
   globalThis.deployCheck = { moto };
-  await waitForMoto(endpoint);
   // moto cannot model MOCK integrations (the CORS preflight methods): deploy without them; the test
   // checks them in the packaged template instead.
   await runSls(['deploy', '--stage', 'local'], slsEnv({ AWS_ENDPOINT_URL: endpoint, API_CORS: 'false' }), path.join(workDir, 'deploy.log'), /Service deployed to stack/);

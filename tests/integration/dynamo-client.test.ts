@@ -1,0 +1,54 @@
+import { randomUUID } from 'node:crypto';
+import { AwsError } from '../../lib/clients/aws';
+import { dynamo, DynamoDocuments } from '../../lib/clients/dynamo';
+
+/** The SDK-free DynamoDB client against dynalite: documents, conditions, paging and errors over the wire. */
+const table = process.env.FLIGHTS_TABLE!;
+const db = dynamo();
+const key = () => ({ pk: `CLIENT-TEST#${randomUUID()}` });
+
+describe('DynamoDB client on dynalite', () => {
+  it('writes and reads back a nested document', async () => {
+    const Key = key();
+    const document = { ...Key, name: 'x', count: 3, ratio: 0.25, ok: true, nothing: null, tags: ['a', 'b'], nested: { deep: { n: 1 } } };
+    await db.put({ TableName: table, Item: { ...document, skipped: undefined } });
+    expect((await db.get({ TableName: table, Key, ConsistentRead: true })).Item).toEqual(document);
+    expect((await db.get({ TableName: table, Key: key() })).Item).toBeUndefined();
+  });
+
+  it('reports a failed condition as ConditionalCheckFailedException and writes nothing', async () => {
+    const Key = key();
+    await db.put({ TableName: table, Item: { ...Key, version: 1 } });
+    const failed = await db
+      .update({ TableName: table, Key, UpdateExpression: 'SET version = :next', ConditionExpression: 'version = :expected', ExpressionAttributeValues: { ':next': 3, ':expected': 2 } })
+      .catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(AwsError);
+    expect(failed).toMatchObject({ name: 'ConditionalCheckFailedException', status: 400 });
+    expect((await db.get({ TableName: table, Key, ConsistentRead: true })).Item).toEqual({ ...Key, version: 1 });
+  });
+
+  it('returns the new attributes of an update', async () => {
+    const Key = key();
+    const { Attributes } = await db.update({ TableName: table, Key, UpdateExpression: 'SET hits = if_not_exists(hits, :zero) + :one', ExpressionAttributeValues: { ':zero': 0, ':one': 1 }, ReturnValues: 'ALL_NEW' });
+    expect(Attributes).toEqual({ ...Key, hits: 1 });
+  });
+
+  it('gets many items in a batch, and deletes', async () => {
+    const keys = [key(), key(), key()];
+    for (const Key of keys) await db.put({ TableName: table, Item: { ...Key, kind: 'batch' } });
+    const { Responses, UnprocessedKeys } = await db.batchGet({ RequestItems: { [table]: { Keys: [...keys, key()] } } });
+    expect(Responses[table]!.map((item) => item.pk).sort()).toEqual(keys.map((k) => k.pk).sort());
+    expect(UnprocessedKeys).toEqual({});
+    await db.delete({ TableName: table, Key: keys[0]! });
+    expect((await db.get({ TableName: table, Key: keys[0]!, ConsistentRead: true })).Item).toBeUndefined();
+  });
+
+  it('names a missing table ResourceNotFoundException', async () => {
+    await expect(db.get({ TableName: 'no-such-table', Key: key() })).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+
+  it('fails fast when nothing listens, after its one retry', async () => {
+    const nowhere = new DynamoDocuments('http://127.0.0.1:9');
+    await expect(nowhere.listTables(1)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  });
+});
