@@ -14,7 +14,7 @@ import { FlightService } from './service';
 import { DynamoFlightStore } from './store';
 import { FlightLock } from './flight-lock';
 import { MigrationStore } from './migration-store';
-import { MigrationRunner, MigrationService } from './migrations';
+import { MigrationRunner, MigrationService, WORKER_CONCURRENCY } from './migrations';
 import { invokeMigrationWorker } from './worker-kick';
 
 assertTokenConfig();
@@ -106,7 +106,7 @@ export const getBatch = http({ params: z.object({ batchId: z.string().check(z.re
 export const migrationWorker = async (_event: unknown, context?: { getRemainingTimeInMillis?: () => number }) => {
   const remaining = context?.getRemainingTimeInMillis?.() ?? 60_000;
   try {
-    return await migrationPipeline().runner.drain(Date.now() + remaining - 5_000, 8);
+    return await migrationPipeline().runner.drain(Date.now() + remaining - 5_000, WORKER_CONCURRENCY);
   } catch (error) {
     log.error('migration worker stopped early; the next run continues', { error });
     return { ran: 0, error: 'stopped early' };

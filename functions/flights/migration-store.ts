@@ -1,3 +1,4 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
 import type { DynamoDocuments } from '../../lib/clients/dynamo';
 import type { MigrationConflict, MigrationOutcome, MigrationPolicy, SeatMapInput } from '../seats/model';
 
@@ -46,6 +47,22 @@ export interface BatchRecord {
 const DUE = 'due';
 const isConditionFailure = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
 const strip = ({ pk: _pk, queue: _q, queueKey: _qk, ...record }: Record<string, unknown>) => record;
+/**
+ * The requested seat map is kept as one JSON string: it is only ever written once and read whole,
+ * and as a list of nested maps (hundreds of seats) it made every claim and report several times
+ * slower to encode and for DynamoDB to process (docs/benchmarks.md).
+ */
+const toItem = (record: MigrationRecord) => ({
+  pk: `MIGRATION#${record.migrationId}`,
+  ...record,
+  seatMap: gzipSync(JSON.stringify(record.seatMap)),
+  queue: DUE,
+  queueKey: `${record.nextAttemptAt}#${record.migrationId}`,
+});
+const toRecord = (item: Record<string, unknown>): MigrationRecord => {
+  const { seatMap, ...rest } = strip(item);
+  return { ...rest, seatMap: JSON.parse(gunzipSync(seatMap as Buffer).toString('utf8')) as SeatMapInput } as MigrationRecord;
+};
 
 export class MigrationStore {
   constructor(
@@ -58,7 +75,7 @@ export class MigrationStore {
     try {
       await this.db.put({
         TableName: this.table,
-        Item: { pk: `MIGRATION#${record.migrationId}`, ...record, queue: DUE, queueKey: `${record.nextAttemptAt}#${record.migrationId}` },
+        Item: toItem(record),
         ConditionExpression: 'attribute_not_exists(pk)',
       });
       return true;
@@ -70,20 +87,16 @@ export class MigrationStore {
 
   async get(migrationId: string): Promise<MigrationRecord | undefined> {
     const { Item } = await this.db.get({ TableName: this.table, Key: { pk: `MIGRATION#${migrationId}` }, ConsistentRead: true });
-    return Item ? (strip(Item) as unknown as MigrationRecord) : undefined;
+    return Item ? toRecord(Item) : undefined;
   }
 
   async getMany(ids: string[]): Promise<MigrationRecord[]> {
-    const found: MigrationRecord[] = [];
-    for (let i = 0; i < ids.length; i += 100) {
-      let keys: Record<string, unknown>[] | undefined = ids.slice(i, i + 100).map((id) => ({ pk: `MIGRATION#${id}` }));
-      while (keys && keys.length > 0) {
-        const result = await this.db.batchGet({ RequestItems: { [this.table]: { Keys: keys } } });
-        found.push(...(result.Responses?.[this.table] ?? []).map((item) => strip(item) as unknown as MigrationRecord));
-        keys = result.UnprocessedKeys?.[this.table]?.Keys;
-      }
-    }
-    return found;
+    return (
+      await this.db.getAll(
+        this.table,
+        ids.map((id) => ({ pk: `MIGRATION#${id}` })),
+      )
+    ).map(toRecord);
   }
 
   /** Ids of unfinished migrations due at `now`, oldest first. */
@@ -119,7 +132,7 @@ export class MigrationStore {
         },
         ReturnValues: 'ALL_NEW',
       });
-      return strip(result.Attributes!) as unknown as MigrationRecord;
+      return toRecord(result.Attributes!);
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
       throw error;

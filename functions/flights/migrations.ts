@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AppError, validationFailed } from '../../lib/http/errors';
 import { log } from '../../lib/log';
-import type { MigrationPolicy, SeatMapInput } from '../seats/model';
+import type { MigrationOutcome, MigrationPolicy, SeatMapInput } from '../seats/model';
 import type { FlightLock } from './flight-lock';
 import type { MigrationRecord, MigrationStore } from './migration-store';
 import type { SeatsGateway } from './seats-client';
@@ -10,10 +10,10 @@ import type { FlightStore } from './store';
 /**
  * The seat-map migration pipeline. A request records a queued migration and kicks the worker; the
  * worker (and a schedule, so a crashed run is resumed) claims due migrations and runs each one:
- * take the flight's Redlock lock, read the live seat-map version, and have the seats service apply
- * the new map in one fenced step (refused if the lock was lost or the version moved). Then the
- * flight's seatMapVersion and the report are recorded. Every migration ends succeeded or failed with
- * a reason; it is never left running (a run whose worker died is taken over when its lease ends).
+ * take the flight's Redlock lock and have the seats service apply the new map in one step fenced by
+ * the lock's token (refused if the lock was lost meanwhile). Then the flight's seatMapVersion and
+ * the report are recorded. Every migration ends succeeded or failed with a reason; it is never left
+ * running (a run whose worker died is taken over when its lease ends).
  */
 
 export interface MigrationReport {
@@ -54,6 +54,9 @@ export const toReport = (m: MigrationRecord): MigrationReport => ({
   ...(m.error ? { error: m.error } : {}),
 });
 
+/** How many migrations one worker runs at a time (each on its own flight, under that flight's lock). */
+export const WORKER_CONCURRENCY = 16;
+
 /** Starts a worker run soon (an async Lambda invoke); the schedule is the fallback when it cannot. */
 export type WorkerKick = () => Promise<void>;
 
@@ -64,7 +67,7 @@ export interface RunnerOptions {
   /** Backoff for a migration whose lock was busy: base * 2^(attempt-1), capped. */
   retryBaseMs: number;
   retryMaxMs: number;
-  /** Test hook: runs after the lock is taken and the version read, before the apply (e.g. a pause). */
+  /** Test hook: runs after the lock is taken, before the apply (e.g. a pause). */
   beforeApply?: (record: MigrationRecord) => Promise<void>;
   now?: () => Date;
 }
@@ -109,8 +112,8 @@ export class MigrationService {
     const existing = await this.store.getBatch(batchId);
     if (existing) return existing;
 
-    const flights = await Promise.all(items.map((item) => this.flights.get(item.flightId)));
-    const unknown = items.flatMap((item, i) => (flights[i] ? [] : [{ field: `items.${i}.flightId`, message: `no flight ${item.flightId}` }]));
+    const known = new Set((await this.flights.getMany([...new Set(items.map((item) => item.flightId))])).map((flight) => flight.id));
+    const unknown = items.flatMap((item, i) => (known.has(item.flightId) ? [] : [{ field: `items.${i}.flightId`, message: `no flight ${item.flightId}` }]));
     if (unknown.length > 0) throw validationFailed(unknown);
 
     const batch = { batchId, items: items.map((item) => ({ flightId: item.flightId, migrationId: hashId(batchId, item.flightId) })), createdAt: this.now().toISOString() };
@@ -170,10 +173,9 @@ export class MigrationRunner {
       return { ...claim, status: 'failed' as const, error };
     };
 
-    const flight = await this.flights.get(claim.flightId);
-    if (!flight) return fail('the flight does not exist');
-    if (flight.status === 'cancelled') return fail('the flight is cancelled');
-
+    // No flight check first: the apply script refuses a missing or cancelled flight itself (the seats
+    // side is cancelled before the flight record is), so the run is four round trips: claim, lock,
+    // apply, then the release, the flight's copy of the version and the report together.
     const held = await this.lock.acquire(claim.flightId);
     if (!held) {
       if (claim.attempts >= this.options.maxAttempts) return fail(`could not take the flight's lock in ${claim.attempts} attempts`);
@@ -181,19 +183,21 @@ export class MigrationRunner {
       await this.store.requeue(claim, new Date(this.now().getTime() + backoff), "the flight's lock was busy; queued again");
       return { ...claim, status: 'queued' };
     }
+    let outcome: MigrationOutcome;
     try {
-      const expectedVersion = await this.seats.seatMapVersion(claim.flightId);
       await this.options.beforeApply?.(claim);
-      const outcome = await this.seats.applySeatMap(claim.flightId, { expectedVersion, lockToken: held.token, policy: claim.policy, seatMap: claim.seatMap });
-      await this.flights.recordSeatMapVersion(claim.flightId, outcome.toVersion, this.now().toISOString());
-      await this.store.finish(claim, this.now(), { outcome });
-      return { ...claim, ...outcome, status: 'succeeded' };
+      outcome = await this.seats.applySeatMap(claim.flightId, { lockToken: held.token, policy: claim.policy, seatMap: claim.seatMap });
     } catch (error) {
+      await held.release();
       if (!(error instanceof AppError)) {
         log.error('migration failed', { migrationId, error });
         return fail('internal error; nothing was applied');
       }
       switch (error.code) {
+        case 'FLIGHT_NOT_FOUND':
+          return fail('the flight does not exist');
+        case 'FLIGHT_CANCELLED':
+          return fail('the flight is cancelled');
         case 'MIGRATION_CONFLICTS':
           return fail('rejected: the new map drops held or booked seats; nothing changed', error.extensions.conflicts as MigrationRecord['conflicts']);
         case 'MIGRATION_FENCED':
@@ -204,9 +208,16 @@ export class MigrationRunner {
         default:
           return fail(`${error.code}: ${error.detail ?? error.title}`);
       }
-    } finally {
-      await held.release();
     }
+    // Applied. A failure from here on leaves the record running; its lease ends and a worker runs it
+    // again, which re-applies the same map (no seat changes, one more version) and writes the report.
+    const at = this.now();
+    await Promise.all([
+      held.release(),
+      this.flights.recordSeatMapVersion(claim.flightId, outcome.toVersion, at.toISOString()),
+      this.store.finish(claim, at, { outcome }),
+    ]);
+    return { ...claim, ...outcome, status: 'succeeded' };
   }
 
   /** Runs due migrations, `concurrency` at a time, until none is due or the deadline nears. */

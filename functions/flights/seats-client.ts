@@ -8,9 +8,7 @@ import type { MigrationOutcome, MigrationPolicy, SeatMapInput } from '../seats/m
 export interface SeatsGateway {
   provision(flightId: string, seatMapVersion: number, seatMap: SeatMapInput): Promise<void>;
   cancelFlight(flightId: string): Promise<{ holdsVoided: number; bookingsCancelled: number }>;
-  /** The live seat map's version, which a migration plans against. */
-  seatMapVersion(flightId: string): Promise<number>;
-  applySeatMap(flightId: string, args: { expectedVersion: number; lockToken: string; policy: MigrationPolicy; seatMap: SeatMapInput }): Promise<MigrationOutcome>;
+  applySeatMap(flightId: string, args: { lockToken: string; policy: MigrationPolicy; seatMap: SeatMapInput }): Promise<MigrationOutcome>;
 }
 
 export const seatsOverRegistry: SeatsGateway = {
@@ -19,9 +17,6 @@ export const seatsOverRegistry: SeatsGateway = {
   },
   cancelFlight(flightId) {
     return callService('flights', 'seats', { method: 'POST', path: `/internal/flights/${flightId}/cancel` });
-  },
-  async seatMapVersion(flightId) {
-    return (await callService<{ seatMapVersion: number }>('flights', 'seats', { method: 'GET', path: `/flights/${flightId}/seats` })).seatMapVersion;
   },
   applySeatMap(flightId, args) {
     return callService('flights', 'seats', { method: 'POST', path: `/internal/flights/${flightId}/seatmap-migrations`, body: args });

@@ -26,6 +26,8 @@ export interface FlightStore {
   /** Replaces a flight if it still has `expectedUpdatedAt` (optimistic concurrency); else ConditionFailed. */
   replace(flight: Flight, expectedUpdatedAt: string): Promise<void>;
   get(id: string): Promise<Flight | undefined>;
+  /** The flights of these ids that exist, in no particular order. */
+  getMany(ids: string[]): Promise<Flight[]>;
   /** Records a migration's new seat-map version; never moves it backwards. */
   recordSeatMapVersion(id: string, version: number, at: string): Promise<void>;
   search(routeDay: string, limit: number, after?: Record<string, string>): Promise<{ items: Flight[]; lastKey?: Record<string, string> }>;
@@ -93,6 +95,10 @@ export class DynamoFlightStore implements FlightStore {
   async get(id: string): Promise<Flight | undefined> {
     const { Item } = await this.db.get({ TableName: this.table, Key: { pk: `FLIGHT#${id}` }, ConsistentRead: true });
     return Item ? toFlight(Item) : undefined;
+  }
+
+  async getMany(ids: string[]): Promise<Flight[]> {
+    return (await this.db.getAll(this.table, ids.map((id) => ({ pk: `FLIGHT#${id}` })))).map(toFlight);
   }
 
   async recordSeatMapVersion(id: string, version: number, at: string): Promise<void> {

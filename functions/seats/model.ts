@@ -113,7 +113,6 @@ export const holdBody = z
 export const provisionSeatsBody = z.strictObject({ seatMapVersion: z.number().check(z.int(), z.gte(1)), seatMap: seatMapInput });
 
 export const applySeatMapBody = z.strictObject({
-  expectedVersion: z.number().check(z.int(), z.gte(1)),
   lockToken: z.string().check(z.minLength(1), z.maxLength(200)),
   policy: z.enum(MIGRATION_POLICIES),
   seatMap: seatMapInput,

@@ -215,22 +215,22 @@ return cjson.encode({ok = true, holdsVoided = holds, bookingsCancelled = booking
 `;
 
 /**
- * ARGV: expectedMapVersion, lockToken, policy ("reject" | "keep"), then seat id / seat JSON pairs of the
- * new map. Applies a new seat map in one step, fenced: refused unless the caller still holds the
- * flight's migration lock and the map is still at the version the caller planned against, so a
- * migrator whose lock expired (a frozen Lambda) can never overwrite newer state.
+ * ARGV: lockToken, policy ("reject" | "keep"), then seat id / seat JSON pairs of the new map. Applies
+ * a new seat map in one step, fenced: refused unless the caller still holds the flight's migration
+ * lock. Every change of a provisioned map runs under that lock, so the token alone guarantees that a
+ * migrator whose lock expired (a frozen Lambda) can never overwrite newer state, and the diff is
+ * computed here against the live map rather than against a version read earlier.
  */
 export const APPLY_SEAT_MAP = `${PRELUDE}
 local status = flight_status()
 if not status then return fail('FLIGHT_NOT_FOUND') end
 if status == 'cancelled' then return fail('FLIGHT_CANCELLED') end
-if redis.call('GET', K_LOCK) ~= ARGV[2] then return fail('LOCK_LOST') end
+if redis.call('GET', K_LOCK) ~= ARGV[1] then return fail('LOCK_LOST') end
 local from = tonumber(redis.call('HGET', K_META, 'mapVersion'))
-if from ~= tonumber(ARGV[1]) then return fail('SEAT_MAP_VERSION_MOVED', {currentVersion = from}) end
 reclaim(now_ms())
-local keep = ARGV[3] == 'keep'
+local keep = ARGV[2] == 'keep'
 local wanted, order = {}, {}
-for i = 4, #ARGV, 2 do
+for i = 3, #ARGV, 2 do
   wanted[ARGV[i]] = ARGV[i + 1]
   order[#order + 1] = ARGV[i]
 end

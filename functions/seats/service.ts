@@ -23,8 +23,6 @@ function unwrap<T>(answer: ScriptAnswer<T>): T {
       throw new AppError('SEAT_NOT_FOUND', `Not on this flight's seat map: ${answer.seats?.join(', ')}`, { seats: answer.seats });
     case 'LOCK_LOST':
       throw new AppError('MIGRATION_FENCED', 'The migrator no longer holds the flight lock');
-    case 'SEAT_MAP_VERSION_MOVED':
-      throw new AppError('MIGRATION_FENCED', 'The seat map changed since the migration read it', { currentVersion: answer.currentVersion });
     case 'MIGRATION_CONFLICTS':
       throw new AppError('MIGRATION_CONFLICTS', 'Held or booked seats would be dropped', { conflicts: answer.conflicts });
     case 'HOLD_ALREADY_CONFIRMED':
@@ -83,7 +81,7 @@ export class SeatService {
     return unwrap(await this.store.provision(flightId, mapVersion, seatMap));
   }
 
-  async applySeatMap(flightId: string, args: { expectedVersion: number; lockToken: string; policy: MigrationPolicy; seatMap: SeatMapInput }): Promise<MigrationOutcome> {
+  async applySeatMap(flightId: string, args: { lockToken: string; policy: MigrationPolicy; seatMap: SeatMapInput }): Promise<MigrationOutcome> {
     return unwrap(await this.store.applySeatMap(flightId, args));
   }
 

@@ -8,7 +8,7 @@ import { seatInfo, type Booking, type HoldRecord, type MigrationOutcome, type Se
  * `{ok: true, …}` or `{error: CODE, …}`; the domain turns errors into HTTP problems.
  */
 
-export type ScriptAnswer<T> = ({ ok: true } & T) | { error: string; seats?: string[]; bookingId?: string; currentVersion?: number; conflicts?: unknown[] };
+export type ScriptAnswer<T> = ({ ok: true } & T) | { error: string; seats?: string[]; bookingId?: string; conflicts?: unknown[] };
 
 export interface FlightSnapshot {
   meta: Record<string, string>;
@@ -32,7 +32,7 @@ export interface SeatStore {
   release(flightId: string, holdId: string, userId: string): Promise<ScriptAnswer<object>>;
   cancelBooking(flightId: string, args: { bookingId: string; callerId: string; isAdmin: boolean; cancelledAt: string }): Promise<ScriptAnswer<{ booking: Booking }>>;
   cancelFlight(flightId: string, cancelledAt: string): Promise<ScriptAnswer<{ holdsVoided: number; bookingsCancelled: number }>>;
-  applySeatMap(flightId: string, args: { expectedVersion: number; lockToken: string; policy: 'reject' | 'keep'; seatMap: SeatMapInput }): Promise<ScriptAnswer<MigrationOutcome>>;
+  applySeatMap(flightId: string, args: { lockToken: string; policy: 'reject' | 'keep'; seatMap: SeatMapInput }): Promise<ScriptAnswer<MigrationOutcome>>;
   seats(flightId: string): Promise<FlightSnapshot | undefined>;
   snapshot(flightId: string): Promise<FullSnapshot | undefined>;
   getHold(flightId: string, holdId: string): Promise<HoldRecord | undefined>;
@@ -107,8 +107,8 @@ export class RedisSeatStore implements SeatStore {
     return this.run<{ holdsVoided: number; bookingsCancelled: number }>(this.scripts.cancelFlight, flightId, [cancelledAt]);
   }
 
-  async applySeatMap(flightId: string, args: { expectedVersion: number; lockToken: string; policy: 'reject' | 'keep'; seatMap: SeatMapInput }) {
-    const answer = await this.run<MigrationOutcome>(this.scripts.applySeatMap, flightId, [args.expectedVersion, args.lockToken, args.policy, ...seatArgs(args.seatMap)]);
+  async applySeatMap(flightId: string, args: { lockToken: string; policy: 'reject' | 'keep'; seatMap: SeatMapInput }) {
+    const answer = await this.run<MigrationOutcome>(this.scripts.applySeatMap, flightId, [args.lockToken, args.policy, ...seatArgs(args.seatMap)]);
     // cjson writes an empty Lua table as {}, not []
     if ('conflicts' in answer && !Array.isArray(answer.conflicts)) answer.conflicts = [];
     return answer;

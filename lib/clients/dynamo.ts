@@ -44,13 +44,10 @@ export interface QueryInput extends ExpressionInput {
   ConsistentRead?: boolean;
   ExclusiveStartKey?: Document;
 }
-export interface BatchGetInput {
-  RequestItems: Record<string, { Keys: Document[]; ConsistentRead?: boolean }>;
-}
 
 /* ---------- the attribute-value format: {"S": "text"}, {"N": "1"}, {"M": {...}} ---------- */
 
-type AttributeValue = { S: string } | { N: string } | { BOOL: boolean } | { NULL: true } | { L: AttributeValue[] } | { M: Record<string, AttributeValue> };
+type AttributeValue = { S: string } | { N: string } | { B: string } | { BOOL: boolean } | { NULL: true } | { L: AttributeValue[] } | { M: Record<string, AttributeValue> };
 
 /** A JavaScript value as an attribute value; undefined fields are left out (the SDK's removeUndefinedValues). */
 export function marshall(value: unknown): AttributeValue {
@@ -64,6 +61,7 @@ export function marshall(value: unknown): AttributeValue {
     case 'boolean':
       return { BOOL: value };
     case 'object':
+      if (value instanceof Uint8Array) return { B: Buffer.from(value).toString('base64') };
       if (Array.isArray(value)) return { L: value.map(marshall) };
       return { M: marshallDocument(value as Document) };
     default:
@@ -80,6 +78,7 @@ export function marshallDocument(document: Document): Record<string, AttributeVa
 export function unmarshall(value: AttributeValue): unknown {
   if ('S' in value) return value.S;
   if ('N' in value) return Number(value.N);
+  if ('B' in value) return Buffer.from(value.B, 'base64');
   if ('BOOL' in value) return value.BOOL;
   if ('NULL' in value) return null;
   if ('L' in value) return value.L.map(unmarshall);
@@ -137,19 +136,21 @@ export class DynamoDocuments {
     return { Items: Items.map(unmarshallDocument), LastEvaluatedKey: maybe(LastEvaluatedKey, unmarshallDocument) };
   }
 
-  /** One BatchGetItem call; the keys DynamoDB did not get to come back in UnprocessedKeys. */
-  async batchGet(input: BatchGetInput): Promise<{ Responses: Record<string, Document[]>; UnprocessedKeys: Record<string, { Keys: Document[] }> }> {
-    const requestItems = Object.fromEntries(
-      Object.entries(input.RequestItems).map(([table, request]) => [table, { ...request, Keys: request.Keys.map(marshallDocument) }]),
-    );
-    const { Responses = {}, UnprocessedKeys = {} } = await this.call<{ Responses?: Record<string, Wire[]>; UnprocessedKeys?: Record<string, { Keys: Wire[] }> }>(
-      'BatchGetItem',
-      { RequestItems: requestItems },
-    );
-    return {
-      Responses: Object.fromEntries(Object.entries(Responses).map(([table, items]) => [table, items.map(unmarshallDocument)])),
-      UnprocessedKeys: Object.fromEntries(Object.entries(UnprocessedKeys).map(([table, request]) => [table, { Keys: request.Keys.map(unmarshallDocument) }])),
-    };
+  /** Every item of `keys` that exists (in no particular order): BatchGetItem, 100 keys a call, until none is left unprocessed. */
+  async getAll(table: string, keys: Document[]): Promise<Document[]> {
+    const found: Document[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending = keys.slice(i, i + 100).map(marshallDocument);
+      while (pending.length > 0) {
+        const { Responses = {}, UnprocessedKeys = {} } = await this.call<{ Responses?: Record<string, Wire[]>; UnprocessedKeys?: Record<string, { Keys: Wire[] }> }>(
+          'BatchGetItem',
+          { RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } },
+        );
+        found.push(...(Responses[table] ?? []).map(unmarshallDocument));
+        pending = UnprocessedKeys[table]?.Keys ?? [];
+      }
+    }
+    return found;
   }
 
   async listTables(limit: number): Promise<string[]> {

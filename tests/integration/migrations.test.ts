@@ -148,7 +148,7 @@ describe('seat-map migrations', () => {
 
   it('an unreachable seats service fails the migration with a clear reason and applies nothing', async () => {
     const flight = await newFlight(seatMap(1));
-    const unreachable = { ...seats, seatMapVersion: () => Promise.reject(new AppError('SERVICE_UNAVAILABLE')) };
+    const unreachable = { ...seats, applySeatMap: () => Promise.reject(new AppError('SERVICE_UNAVAILABLE')) };
     const broken = new MigrationRunner(store, flightStore, unreachable, lock, runnerOptions);
     const request = await migrations.request(flight.id, mapWithPrice(1, 7), 'reject', 'queue');
     expect(await broken.run(request.migrationId)).toMatchObject({ status: 'failed', error: expect.stringMatching(/unreachable; nothing was applied/) });

@@ -28,7 +28,6 @@ export function seatsInProcess(seats: SeatService): SeatsGateway {
   return {
     provision: async (id, version, map) => void (await seats.provision(id, version, map)),
     cancelFlight: (id) => seats.cancelFlight(id),
-    seatMapVersion: async (id) => (await seats.seatMap(id)).seatMapVersion,
     applySeatMap: (id, args) => seats.applySeatMap(id, args),
   };
 }

@@ -10,6 +10,12 @@ describe('DynamoDB attribute values', () => {
     expect(unmarshallDocument(wire)).toEqual(document);
   });
 
+  it('stores bytes as a binary attribute', () => {
+    const wire = marshallDocument({ bytes: Buffer.from([0, 1, 255]) });
+    expect(wire.bytes).toEqual({ B: 'AAH/' });
+    expect(unmarshallDocument(wire)).toEqual({ bytes: Buffer.from([0, 1, 255]) });
+  });
+
   it('leaves out undefined fields, as the SDK does with removeUndefinedValues', () => {
     expect(marshallDocument({ kept: 'yes', dropped: undefined })).toEqual({ kept: { S: 'yes' } });
   });
