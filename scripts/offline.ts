@@ -46,6 +46,8 @@ export interface OfflineOptions {
   stage?: string;
   /** Where the emulator's output goes; inherits the terminal when not given. */
   logFile?: string;
+  /** Leaves out the emulator's lines for every request and invocation (warnings and errors stay). */
+  quiet?: boolean;
   timeoutMs?: number;
 }
 
@@ -61,6 +63,7 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
       // Functions that start other functions (the migration worker) invoke them through the emulator.
       LAMBDA_ENDPOINT: `http://127.0.0.1:${options.lambdaPort}`,
       SLS_TELEMETRY_DISABLED: '1',
+      ...(options.quiet ? { SLS_LOG_LEVEL: 'warning' } : {}),
     },
     stdio: options.logFile ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
     // Its own process group, so stopping it also stops esbuild and anything else it started.
