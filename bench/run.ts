@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,7 +16,7 @@ import { fmt, load, median, repeated, type LoadResult } from './measure';
  * `npm run bench`: the hot paths against real local services, each next to a baseline measured in
  * the same run, written to docs/benchmarks.md. Numbers are for this machine; the ratios are what
  * carries over. BENCH_HTTP_SECONDS (20) sets the length of each HTTP run. `npm run bench -- migration e2e`
- * runs only the named sections (holds, contention, cold-start, migration, e2e) and prints their rows.
+ * runs only the named sections (holds, contention, cold-start, migration, e2e) and prints their rows and findings.
  */
 
 const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 20);
@@ -40,7 +40,7 @@ async function main() {
     holds: holdHotPath,
     contention,
     'cold-start': coldStart,
-    migration,
+    migration: () => migration(stack.services.find((service) => service.name === 'dynamodb')?.pid),
     e2e: () => endToEnd(stack.env),
   };
   const only = process.argv.slice(2);
@@ -52,7 +52,7 @@ async function main() {
     await stack.stop();
   }
   // A partial run prints its rows; only a full run rewrites docs/benchmarks.md.
-  if (only.length > 0) console.log(rows.map((cells) => cells.join(' | ')).join('\n'));
+  if (only.length > 0) console.log([...rows.map((cells) => cells.join(' | ')), ...notes.map((note) => `- ${note}`)].join('\n'));
   else writeReport();
   process.exit(0);
 }
@@ -268,7 +268,15 @@ async function coldStart() {
 }
 
 /* ---------- 4. migration: the pipeline vs raw pipelined writes of the same seat data, under a hold load ---------- */
-async function migration() {
+/** CPU seconds a process has used so far (user + system), from /proc; undefined where there is none. */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return undefined;
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+async function migration(dynamoPid: number | undefined) {
   say('migration (1,000 flights × 180 seats)');
   const { redis } = await import('../lib/clients/redis');
   const { dynamo } = await import('../lib/clients/dynamo');
@@ -323,14 +331,17 @@ async function migration() {
   /** Requests a batch moving every flight to `map` and drains it with the worker's concurrency. */
   const migrateAll = async (map: ReturnType<typeof seatMap>) => {
     steps.clear();
+    const dynamoCpuBefore = cpuSeconds(dynamoPid);
     const started = performance.now();
     const batch = await migrations.requestBatch(created.map((flightId) => ({ flightId, seatMap: map, policy: 'reject' as const })));
     const requestSeconds = (performance.now() - started) / 1000;
     await runner.drain(Date.now() + 600_000, WORKER_CONCURRENCY);
     const seconds = (performance.now() - started) / 1000;
     const report = await migrations.batchReport(batch.batchId);
+    const dynamoCpuAfter = cpuSeconds(dynamoPid);
+    const dynamoBusy = dynamoCpuBefore === undefined || dynamoCpuAfter === undefined ? undefined : (dynamoCpuAfter - dynamoCpuBefore) / seconds;
     const profile = [...steps].map(([step, { ms, calls }]) => `${step} ${fmt(ms / calls, 1)} ms`).join(', ');
-    return { seconds, requestSeconds, report, profile };
+    return { seconds, requestSeconds, report, profile, dynamoBusy };
   };
 
   // Raw limit: the same 180,000 seat entries written with pipelined HSETs.
@@ -377,7 +388,8 @@ async function migration() {
     `Migration under a hold load: ${fmt(ratio, 2)} of the raw pipelined write rate (target ≥ 0.5): ${ratio >= 0.5 ? 'met' : 'missed'}; with nothing else running ${fmt(quietRate / rawRate, 2)}. ` +
       `Recording the batch (one conditional write per migration, after one batched read of the flights) took ${fmt(loaded.requestSeconds, 1)} s of the ${fmt(loaded.seconds, 1)} s. ` +
       `A run is four sequential steps; their average time under load: ${loaded.profile} (nothing else running: ${quiet.profile}). ` +
-      'The Redis part, which is what raw HSETs measure, is the small one: three of the four round trips are DynamoDB writes (a migration must be claimed, and its report and the flight\'s version recorded), and dynalite, a single Node process on the same two cores as Redis, the hold load and the runner, answers them in the time shown. ' +
+      'The Redis part, which is what raw HSETs measure, is the small one: three of the four round trips are DynamoDB writes (a migration must be claimed, and its report and the flight\'s version recorded), and dynalite, a single-threaded Node process on the same two cores as Redis, the hold load and the runner, answers them in the time shown' +
+      (loaded.dynamoBusy === undefined ? '. ' : `; it was busy ${fmt((quiet.dynamoBusy ?? 0) * 100)} % of its one core with nothing else running and ${fmt(loaded.dynamoBusy * 100)} % under the hold load (which takes its share of the two cores), so the runs wait on it rather than on Redis. `) +
       'What was fixed: the separate seat-map version read is gone (the lock token is the fence), the flight check is the apply script\'s, the three closing writes run at once, a batch checks its flights with one BatchGetItem per 100, and the requested map is stored gzipped (12 KB of nested attributes made each claim and report slower, and would cost 12 write units per write on DynamoDB).',
   );
 }

@@ -23,6 +23,8 @@ export interface BackingService {
   url: string;
   /** What serves it: "given" when the URL came from the environment. */
   source: string;
+  /** The process serving it, when the launcher started one. */
+  pid?: number;
 }
 
 export interface Stack {
@@ -170,7 +172,7 @@ async function startMongo(dataDir: string, log: (line: string) => void): Promise
       path.join(dataDir, 'ferretdb.log'),
     );
     await readyOrStopped('FerretDB', child, () => pingMongo(url));
-    return { service: { name: 'mongo', url, source: `FerretDB (pid ${child.pid})` }, stop: () => stopChild(child) };
+    return { service: { name: 'mongo', url, source: `FerretDB (pid ${child.pid})`, pid: child.pid }, stop: () => stopChild(child) };
   }
   log('FerretDB is not installed (.tools/bin/ferretdb); falling back to mongodb-memory-server');
   const { MongoMemoryServer } = await import('mongodb-memory-server-core');
@@ -194,7 +196,7 @@ async function startRedis(dataDir: string): Promise<Started> {
   );
   const url = `redis://127.0.0.1:${port}`;
   await readyOrStopped('redis-server', child, () => pingRedis(url));
-  return { service: { name: 'redis', url, source: `redis-server (pid ${child.pid}, AOF on)` }, stop: () => stopChild(child) };
+  return { service: { name: 'redis', url, source: `redis-server (pid ${child.pid}, AOF on)`, pid: child.pid }, stop: () => stopChild(child) };
 }
 
 async function startDynalite(dataDir: string, region: string): Promise<Started> {
@@ -209,7 +211,7 @@ async function startDynalite(dataDir: string, region: string): Promise<Started> 
   );
   const url = `http://127.0.0.1:${port}`;
   await readyOrStopped('dynalite', child, () => tcpProbe(port).then(() => pingDynamo(url, region)));
-  return { service: { name: 'dynamodb', url, source: `dynalite (pid ${child.pid})` }, stop: () => stopChild(child) };
+  return { service: { name: 'dynamodb', url, source: `dynalite (pid ${child.pid})`, pid: child.pid }, stop: () => stopChild(child) };
 }
 
 /** serverless.yml, with the few variables that table names use resolved for one stage. */
@@ -358,7 +360,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       AWS_REGION: region,
       ...tableEnvironment(stage),
     };
-    if (dynamodb.source !== 'given' && !env.AWS_ACCESS_KEY_ID) {
+    // The functions sign their DynamoDB calls with the environment's credentials; a local endpoint
+    // (dynalite, DynamoDB Local) accepts any.
+    if (/^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(dynamodb.url) && !env.AWS_ACCESS_KEY_ID) {
       Object.assign(stackEnv, { AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey });
     }
     await ensureSchema(stackEnv, stage);
