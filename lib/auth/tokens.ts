@@ -1,15 +1,14 @@
-import jwt from 'jsonwebtoken';
 import { config, ConfigError } from '../config';
+import { JwtError, signJwt, verifyJwt } from './jwt';
 import type { Caller, Role } from './roles';
 
 /**
- * Access tokens for people and for services. HS256 only (pinned on verify, so neither `none` nor an
- * RS/HS confusion is accepted), with issuer, audience, expiry and a key id: JWT_KEYS lists `kid:secret`
+ * Access tokens for people and for services. HS256 only (jwt.ts: pinned on verify, so neither `none`
+ * nor an RS/HS confusion is accepted), with issuer, audience, expiry and a key id: JWT_KEYS lists `kid:secret`
  * pairs, the first signs and every listed key verifies, so a new key can be rolled in before the old
  * one is dropped without logging anyone out.
  */
 
-const ALGORITHM = 'HS256' as const;
 export const MIN_SECRET_LENGTH = 32;
 
 interface KeyRing {
@@ -53,14 +52,12 @@ export function signAccessToken(claims: AccessClaims, ttlSeconds?: number): { to
   const cfg = config('tokens');
   const ring = keys();
   const expiresIn = ttlSeconds ?? (claims.role === 'service' ? cfg.SERVICE_TOKEN_TTL_SECONDS : cfg.ACCESS_TOKEN_TTL_SECONDS);
-  const token = jwt.sign({ role: claims.role, ...(claims.email ? { email: claims.email } : {}) }, ring.secrets.get(ring.signingKid)!, {
-    algorithm: ALGORITHM,
-    keyid: ring.signingKid,
-    subject: claims.sub,
-    issuer: cfg.JWT_ISSUER,
-    audience: cfg.JWT_AUDIENCE,
-    expiresIn,
-  });
+  const now = Math.floor(Date.now() / 1000);
+  const token = signJwt(
+    { role: claims.role, ...(claims.email ? { email: claims.email } : {}), sub: claims.sub, iss: cfg.JWT_ISSUER, aud: cfg.JWT_AUDIENCE, iat: now, exp: now + expiresIn },
+    ring.secrets.get(ring.signingKid)!,
+    ring.signingKid,
+  );
   return { token, expiresIn };
 }
 
@@ -76,19 +73,16 @@ const ROLES: readonly Role[] = ['user', 'admin', 'service'];
 export function verifyAccessToken(token: string): Caller & { expiresAtMs: number } {
   const cfg = config('tokens');
   const ring = keys();
-  const decoded = jwt.decode(token, { complete: true });
-  const kid = decoded?.header.kid;
-  const secret = kid ? ring.secrets.get(kid) : undefined;
-  if (!decoded || decoded.header.alg !== ALGORITHM || !secret) throw new InvalidTokenError('unknown key or algorithm');
-  let payload: jwt.JwtPayload;
+  let payload: Record<string, unknown>;
   try {
-    payload = jwt.verify(token, secret, { algorithms: [ALGORITHM], issuer: cfg.JWT_ISSUER, audience: cfg.JWT_AUDIENCE }) as jwt.JwtPayload;
+    payload = verifyJwt(token, (kid) => ring.secrets.get(kid), { issuer: cfg.JWT_ISSUER, audience: cfg.JWT_AUDIENCE, nowSeconds: Math.floor(Date.now() / 1000) });
   } catch (error) {
-    throw new InvalidTokenError((error as Error).message);
+    if (error instanceof JwtError) throw new InvalidTokenError(error.message);
+    throw error;
   }
   const role = payload.role as Role;
   if (typeof payload.sub !== 'string' || !ROLES.includes(role)) throw new InvalidTokenError('malformed claims');
-  return { userId: payload.sub, role, email: typeof payload.email === 'string' ? payload.email : '', expiresAtMs: (payload.exp ?? 0) * 1000 };
+  return { userId: payload.sub, role, email: typeof payload.email === 'string' ? payload.email : '', expiresAtMs: (payload.exp as number) * 1000 };
 }
 
 /** A short-lived `service` token for calls from one of our services to another; cached until near expiry. */

@@ -1,6 +1,7 @@
+import { createHmac } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { resetConfigCache } from '../../lib/config';
-import { parseKeyRing, resetTokenKeys, signAccessToken, verifyAccessToken } from '../../lib/auth/tokens';
+import { InvalidTokenError, parseKeyRing, resetTokenKeys, signAccessToken, verifyAccessToken } from '../../lib/auth/tokens';
 
 const current = `k2:${'c'.repeat(40)}`;
 const previous = `k1:${'p'.repeat(40)}`;
@@ -28,7 +29,29 @@ describe('access tokens', () => {
     expect(verifyAccessToken(token).userId).toBe('u1');
   });
 
+  it('reads tokens jsonwebtoken signs, and jsonwebtoken reads ours (HS256, kid, iss, aud, exp)', () => {
+    const theirs = jwt.sign({ role: 'user' }, 'c'.repeat(40), { algorithm: 'HS256', keyid: 'k2', subject: 'u7', issuer: 'flight-booking', audience: 'flight-booking-api', expiresIn: 60 });
+    expect(verifyAccessToken(theirs)).toMatchObject({ userId: 'u7', role: 'user' });
+    const ours = signAccessToken({ sub: 'u8', role: 'admin', email: 'a@b.c' }).token;
+    const claims = jwt.verify(ours, 'c'.repeat(40), { algorithms: ['HS256'], issuer: 'flight-booking', audience: 'flight-booking-api' }) as jwt.JwtPayload;
+    expect(claims).toMatchObject({ sub: 'u8', role: 'admin', email: 'a@b.c', exp: claims.iat! + 900 });
+  });
+
+  const craft = (header: object, claims: object, key = 'c'.repeat(40)) => {
+    const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+    return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`;
+  };
+  const validClaims = () => ({ role: 'user', sub: 'u1', iss: 'flight-booking', aud: 'flight-booking-api', exp: Math.floor(Date.now() / 1000) + 60 });
+
   const forged: [string, () => string][] = [
+    ['a token without an expiry', () => jwt.sign({ role: 'user' }, 'c'.repeat(40), { algorithm: 'HS256', keyid: 'k2', subject: 'u1', issuer: 'flight-booking', audience: 'flight-booking-api' })],
+    ['a token not valid yet', () => jwt.sign({ role: 'user' }, 'c'.repeat(40), { algorithm: 'HS256', keyid: 'k2', subject: 'u1', issuer: 'flight-booking', audience: 'flight-booking-api', expiresIn: 600, notBefore: 300 })],
+    ['a kid that is not a string', () => craft({ alg: 'HS256', kid: 2 }, validClaims())],
+    ['a payload that is not an object', () => craft({ alg: 'HS256', kid: 'k2' }, ['user'])],
+    ['a signature with padding added', () => `${craft({ alg: 'HS256', kid: 'k2' }, validClaims())}=`],
+    ['four segments', () => `${craft({ alg: 'HS256', kid: 'k2' }, validClaims())}.x`],
+    ['garbage', () => 'not a token'],
+    ['an empty string', () => ''],
     ['alg none', () => jwt.sign({ role: 'admin', sub: 'u1', iss: 'flight-booking', aud: 'flight-booking-api' }, '', { algorithm: 'none', keyid: 'k2' } as jwt.SignOptions)],
     ['another key', () => jwt.sign({ role: 'user' }, 'x'.repeat(40), { algorithm: 'HS256', keyid: 'k2', subject: 'u1', issuer: 'flight-booking', audience: 'flight-booking-api' })],
     ['an unknown kid', () => jwt.sign({ role: 'user' }, 'c'.repeat(40), { algorithm: 'HS256', keyid: 'k9', subject: 'u1', issuer: 'flight-booking', audience: 'flight-booking-api' })],
@@ -48,7 +71,11 @@ describe('access tokens', () => {
   ];
 
   it.each(forged)('refuses %s', (_, make) => {
-    expect(() => verifyAccessToken(make())).toThrow();
+    expect(() => verifyAccessToken(make())).toThrow(InvalidTokenError);
+  });
+
+  it('accepts a hand-made token only when everything is right (the forgeries above differ from it in one thing)', () => {
+    expect(verifyAccessToken(craft({ alg: 'HS256', kid: 'k2' }, validClaims())).userId).toBe('u1');
   });
 
   it('refuses short secrets and malformed key lists at start', () => {
