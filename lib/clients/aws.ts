@@ -7,7 +7,7 @@ import { config } from '../config';
  * Signed requests to AWS APIs (DynamoDB, Lambda) without the AWS SDK.
  *
  * Why not the SDK: every function writes its registry heartbeat to DynamoDB, and loading
- * `@aws-sdk/client-dynamodb` costs 60-75 ms of module init on its own (docs/benchmarks.md), more than
+ * `@aws-sdk/client-dynamodb` costs 40-75 ms of module init on its own (docs/benchmarks.md), as much as
  * the rest of the seats functions together. These APIs are JSON over HTTPS with a SigV4 signature,
  * so a signer (aws4) and node:http cover what this project calls. Credentials come from the
  * environment, which is where Lambda puts them; the retry policy is the SDK's standard one, cut to
