@@ -57,16 +57,27 @@ async function main() {
   process.exit(0);
 }
 
+/**
+ * The seats modules most sections use. Imported when a section runs, not at the top: main() sets the
+ * environment first, and some modules read it at load (the logger its level, the authorizer its keys).
+ */
+async function seatModules() {
+  const [{ redis }, { RedisSeatStore }, { SeatService }, support, { newFlightId }] = await Promise.all([
+    import('../lib/clients/redis'),
+    import('../functions/seats/store'),
+    import('../functions/seats/service'),
+    import('../tests/support/seats'),
+    import('../lib/ids'),
+  ]);
+  return { redis, RedisSeatStore, SeatService, newFlightId, ...support };
+}
+
 /* ---------- 1. hold hot path: domain function vs raw EVALSHA vs WATCH/MULTI ---------- */
 async function holdHotPath() {
   say('hold hot path');
-  const { redis } = await import('../lib/clients/redis');
-  const { RedisSeatStore } = await import('../functions/seats/store');
-  const { SeatService } = await import('../functions/seats/service');
+  const { redis, RedisSeatStore, SeatService, seatMap, newFlightId } = await seatModules();
   const { HOLD } = await import('../functions/seats/scripts');
   const { flightKeys, scriptKeys } = await import('../functions/seats/keys');
-  const { seatMap } = await import('../tests/support/seats');
-  const { newFlightId } = await import('../lib/ids');
   const client = redis();
   const seats = new SeatService(new RedisSeatStore(client), 600_000);
   const sha = (await client.script('LOAD', HOLD)) as string;
@@ -143,11 +154,7 @@ async function holdHotPath() {
 /* ---------- 3. contention ---------- */
 async function contention() {
   say('contention');
-  const { redis } = await import('../lib/clients/redis');
-  const { RedisSeatStore } = await import('../functions/seats/store');
-  const { SeatService } = await import('../functions/seats/service');
-  const { seatMap } = await import('../tests/support/seats');
-  const { newFlightId } = await import('../lib/ids');
+  const { redis, RedisSeatStore, SeatService, seatMap, newFlightId } = await seatModules();
   const store = new RedisSeatStore(redis());
   const seats = new SeatService(store, 600_000);
 
@@ -292,18 +299,14 @@ function cpuSeconds(pid: number | undefined): number | undefined {
 
 async function migration(dynamoPid: number | undefined) {
   say('migration (1,000 flights × 180 seats)');
-  const { redis } = await import('../lib/clients/redis');
+  const { redis, RedisSeatStore, SeatService, seatMap, seatsInProcess, flightNumber, newFlightId } = await seatModules();
   const { dynamo } = await import('../lib/clients/dynamo');
-  const { RedisSeatStore } = await import('../functions/seats/store');
-  const { SeatService } = await import('../functions/seats/service');
   const { seatInfo } = await import('../functions/seats/model');
   const { DynamoFlightStore } = await import('../functions/flights/store');
   const { FlightService } = await import('../functions/flights/service');
   const { MigrationStore } = await import('../functions/flights/migration-store');
   const { FlightLock } = await import('../functions/flights/flight-lock');
   const { MigrationRunner, MigrationService, WORKER_CONCURRENCY } = await import('../functions/flights/migrations');
-  const { seatMap, seatsInProcess, flightNumber } = await import('../tests/support/seats');
-  const { newFlightId } = await import('../lib/ids');
   const client = redis();
   await client.flushdb();
   const seatService = new SeatService(new RedisSeatStore(client), 600_000);
@@ -426,11 +429,7 @@ async function migration(dynamoPid: number | undefined) {
 /* ---------- 2. end-to-end HTTP through sls offline vs the same handlers behind node:http ---------- */
 async function endToEnd(stackEnv: Record<string, string>) {
   say(`end-to-end HTTP (autocannon, 50 connections, 5 s warm-up + 3 × ${HTTP_SECONDS} s per case)`);
-  const { redis } = await import('../lib/clients/redis');
-  const { RedisSeatStore } = await import('../functions/seats/store');
-  const { SeatService } = await import('../functions/seats/service');
-  const { seatMap } = await import('../tests/support/seats');
-  const { newFlightId } = await import('../lib/ids');
+  const { redis, RedisSeatStore, SeatService, seatMap, newFlightId } = await seatModules();
   const seatService = new SeatService(new RedisSeatStore(redis()), 600_000);
   // Enough seats that no run sells out (a sold-out seat answers 409 and would count as an error);
   // every run starts from freshly provisioned flights.

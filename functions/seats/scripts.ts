@@ -68,12 +68,18 @@ local function end_booking(booking, status, at)
   redis.call('HSET', K_BOOKINGS, booking.bookingId, cjson.encode(booking))
 end
 
+-- A hold or booking by id, decoded; nil when there is none.
+local function record(key, id)
+  local raw = redis.call('HGET', key, id)
+  return raw and cjson.decode(raw)
+end
+
 local function reclaim(now)
   local freed = 0
   for _, hold_id in ipairs(redis.call('ZRANGEBYSCORE', K_HOLDEXP, '-inf', now)) do
-    local raw = redis.call('HGET', K_HOLDS, hold_id)
-    if raw then
-      freed = freed + end_hold(cjson.decode(raw), 'expired', now)
+    local hold = record(K_HOLDS, hold_id)
+    if hold then
+      freed = freed + end_hold(hold, 'expired', now)
     else
       redis.call('ZREM', K_HOLDEXP, hold_id)
     end
@@ -136,9 +142,8 @@ export const CONFIRM = `${PRELUDE}
 local now = now_ms()
 reclaim(now)
 local hold_id, user_id, booking_id, created_at, flight_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local raw = redis.call('HGET', K_HOLDS, hold_id)
-if not raw then return fail('HOLD_NOT_FOUND') end
-local hold = cjson.decode(raw)
+local hold = record(K_HOLDS, hold_id)
+if not hold then return fail('HOLD_NOT_FOUND') end
 if hold.userId ~= user_id then return fail('FORBIDDEN') end
 if hold.status == 'expired' then return fail('HOLD_EXPIRED') end
 if hold.status == 'confirmed' then return fail('HOLD_ALREADY_CONFIRMED', {bookingId = hold.bookingId}) end
@@ -166,10 +171,8 @@ return cjson.encode({ok = true, booking = booking})
 export const RELEASE = `${PRELUDE}
 local now = now_ms()
 reclaim(now)
-local raw = redis.call('HGET', K_HOLDS, ARGV[1])
-if not raw then return fail('HOLD_NOT_FOUND') end
-local hold = cjson.decode(raw)
-if hold.userId ~= ARGV[2] then return fail('HOLD_NOT_FOUND') end
+local hold = record(K_HOLDS, ARGV[1])
+if not hold or hold.userId ~= ARGV[2] then return fail('HOLD_NOT_FOUND') end
 if hold.status == 'confirmed' then return fail('HOLD_ALREADY_CONFIRMED', {bookingId = hold.bookingId}) end
 if hold.status == 'active' then
   end_hold(hold, 'released', now)
@@ -182,10 +185,8 @@ return cjson.encode({ok = true})
 export const CANCEL_BOOKING = `${PRELUDE}
 local now = now_ms()
 reclaim(now)
-local raw = redis.call('HGET', K_BOOKINGS, ARGV[1])
-if not raw then return fail('BOOKING_NOT_FOUND') end
-local booking = cjson.decode(raw)
-if booking.userId ~= ARGV[2] and ARGV[3] ~= '1' then return fail('BOOKING_NOT_FOUND') end
+local booking = record(K_BOOKINGS, ARGV[1])
+if not booking or (booking.userId ~= ARGV[2] and ARGV[3] ~= '1') then return fail('BOOKING_NOT_FOUND') end
 if booking.status ~= 'confirmed' then return fail('ALREADY_CANCELLED') end
 end_booking(booking, 'cancelled', ARGV[4])
 bump()
@@ -200,7 +201,7 @@ reclaim(now)
 redis.call('HSET', K_META, 'status', 'cancelled')
 local holds, bookings = 0, 0
 for _, hold_id in ipairs(redis.call('ZRANGE', K_HOLDEXP, 0, -1)) do
-  end_hold(cjson.decode(redis.call('HGET', K_HOLDS, hold_id)), 'voided', now)
+  end_hold(record(K_HOLDS, hold_id), 'voided', now)
   holds = holds + 1
 end
 for _, raw in ipairs(redis.call('HVALS', K_BOOKINGS)) do
