@@ -48,9 +48,9 @@ const DUE = 'due';
 const isConditionFailure = (error: unknown) => (error as Error).name === 'ConditionalCheckFailedException';
 const strip = ({ pk: _pk, queue: _q, queueKey: _qk, ...record }: Record<string, unknown>) => record;
 /**
- * The requested seat map is kept as one JSON string: it is only ever written once and read whole,
- * and as a list of nested maps (hundreds of seats) it made every claim and report several times
- * slower to encode and for DynamoDB to process (docs/benchmarks.md).
+ * The requested seat map is kept as gzipped JSON in one binary attribute: it is written once and read
+ * whole, and as hundreds of nested attributes it made every claim and report slower to encode and for
+ * DynamoDB to process, and would cost a write unit per KB on every status change (docs/benchmarks.md).
  */
 const toItem = (record: MigrationRecord) => ({
   pk: `MIGRATION#${record.migrationId}`,

@@ -164,7 +164,7 @@ export class MigrationRunner {
     this.now = options.now ?? (() => new Date());
   }
 
-  /** Claims and runs one migration; undefined when it was not due or another worker has it. */
+  /** Claims and runs one migration; undefined when it was not due, another worker has it, or its report could not be written. */
   async run(migrationId: string): Promise<MigrationRecord | undefined> {
     const claim = await this.store.claim(migrationId, this.now(), this.options.leaseMs);
     if (!claim) return undefined;
@@ -209,14 +209,19 @@ export class MigrationRunner {
           return fail(`${error.code}: ${error.detail ?? error.title}`);
       }
     }
-    // Applied. A failure from here on leaves the record running; its lease ends and a worker runs it
+    // Applied. If a closing write fails, the record stays running; its lease ends and a worker runs it
     // again, which re-applies the same map (no seat changes, one more version) and writes the report.
     const at = this.now();
-    await Promise.all([
-      held.release(),
-      this.flights.recordSeatMapVersion(claim.flightId, outcome.toVersion, at.toISOString()),
-      this.store.finish(claim, at, { outcome }),
-    ]);
+    try {
+      await Promise.all([
+        held.release(),
+        this.flights.recordSeatMapVersion(claim.flightId, outcome.toVersion, at.toISOString()),
+        this.store.finish(claim, at, { outcome }),
+      ]);
+    } catch (error) {
+      log.error('migration applied but not recorded; it runs again when its lease ends', { migrationId, error });
+      return undefined;
+    }
     return { ...claim, ...outcome, status: 'succeeded' };
   }
 

@@ -166,6 +166,21 @@ describe('seat-map migrations', () => {
     expect((await migrations.report(flight.id, request.migrationId)).attempts).toBe(2);
   });
 
+  it('a migration applied but not recorded (DynamoDB failing at the end) stays running and is finished by the next run', async () => {
+    const flight = await newFlight(seatMap(1));
+    const request = await migrations.request(flight.id, mapWithPrice(1, 9), 'reject', 'queue');
+    const failingStore = Object.create(store) as MigrationStore;
+    failingStore.finish = () => Promise.reject(new Error('DynamoDB unavailable'));
+    const unlucky = new MigrationRunner(failingStore, flightStore, seats, lock, { ...runnerOptions, leaseMs: 50 });
+    expect(await unlucky.run(request.migrationId)).toBeUndefined();
+    expect((await migrations.report(flight.id, request.migrationId)).status).toBe('running');
+    expect((await seatService.seatMap(flight.id)).seats[0]!.price.amount).toBe(9);
+    expect(await lock.isHeld(flight.id)).toBe(false);
+    await sleep(80);
+    expect(await runner.run(request.migrationId)).toMatchObject({ status: 'succeeded', changed: 0, toVersion: 3 });
+    expect((await flights.get(flight.id)).seatMapVersion).toBe(3);
+  });
+
   it('drops 20 seats and adds 30 while 50 users hold and confirm: no booking lost or duplicated, audit ok', async () => {
     const flight = await newFlight(seatMap(30)); // 180 seats, rows 1-30
     const next = { seats: [...seatMap(30).seats.filter((s) => !(parseInt(s.id, 10) > 26 || (parseInt(s.id, 10) === 26 && 'ABCDEF'.indexOf(s.id.slice(-1)) < 4))), ...seatMap(35).seats.slice(180)] };
