@@ -35,6 +35,10 @@ async function main() {
     PUBLIC_API_URL: 'http://127.0.0.1:9',
     LOG_LEVEL: 'error',
     HOLD_TTL_SECONDS: '600',
+    // The load comes from one address and a few users: the per-caller limits would measure themselves.
+    RATE_LIMIT_AUTH_PER_MINUTE: '1000000000',
+    RATE_LIMIT_PUBLIC_PER_MINUTE: '1000000000',
+    RATE_LIMIT_USER_PER_MINUTE: '1000000000',
   });
   const sections: Record<string, () => Promise<void>> = {
     holds: holdHotPath,
@@ -77,13 +81,13 @@ async function holdHotPath() {
   say('hold hot path');
   const { redis, RedisSeatStore, SeatService, seatMap, newFlightId } = await seatModules();
   const { HOLD } = await import('../functions/seats/scripts');
-  const { flightKeys, scriptKeys } = await import('../functions/seats/keys');
+  const { flightKeys, scriptKeys, SCRIPT_KEY_COUNT } = await import('../functions/seats/keys');
+  const { HOLD_LIMIT_PER_USER } = await import('../functions/seats/model');
   const client = redis();
   const seats = new SeatService(new RedisSeatStore(client), 600_000);
   const sha = (await client.script('LOAD', HOLD)) as string;
-  const caller = { userId: randomUUID(), role: 'user' as const, email: '' };
-
-  // Fresh seats for every run: each hold takes one seat, 1000 seats a flight.
+  // Fresh seats for every run: each hold takes one seat, 1000 seats a flight, and nine seats a traveller
+  // (the most one person may hold on a flight).
   let flights: string[] = [];
   const SEAT_IDS = seatMap(100, 'ABCDEFGHJK').seats.map((s) => s.id);
   let next = 0;
@@ -95,13 +99,14 @@ async function holdHotPath() {
   };
   const nextSeat = () => {
     const k = next++;
-    return { flightId: flights[Math.floor(k / 1000) % flights.length]!, seat: SEAT_IDS[k % 1000]! };
+    const caller = { userId: `bench-${Math.floor(k / HOLD_LIMIT_PER_USER)}`, role: 'user' as const, email: '' };
+    return { flightId: flights[Math.floor(k / 1000) % flights.length]!, seat: SEAT_IDS[k % 1000]!, caller };
   };
 
   // WATCH is per connection, so the naive version needs a connection per concurrent caller.
   const naiveClients = Array.from({ length: 64 }, () => new Redis(process.env.REDIS_URL!));
   const naiveHold = async (worker: number) => {
-    const { flightId, seat } = nextSeat();
+    const { flightId, seat, caller } = nextSeat();
     const keys = flightKeys(flightId);
     const conn = naiveClients[worker]!;
     for (;;) {
@@ -124,11 +129,12 @@ async function holdHotPath() {
   };
   const implementations: [string, (worker: number) => Promise<unknown>][] = [
     ['raw EVALSHA (the limit)', () => {
-      const { flightId, seat } = nextSeat();
-      return client.evalsha(sha, 10, ...scriptKeys(flightId), `h_${flightId}_${randomBytes(12).toString('base64url')}`, caller.userId, 600_000, new Date().toISOString(), seat);
+      const { flightId, seat, caller } = nextSeat();
+      const holdId = `h_${flightId}_${randomBytes(12).toString('base64url')}`;
+      return client.evalsha(sha, SCRIPT_KEY_COUNT, ...scriptKeys(flightId), holdId, caller.userId, 600_000, new Date().toISOString(), HOLD_LIMIT_PER_USER, seat);
     }],
     ['hold domain function', () => {
-      const { flightId, seat } = nextSeat();
+      const { flightId, seat, caller } = nextSeat();
       return seats.hold(caller, flightId, [seat]);
     }],
     ['naive WATCH/MULTI', (worker) => naiveHold(worker)],
@@ -404,7 +410,8 @@ async function migration(dynamoPid: number | undefined) {
     Array.from({ length: 16 }, async () => {
       while (!stop) {
         const k = holds++;
-        await seatService.hold({ userId: 'load', role: 'user', email: '' }, loadFlights[Math.floor(k / 1000) % 30]!, [holdIds[k % 1000]!]).catch(() => undefined);
+        const traveller = { userId: `load-${Math.floor(k / 9)}`, role: 'user' as const, email: '' };
+        await seatService.hold(traveller, loadFlights[Math.floor(k / 1000) % 30]!, [holdIds[k % 1000]!]).catch(() => undefined);
       }
     }),
   );
@@ -447,19 +454,30 @@ async function endToEnd(stackEnv: Record<string, string>) {
   const offline = await startOffline({ port, lambdaPort: await freePort(), stage: 'bench', env: { ...process.env, ...stackEnv, PUBLIC_API_URL: `http://127.0.0.1:${port}` }, logFile: path.join(tmpdir(), `bench-offline-${port}.log`), quiet: true });
   const adapter = await nodeHttpAdapter();
   try {
-    const register = await fetch(`${offline.url}/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: `e2e-${randomUUID()}@example.com`, password: 'bench password', name: 'Bench' }) });
-    const { accessToken } = (await register.json()) as { accessToken: string };
+    // A traveller may hold at most nine seats of a flight, so seat k of every flight goes to traveller k / 9.
+    const { HOLD_LIMIT_PER_USER } = await import('../functions/seats/model');
+    const travellers = await Promise.all(
+      Array.from({ length: Math.ceil(1000 / HOLD_LIMIT_PER_USER) }, async () => {
+        const register = await fetch(`${offline.url}/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: `e2e-${randomUUID()}@example.com`, password: 'bench password', name: 'Bench' }) });
+        return `Bearer ${((await register.json()) as { accessToken: string }).accessToken}`;
+      }),
+    );
     let next = 0;
     const holdRequest = {
       method: 'POST' as const,
-      setupRequest: (request: Record<string, unknown>) => {
+      setupRequest: (request: { headers?: Record<string, string> }) => {
         const k = next++;
-        return { ...request, path: `/flights/${holdFlights[Math.floor(k / 1000) % holdFlights.length]}/holds`, body: JSON.stringify({ seats: [seatIds[k % 1000]] }) };
+        return {
+          ...request,
+          path: `/flights/${holdFlights[Math.floor(k / 1000) % holdFlights.length]}/holds`,
+          headers: { ...request.headers, authorization: travellers[Math.floor((k % 1000) / HOLD_LIMIT_PER_USER)]! },
+          body: JSON.stringify({ seats: [seatIds[k % 1000]] }),
+        };
       },
     };
     const run = (url: string, requests: object[], seconds: number) =>
       new Promise<autocannon.Result>((resolve, reject) =>
-        autocannon({ url, connections: 50, duration: seconds, headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' }, requests: requests as never }, (error, result) => (error ? reject(error) : resolve(result))),
+        autocannon({ url, connections: 50, duration: seconds, headers: { authorization: travellers[0]!, 'content-type': 'application/json' }, requests: requests as never }, (error, result) => (error ? reject(error) : resolve(result))),
       );
     /** A warm-up, then three runs from fresh seats; the run with the median throughput. */
     const measure = async (url: string, requests: object[]) => {

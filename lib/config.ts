@@ -13,7 +13,7 @@ export class ConfigError extends Error {
   }
 }
 
-const seconds = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
+const positiveInt = (fallback: number) => z._default(z.coerce.number().check(z.int(), z.positive()), fallback);
 const text = (fallback?: string) => (fallback === undefined ? z.string().check(z.minLength(1)) : z._default(z.string().check(z.minLength(1)), fallback));
 const httpUrl = z.string().check(z.regex(/^https?:\/\/[^\s/]+/, 'must be an http(s) URL'));
 const redisUrl = z.string().check(z.regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'));
@@ -59,19 +59,25 @@ const sections = {
     JWT_KEYS: text(),
     JWT_ISSUER: text('flight-booking'),
     JWT_AUDIENCE: text('flight-booking-api'),
-    ACCESS_TOKEN_TTL_SECONDS: seconds(900),
-    REFRESH_TOKEN_TTL_SECONDS: seconds(30 * 24 * 3600),
-    SERVICE_TOKEN_TTL_SECONDS: seconds(300),
+    ACCESS_TOKEN_TTL_SECONDS: positiveInt(900),
+    REFRESH_TOKEN_TTL_SECONDS: positiveInt(30 * 24 * 3600),
+    SERVICE_TOKEN_TTL_SECONDS: positiveInt(300),
     /** How long the authorizer's answer for a token is reused (API Gateway's cache and the container's). */
     AUTHORIZER_CACHE_SECONDS: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(3600)), 30),
   }),
   users: z.object({
     LOGIN_MAX_ATTEMPTS: z._default(z.coerce.number().check(z.int(), z.gte(1)), 5),
-    LOGIN_LOCKOUT_SECONDS: seconds(900),
+    LOGIN_LOCKOUT_SECONDS: positiveInt(900),
   }),
   seats: z.object({
-    HOLD_TTL_SECONDS: seconds(600),
-    IDEMPOTENCY_TTL_SECONDS: seconds(24 * 3600),
+    HOLD_TTL_SECONDS: positiveInt(600),
+    IDEMPOTENCY_TTL_SECONDS: positiveInt(24 * 3600),
+  }),
+  /** Per-caller limits (lib/http/rate-limit.ts): requests per minute per IP (anonymous) or per user. */
+  rateLimits: z.object({
+    RATE_LIMIT_AUTH_PER_MINUTE: positiveInt(30),
+    RATE_LIMIT_PUBLIC_PER_MINUTE: positiveInt(600),
+    RATE_LIMIT_USER_PER_MINUTE: positiveInt(600),
   }),
   migrations: z.object({
     /** The worker a migration request starts right away (an async invoke); its schedule is the fallback. */
@@ -80,9 +86,9 @@ const sections = {
     LAMBDA_ENDPOINT: z.optional(httpUrl),
   }),
   registry: z.object({
-    REGISTRY_HEARTBEAT_SECONDS: seconds(30),
-    REGISTRY_INSTANCE_TTL_SECONDS: seconds(90),
-    REGISTRY_CACHE_SECONDS: seconds(10),
+    REGISTRY_HEARTBEAT_SECONDS: positiveInt(30),
+    REGISTRY_INSTANCE_TTL_SECONDS: positiveInt(90),
+    REGISTRY_CACHE_SECONDS: positiveInt(10),
   }),
 };
 

@@ -1,6 +1,6 @@
-import * as z from '../lib/validation';
 import { AppError } from '../lib/http/errors';
-import { instanceId, instancesQuery, registerInstanceBody, serviceName, type InstanceAttributes } from './model';
+import { pathParams } from '../lib/http/path-params';
+import { instancesQuery, registerInstanceBody, type InstanceAttributes } from './model';
 import { applyHealthFilter } from './discovery';
 import { registryStore } from './registry';
 import { instanceIdFor, scheduledHeartbeat, serviceHandler } from './self-registration';
@@ -8,8 +8,8 @@ import { instanceIdFor, scheduledHeartbeat, serviceHandler } from './self-regist
 /** The registry's HTTP API (admin and service roles; the route policy enforces that). */
 
 const http = serviceHandler('registry');
-const serviceParams = z.object({ service: serviceName });
-const instanceParams = z.object({ service: serviceName, instanceId });
+const serviceParams = pathParams('service');
+const instanceParams = pathParams('service', 'instanceId');
 
 export const listServices = http({}, async () => ({ status: 200, body: { items: await registryStore().services() } }));
 

@@ -1,4 +1,5 @@
 import * as z from '../lib/validation';
+import { INSTANCE_ID, SERVICE_NAME } from '../lib/ids';
 
 /**
  * The Cloud Map-style registry: a namespace per stage holds services, a service holds instances with
@@ -23,8 +24,8 @@ export type HealthStatus = (typeof HEALTH_STATUSES)[number];
 export const HEALTH_FILTERS = ['HEALTHY', 'UNHEALTHY', 'ALL', 'HEALTHY_OR_ELSE_ALL'] as const;
 export type HealthFilter = (typeof HEALTH_FILTERS)[number];
 
-export const serviceName = z.string().check(z.regex(/^[a-z][a-z0-9-]{1,62}$/, 'must be 2-63 lower-case letters, digits or -'));
-export const instanceId = z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'must be 1-128 letters, digits, . _ : -'));
+export const serviceName = z.string().check(z.regex(SERVICE_NAME, 'must be 2-63 lower-case letters, digits or -'));
+export const instanceId = z.string().check(z.regex(INSTANCE_ID, 'must be 1-128 letters, digits, . _ : -'));
 
 export const instanceAttributes = z
   .record(z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'attribute names are letters, digits, _ . -')), z.string().check(z.maxLength(1024)))

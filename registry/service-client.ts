@@ -12,7 +12,8 @@ import type { ServiceName } from './self-registration';
  * AppErrors with the callee's code, so they read the same to the caller's client.
  */
 
-const CALL_TIMEOUT_MS = 5_000;
+/** The callee answers a dead dependency with a 503 within 3 s; longer than that, the callee itself is hung. */
+const CALL_TIMEOUT_MS = 2_500;
 const RETRYABLE_STATUSES = new Set([502, 503, 504]);
 
 let discovery: DiscoveryClient | undefined;

@@ -2,7 +2,9 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as z from '../lib/validation';
 import { stringify } from 'yaml';
-import { errorCatalog } from '../lib/http/errors';
+import { errorCatalog, type ErrorCode } from '../lib/http/errors';
+import { notFoundCodeOf, PATH_PARAMS } from '../lib/http/path-params';
+import { IDEMPOTENCY_KEY_FORMAT } from '../functions/seats/idempotency';
 import { pageQuery } from '../lib/http/pagination';
 import { routePolicy, type RoutePolicy } from '../functions/gateway/route-policy';
 import { createUserBody, loginBody, refreshBody, registerBody, updateUserBody } from '../functions/users/schemas';
@@ -184,41 +186,56 @@ interface Operation {
   response?: string;
   body?: z.ZodMiniType;
   query?: z.ZodMiniType;
+  /** The problems this route answers besides the ones every route of its kind can (see `errorsOf`). */
+  errors?: ErrorCode[];
+  /** Takes an Idempotency-Key (API.md, Conventions). */
+  idempotent?: true;
+  /** Answers 304 to If-None-Match. */
+  etag?: true;
 }
+
+const IDEMPOTENCY_ERRORS: ErrorCode[] = ['IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED'];
 
 /** What each route takes and answers; the route policy says who may call it. */
 export const operations: Record<string, Operation> = {
-  'GET /health': { summary: 'Health of every dependency (503 names the failing one)', status: 200, response: 'Health' },
+  'GET /health': { summary: 'Health of every dependency (503 names the failing one)', status: 200, response: 'Health', errors: ['DEPENDENCY_DOWN'] },
   'GET /openapi.json': { summary: 'This document', status: 200, response: 'Empty' },
-  'POST /auth/register': { summary: 'Register a user', status: 201, response: 'Session', body: registerBody },
-  'POST /auth/login': { summary: 'Log in', status: 200, response: 'Session', body: loginBody },
-  'POST /auth/refresh': { summary: 'Rotate a refresh token', status: 200, response: 'Session', body: refreshBody },
+  'POST /auth/register': { summary: 'Register a user', status: 201, response: 'Session', body: registerBody, errors: ['EMAIL_TAKEN'] },
+  'POST /auth/login': { summary: 'Log in', status: 200, response: 'Session', body: loginBody, errors: ['INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS'] },
+  'POST /auth/refresh': { summary: 'Rotate a refresh token', status: 200, response: 'Session', body: refreshBody, errors: ['INVALID_TOKEN'] },
   'POST /auth/logout': { summary: "End the refresh token's session", status: 204, body: refreshBody },
-  'GET /users/me': { summary: 'The caller', status: 200, response: 'User' },
-  'POST /admin/users': { summary: 'Create a user or admin', status: 201, response: 'User', body: createUserBody },
-  'GET /admin/users': { summary: 'List users', status: 200, response: 'UserList', query: pageQuery },
-  'PATCH /admin/users/{userId}': { summary: 'Change role or disable', status: 200, response: 'User', body: updateUserBody },
-  'GET /flights': { summary: 'Search flights by route and day', status: 200, response: 'FlightList', query: searchQuery },
+  'GET /users/me': { summary: 'The caller', status: 200, response: 'User', errors: ['USER_NOT_FOUND'] },
+  'POST /admin/users': { summary: 'Create a user or admin', status: 201, response: 'User', body: createUserBody, errors: ['EMAIL_TAKEN'] },
+  'GET /admin/users': { summary: 'List users', status: 200, response: 'UserList', query: pageQuery, errors: ['INVALID_CURSOR'] },
+  'PATCH /admin/users/{userId}': { summary: 'Change role or disable (never oneself, never the last admin)', status: 200, response: 'User', body: updateUserBody, errors: ['CANNOT_CHANGE_SELF', 'LAST_ADMIN'] },
+  'GET /flights': { summary: 'Search flights by route and day', status: 200, response: 'FlightList', query: searchQuery, errors: ['INVALID_CURSOR'] },
   'GET /flights/{flightId}': { summary: 'A flight', status: 200, response: 'Flight' },
-  'POST /flights': { summary: 'Create a flight with its seat map', status: 201, response: 'Flight', body: createFlightBody },
-  'PATCH /flights/{flightId}': { summary: 'Change a flight', status: 200, response: 'Flight', body: updateFlightBody },
+  'POST /flights': { summary: 'Create a flight with its seat map', status: 201, response: 'Flight', body: createFlightBody, errors: ['FLIGHT_EXISTS'] },
+  'PATCH /flights/{flightId}': { summary: 'Change a flight', status: 200, response: 'Flight', body: updateFlightBody, errors: ['FLIGHT_CANCELLED', 'FLIGHT_EXISTS', 'FLIGHT_CHANGED'] },
   'DELETE /flights/{flightId}': { summary: 'Cancel a flight', status: 200, response: 'Flight' },
-  'PUT /flights/{flightId}/seatmap': { summary: 'Migrate to a new seat map', status: 202, response: 'MigrationAccepted', body: seatMapMigrationBody },
+  'PUT /flights/{flightId}/seatmap': { summary: 'Migrate to a new seat map', status: 202, response: 'MigrationAccepted', body: seatMapMigrationBody, errors: ['FLIGHT_CANCELLED', 'MIGRATION_IN_PROGRESS'] },
   'GET /flights/{flightId}/migrations/{migrationId}': { summary: 'A migration report', status: 200, response: 'MigrationReport' },
   'POST /admin/migrations': { summary: 'Migrate many flights', status: 202, response: 'BatchAccepted', body: migrationBatchBody },
   'GET /admin/migrations/{batchId}': { summary: 'A batch report', status: 200, response: 'BatchReport' },
-  'GET /flights/{flightId}/seats': { summary: 'Seat map with live status (ETag)', status: 200, response: 'SeatMap' },
-  'POST /flights/{flightId}/holds': { summary: 'Hold 1-9 seats (Idempotency-Key)', status: 201, response: 'Hold', body: holdBody },
+  'GET /flights/{flightId}/seats': { summary: 'Seat map with live status (ETag)', status: 200, response: 'SeatMap', etag: true },
+  'POST /flights/{flightId}/holds': {
+    summary: 'Hold 1-9 seats (Idempotency-Key); at most 9 held seats per person per flight',
+    status: 201,
+    response: 'Hold',
+    body: holdBody,
+    idempotent: true,
+    errors: ['SEAT_NOT_FOUND', 'SEAT_UNAVAILABLE', 'FLIGHT_CANCELLED', 'HOLD_LIMIT_REACHED'],
+  },
   'GET /holds/{holdId}': { summary: 'A hold', status: 200, response: 'Hold' },
-  'DELETE /holds/{holdId}': { summary: 'Release a hold', status: 204 },
-  'POST /holds/{holdId}/confirm': { summary: 'Book a held set of seats (Idempotency-Key)', status: 201, response: 'Booking' },
-  'GET /bookings': { summary: "The caller's bookings", status: 200, response: 'BookingList', query: pageQuery },
+  'DELETE /holds/{holdId}': { summary: 'Release a hold', status: 204, errors: ['HOLD_ALREADY_CONFIRMED'] },
+  'POST /holds/{holdId}/confirm': { summary: 'Book a held set of seats (Idempotency-Key)', status: 201, response: 'Booking', idempotent: true, errors: ['FORBIDDEN', 'HOLD_ALREADY_CONFIRMED', 'HOLD_EXPIRED'] },
+  'GET /bookings': { summary: "The caller's bookings", status: 200, response: 'BookingList', query: pageQuery, errors: ['INVALID_CURSOR'] },
   'GET /bookings/{bookingId}': { summary: 'A booking', status: 200, response: 'Booking' },
-  'DELETE /bookings/{bookingId}': { summary: 'Cancel a booking', status: 200, response: 'Booking' },
+  'DELETE /bookings/{bookingId}': { summary: 'Cancel a booking', status: 200, response: 'Booking', errors: ['ALREADY_CANCELLED'] },
   'GET /admin/flights/{flightId}/seats/audit': { summary: 'Check the seat invariants', status: 200, response: 'Audit' },
-  'PUT /internal/flights/{flightId}/seats': { summary: 'Service only: provision a seat map', status: 201, body: provisionSeatsBody },
+  'PUT /internal/flights/{flightId}/seats': { summary: 'Service only: provision a seat map', status: 201, body: provisionSeatsBody, errors: ['SEAT_MAP_EXISTS'] },
   'POST /internal/flights/{flightId}/cancel': { summary: "Service only: cancel a flight's seats", status: 200 },
-  'POST /internal/flights/{flightId}/seatmap-migrations': { summary: 'Service only: apply a seat map, fenced', status: 200, body: applySeatMapBody },
+  'POST /internal/flights/{flightId}/seatmap-migrations': { summary: 'Service only: apply a seat map, fenced', status: 200, body: applySeatMapBody, errors: ['FLIGHT_CANCELLED', 'MIGRATION_FENCED', 'MIGRATION_CONFLICTS'] },
   'GET /registry/services': { summary: 'Registered services', status: 200, response: 'ServiceList' },
   'GET /registry/services/{service}/instances': { summary: "A service's instances", status: 200, response: 'InstanceList', query: instancesQuery },
   'POST /registry/services/{service}/instances': { summary: 'Register an instance', status: 201, response: 'Instance', body: registerInstanceBody },
@@ -231,24 +248,79 @@ const jsonSchema = (schema: z.ZodMiniType) => {
   return rest;
 };
 
+const pathParamNames = (path: string) => [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
+
+/**
+ * Every problem a route can answer: its own, plus what the stack and the gateway answer for any route of
+ * its kind (a body to validate, a path id to find, a token to check), the rate limit and an outage.
+ */
+export function errorsOf(route: RoutePolicy): ErrorCode[] {
+  const op = operations[`${route.method} ${route.path}`]!;
+  return [
+    ...new Set<ErrorCode>([
+      ...(op.body ? (['VALIDATION_FAILED', 'INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const) : []),
+      ...(op.query || op.idempotent ? (['VALIDATION_FAILED'] as const) : []),
+      ...(op.idempotent ? IDEMPOTENCY_ERRORS : []),
+      ...(route.access === 'public' ? [] : (['UNAUTHORIZED', 'FORBIDDEN'] as const)),
+      ...pathParamNames(route.path).map(notFoundCodeOf),
+      ...(op.errors ?? []),
+      'RATE_LIMITED',
+      'SERVICE_UNAVAILABLE',
+      'INTERNAL',
+    ]),
+  ];
+}
+
+const header = (description: string, schema: object = { type: 'string' }) => ({ description, schema });
+const RETRY_AFTER = header('Seconds to wait before retrying', { type: 'string', pattern: '^[0-9]+$' });
+const RATE_LIMIT_HEADERS = {
+  'RateLimit-Policy': header('The caller\'s budget (IETF httpapi draft), e.g. "user";q=600;w=60'),
+  RateLimit: header('What is left of it, e.g. "user";r=599;t=42'),
+};
+
+function problemResponses(route: RoutePolicy): Record<string, object> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of errorsOf(route)) byStatus.set(errorCatalog[code][0], [...(byStatus.get(errorCatalog[code][0]) ?? []), code]);
+  return Object.fromEntries(
+    [...byStatus.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([status, codes]) => [
+        String(status),
+        {
+          description: codes.join(', '),
+          ...(status === 429 ? { headers: { 'Retry-After': RETRY_AFTER, ...RATE_LIMIT_HEADERS } } : status === 503 ? { headers: { 'Retry-After': RETRY_AFTER } } : {}),
+          content: { 'application/problem+json': { schema: { allOf: [ref('Problem'), { properties: { code: { enum: codes } } }] } } },
+        },
+      ]),
+  );
+}
+
 function operation(route: RoutePolicy) {
   const key = `${route.method} ${route.path}`;
   const op = operations[key];
   if (!op) throw new Error(`no OpenAPI operation for ${key}`);
-  const pathParams = [...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+  const pathParams = pathParamNames(route.path).map((name) => {
+    const known = (PATH_PARAMS as Record<string, { pattern: RegExp }>)[name];
+    if (!known) throw new Error(`${key}: path parameter ${name} is not in lib/http/path-params.ts`);
+    return { name, in: 'path', required: true, schema: { type: 'string', pattern: known.pattern.source } };
+  });
   const query = op.query ? Object.entries((jsonSchema(op.query).properties ?? {}) as Record<string, object>).map(([name, schema]) => ({ name, in: 'query', schema })) : [];
   const requiredQuery = new Set(op.query ? ((jsonSchema(op.query).required as string[]) ?? []) : []);
-  const problem = { description: 'Problem', content: { 'application/problem+json': { schema: ref('Problem') } } };
+  const headers = [
+    ...(op.idempotent ? [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: IDEMPOTENCY_KEY_FORMAT.source } }] : []),
+    ...(op.etag ? [{ name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } }] : []),
+  ];
+  const success = op.response ? { description: 'Success', content: { 'application/json': { schema: ref(op.response) } } } : { description: 'Success' };
   return {
     summary: op.summary,
     operationId: key.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : '')),
     ...(route.access === 'public' ? { security: [] } : { 'x-roles': route.access }),
-    parameters: [...pathParams, ...query.map((q) => ({ ...q, required: requiredQuery.has(q.name) }))],
+    parameters: [...pathParams, ...query.map((q) => ({ ...q, required: requiredQuery.has(q.name) })), ...headers],
     ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body) } } } } : {}),
     responses: {
-      [op.status]: op.response ? { description: 'Success', content: { 'application/json': { schema: ref(op.response) } } } : { description: 'Success' },
-      '4XX': problem,
-      '5XX': problem,
+      [op.status]: { ...success, headers: RATE_LIMIT_HEADERS },
+      ...(op.etag ? { 304: { description: 'Not modified since the ETag given in If-None-Match' } } : {}),
+      ...problemResponses(route),
     },
   };
 }

@@ -5,7 +5,7 @@ import { assertTokenConfig } from '../../lib/auth/tokens';
 import { log } from '../../lib/log';
 import { AppError } from '../../lib/http/errors';
 import { decodeCursor, encodeCursor } from '../../lib/http/pagination';
-import { flightId } from '../../lib/ids';
+import { pathParams } from '../../lib/http/path-params';
 import { scheduledHeartbeat, serviceHandler } from '../../registry/self-registration';
 import { redisAt } from '../../lib/clients/redis';
 import { createFlightBody, migrationBatchBody, searchQuery, seatMapMigrationBody, updateFlightBody } from './model';
@@ -26,7 +26,7 @@ let pipeline: { migrations: MigrationService; runner: MigrationRunner } | undefi
 function migrationPipeline() {
   if (!pipeline) {
     const { REDLOCK_URLS, REDIS_URL } = config('redlock');
-    const lock = new FlightLock((REDLOCK_URLS?.length ? REDLOCK_URLS : [REDIS_URL]).map(redisAt), { lockMs: 10_000, waitMs: 3_000 });
+    const lock = new FlightLock((REDLOCK_URLS?.length ? REDLOCK_URLS : [REDIS_URL]).map((url) => redisAt(url)), { lockMs: 10_000, waitMs: 3_000 });
     const store = new MigrationStore(dynamo(), config('dynamo').FLIGHTS_TABLE);
     pipeline = {
       migrations: new MigrationService(store, flightStore, lock, invokeMigrationWorker),
@@ -36,7 +36,7 @@ function migrationPipeline() {
   return pipeline;
 }
 const http = serviceHandler('flights');
-const flightParams = z.object({ flightId });
+const flightParams = pathParams('flightId');
 const searchCursor = z.object({ routeDay: z.string(), key: z.record(z.string(), z.string()) });
 
 export const search = http({ query: searchQuery }, async ({ query }) => {
@@ -77,7 +77,7 @@ export const requestMigration = http(
   },
 );
 
-export const getMigration = http({ params: z.object({ flightId, migrationId: z.string().check(z.minLength(1), z.maxLength(64)) }) }, async ({ params }) => ({
+export const getMigration = http({ params: pathParams('flightId', 'migrationId') }, async ({ params }) => ({
   status: 200,
   body: await migrationPipeline().migrations.report(params.flightId, params.migrationId),
 }));
@@ -93,7 +93,7 @@ export const requestBatch = http(
   },
 );
 
-export const getBatch = http({ params: z.object({ batchId: z.string().check(z.regex(/^[0-9a-f]{24}$/, 'must be a batch id')) }) }, async ({ params }) => ({
+export const getBatch = http({ params: pathParams('batchId') }, async ({ params }) => ({
   status: 200,
   body: await migrationPipeline().migrations.batchReport(params.batchId),
 }));

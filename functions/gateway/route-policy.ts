@@ -7,10 +7,18 @@ import type { Role } from '../../lib/auth/roles';
  */
 export type Access = 'public' | readonly Role[];
 
+/**
+ * Which per-caller rate limit a route draws on (lib/http/rate-limit.ts): `auth` (sign-up and sign-in,
+ * what bots hammer: a tight budget per IP), `public` (other anonymous routes, per IP), `user` (per
+ * signed-in person). Routes without one take `public` or `user` from their access.
+ */
+export type RateLimitClass = 'auth' | 'public' | 'user';
+
 export interface RoutePolicy {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   path: string;
   access: Access;
+  rateLimit?: RateLimitClass;
 }
 
 const PEOPLE = ['user', 'admin'] as const;
@@ -22,9 +30,9 @@ export const routePolicy: readonly RoutePolicy[] = [
   { method: 'GET', path: '/health', access: 'public' },
   { method: 'GET', path: '/openapi.json', access: 'public' },
 
-  { method: 'POST', path: '/auth/register', access: 'public' },
-  { method: 'POST', path: '/auth/login', access: 'public' },
-  { method: 'POST', path: '/auth/refresh', access: 'public' },
+  { method: 'POST', path: '/auth/register', access: 'public', rateLimit: 'auth' },
+  { method: 'POST', path: '/auth/login', access: 'public', rateLimit: 'auth' },
+  { method: 'POST', path: '/auth/refresh', access: 'public', rateLimit: 'auth' },
   { method: 'POST', path: '/auth/logout', access: PEOPLE },
   { method: 'GET', path: '/users/me', access: PEOPLE },
   { method: 'POST', path: '/admin/users', access: ADMIN },
@@ -70,6 +78,15 @@ const matchers = routePolicy.map((route) => ({
 export function routesForPath(path: string): RoutePolicy[] {
   const trimmed = path.length > 1 ? path.replace(/\/+$/, '') : path;
   return matchers.filter((m) => m.pattern.test(trimmed)).map((m) => m.route);
+}
+
+/** The policy entry of a route by its template path (API Gateway's `resource`), if it has one. */
+export function routeOf(method: string, resource: string): RoutePolicy | undefined {
+  return routePolicy.find((route) => route.method === method && route.path === resource);
+}
+
+export function rateLimitClassOf(route: RoutePolicy | undefined): RateLimitClass {
+  return route?.rateLimit ?? (route === undefined || route.access === 'public' ? 'public' : 'user');
 }
 
 export function isAllowed(route: RoutePolicy, role: Role | undefined): boolean {

@@ -52,11 +52,18 @@ export function auditSnapshot(snapshot: FullSnapshot): AuditReport {
       if (snapshot.state[seat.id] !== `B:${booking.bookingId}`) problems.push(`booking ${booking.bookingId} lost seat ${seat.id}`);
     }
   }
+  const heldBy = new Map<string, number>();
   for (const hold of holds.values()) {
     if (hold.status !== 'active') continue;
+    heldBy.set(hold.userId, (heldBy.get(hold.userId) ?? 0) + hold.seats.length);
     for (const seat of hold.seats) {
       if (snapshot.state[seat] !== `H:${hold.holdId}`) problems.push(`active hold ${hold.holdId} lost seat ${seat}`);
     }
+  }
+  for (const userId of new Set([...heldBy.keys(), ...Object.keys(snapshot.heldBy)])) {
+    const counted = snapshot.heldBy[userId] ?? 0;
+    const actual = heldBy.get(userId) ?? 0;
+    if (counted !== actual) problems.push(`user ${userId} holds ${actual} seats but the hold cap counts ${counted}`);
   }
 
   for (const seat of snapshot.retired) {

@@ -4,10 +4,9 @@ import { redis } from '../../lib/clients/redis';
 import { assertTokenConfig } from '../../lib/auth/tokens';
 import { decodeCursor, encodeCursor, pageQuery } from '../../lib/http/pagination';
 import { requireCaller, type HttpResponse } from '../../lib/http/stack';
-import { flightId } from '../../lib/ids';
+import { pathParams } from '../../lib/http/path-params';
 import { scheduledHeartbeat, serviceHandler } from '../../registry/self-registration';
 import { idempotent } from './idempotency';
-import { idPattern } from './keys';
 import { applySeatMapBody, holdBody, provisionSeatsBody } from './model';
 import { SeatService } from './service';
 import { RedisSeatStore } from './store';
@@ -17,9 +16,9 @@ const { HOLD_TTL_SECONDS, IDEMPOTENCY_TTL_SECONDS } = config('seats');
 const seats = new SeatService(new RedisSeatStore(redis()), HOLD_TTL_SECONDS * 1000);
 const http = serviceHandler('seats');
 
-const flightParams = z.object({ flightId });
-const holdParams = z.object({ holdId: z.string().check(z.regex(idPattern, 'must be a hold id')) });
-const bookingParams = z.object({ bookingId: z.string().check(z.regex(idPattern, 'must be a booking id')) });
+const flightParams = pathParams('flightId');
+const holdParams = pathParams('holdId');
+const bookingParams = pathParams('bookingId');
 
 export const seatMap = http({ params: flightParams }, async ({ params, headers }): Promise<HttpResponse> => {
   const view = await seats.seatMap(params.flightId);

@@ -12,7 +12,7 @@ import { idempotencyKey } from './keys';
  * is not, so the client's retry runs the request again.
  */
 
-const KEY_FORMAT = /^[\x20-\x7E]{1,128}$/;
+export const IDEMPOTENCY_KEY_FORMAT = /^[\x20-\x7E]{1,128}$/;
 
 interface Stored {
   state: 'pending' | 'done';
@@ -34,7 +34,7 @@ export interface IdempotentRequest {
 
 export async function idempotent(redis: Redis, ttlSeconds: number, request: IdempotentRequest, run: () => Promise<HttpResponse>): Promise<HttpResponse> {
   if (request.key === undefined) return run();
-  if (!KEY_FORMAT.test(request.key)) throw validationFailed([{ field: 'Idempotency-Key', message: 'must be 1-128 printable characters' }]);
+  if (!IDEMPOTENCY_KEY_FORMAT.test(request.key)) throw validationFailed([{ field: 'Idempotency-Key', message: 'must be 1-128 printable characters' }]);
 
   const storeKey = idempotencyKey(request.userId, sha256(request.key));
   const fingerprint = sha256(JSON.stringify([request.method, request.path, request.body ?? null]));

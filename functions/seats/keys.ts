@@ -1,4 +1,4 @@
-import { FLIGHT_ID } from '../../lib/ids';
+import { BOOKING_ID, HOLD_ID } from '../../lib/ids';
 
 /**
  * Every Redis key the seats service uses, in one place. A flight's keys share the hash tag
@@ -14,16 +14,20 @@ import { FLIGHT_ID } from '../../lib/ids';
  *   seats:{flight:ID}:retired   HASH  seat id → 1: dropped by a migration, kept while held/booked
  *   seats:{flight:ID}:pending   HASH  seat id → JSON {class, price} to apply once the seat is free
  *   seats:{flight:ID}:migration-lock  STRING  the flights service's Redlock lock (the migration fence)
+ *   seats:{flight:ID}:heldby    HASH  user id → seats held in live holds  the per-person hold cap
  *   seats:{user:ID}:bookings    ZSET  booking id → created (ms)             the user's list (own slot)
  *   seats:{user:ID}:idem:<sha>  STRING  an Idempotency-Key's stored response
  */
-const FLIGHT_KEY_PARTS = ['map', 'state', 'meta', 'holdexp', 'holds', 'holdgc', 'bookings', 'retired', 'pending', 'migrationLock'] as const;
+const FLIGHT_KEY_PARTS = ['map', 'state', 'meta', 'holdexp', 'holds', 'holdgc', 'bookings', 'retired', 'pending', 'migrationLock', 'heldBy'] as const;
 export type FlightKeys = Record<(typeof FLIGHT_KEY_PARTS)[number], string>;
 
 export function flightKeys(flightId: string): FlightKeys {
   const tag = `seats:{flight:${flightId}}`;
-  return Object.fromEntries(FLIGHT_KEY_PARTS.map((part) => [part, `${tag}:${part === 'migrationLock' ? 'migration-lock' : part}`])) as FlightKeys;
+  const names: Partial<Record<(typeof FLIGHT_KEY_PARTS)[number], string>> = { migrationLock: 'migration-lock', heldBy: 'heldby' };
+  return Object.fromEntries(FLIGHT_KEY_PARTS.map((part) => [part, `${tag}:${names[part] ?? part}`])) as FlightKeys;
 }
+
+export const SCRIPT_KEY_COUNT = FLIGHT_KEY_PARTS.length;
 
 /** The KEYS every seats script takes, in the order scripts.ts reads them. */
 export function scriptKeys(flightId: string): string[] {
@@ -38,9 +42,6 @@ export const idempotencyKey = (userId: string, keyDigest: string) => `seats:{use
  * Hold and booking ids carry their flight's id, so `/holds/{id}` and `/bookings/{id}` find the flight's
  * keys (one slot) without a cross-slot index.
  */
-const ID = new RegExp(`^(h|b)_(${FLIGHT_ID.source.slice(1, -1)})_([A-Za-z0-9_-]{16})$`);
-
-export const idPattern = ID;
 export function flightOfId(id: string): string | undefined {
-  return ID.exec(id)?.[2];
+  return (HOLD_ID.exec(id) ?? BOOKING_ID.exec(id))?.[1];
 }

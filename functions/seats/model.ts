@@ -106,8 +106,11 @@ export interface MigrationOutcome {
   conflicts: MigrationConflict[];
 }
 
+/** The most seats one person may hold on one flight at a time, all their live holds together (API.md). */
+export const HOLD_LIMIT_PER_USER = 9;
+
 export const holdBody = z
-  .strictObject({ seats: z.array(seatId).check(z.minLength(1, 'hold at least 1 seat'), z.maxLength(9, 'hold at most 9 seats')) })
+  .strictObject({ seats: z.array(seatId).check(z.minLength(1, 'hold at least 1 seat'), z.maxLength(HOLD_LIMIT_PER_USER, `hold at most ${HOLD_LIMIT_PER_USER} seats`)) })
   .check(z.refine((b) => new Set(b.seats).size === b.seats.length, { message: 'lists a seat twice', path: ['seats'] }));
 
 export const provisionSeatsBody = z.strictObject({ seatMapVersion: z.number().check(z.int(), z.gte(1)), seatMap: seatMapInput });

@@ -1,6 +1,6 @@
 /**
  * The seats service's Lua scripts. Each multi-key state change is one script: atomic, one round trip,
- * run by EVALSHA (ioredis loads it once per connection). Every script takes the same ten flight keys
+ * run by EVALSHA (ioredis loads it once per connection). Every script takes the same flight keys
  * (keys.ts, in that order) and first reclaims holds whose time has passed, so an expired hold's seats
  * are available again without any background job. Times come from the Redis server's clock (TIME), so
  * Lambda clocks never disagree about expiry.
@@ -8,7 +8,7 @@
 
 const PRELUDE = `
 local K_MAP, K_STATE, K_META, K_HOLDEXP, K_HOLDS, K_HOLDGC, K_BOOKINGS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local K_RETIRED, K_PENDING, K_LOCK = KEYS[8], KEYS[9], KEYS[10]
+local K_RETIRED, K_PENDING, K_LOCK, K_HELDBY = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local RETAIN_MS = 86400000
 
 local function now_ms()
@@ -48,9 +48,15 @@ local function free_seats(seats, marker)
   return freed
 end
 
+-- Counts the seats a person holds on this flight (the hold cap); a count that reaches 0 goes.
+local function count_held(user_id, delta)
+  if redis.call('HINCRBY', K_HELDBY, user_id, delta) <= 0 then redis.call('HDEL', K_HELDBY, user_id) end
+end
+
 -- Ends an active hold: frees its seats, records why, and schedules the record to be forgotten.
 local function end_hold(hold, status, now)
   local freed = free_seats(hold.seats, 'H:' .. hold.holdId)
+  count_held(hold.userId, -#hold.seats)
   hold.status = status
   redis.call('HSET', K_HOLDS, hold.holdId, cjson.encode(hold))
   redis.call('ZREM', K_HOLDEXP, hold.holdId)
@@ -108,16 +114,21 @@ redis.call('HSET', K_META, 'status', 'scheduled', 'version', 1, 'mapVersion', AR
 return cjson.encode({ok = true, existed = false})
 `;
 
-/** ARGV: holdId, userId, ttlMs, createdAt, seat ids… All-or-nothing. */
+/**
+ * ARGV: holdId, userId, ttlMs, createdAt, limit, seat ids… All-or-nothing, and refused when the caller's
+ * live holds on this flight would then cover more than `limit` seats.
+ */
 export const HOLD = `${PRELUDE}
 local status = flight_status()
 if not status then return fail('FLIGHT_NOT_FOUND') end
 if status == 'cancelled' then return fail('FLIGHT_CANCELLED') end
 local now = now_ms()
 reclaim(now)
-local hold_id, user_id, ttl_ms, created_at = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local hold_id, user_id, ttl_ms, created_at, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local held = tonumber(redis.call('HGET', K_HELDBY, user_id) or '0')
+if held + #ARGV - 5 > limit then return fail('HOLD_LIMIT_REACHED', {limit = limit, held = held}) end
 local seats, missing, unavailable = {}, {}, {}
-for i = 5, #ARGV do
+for i = 6, #ARGV do
   local seat = ARGV[i]
   seats[#seats + 1] = seat
   if redis.call('HEXISTS', K_MAP, seat) == 0 then
@@ -133,6 +144,7 @@ for _, seat in ipairs(seats) do redis.call('HSET', K_STATE, seat, marker) end
 local hold = {holdId = hold_id, userId = user_id, seats = seats, expiresAtMs = now + ttl_ms, createdAt = created_at, status = 'active'}
 redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
 redis.call('ZADD', K_HOLDEXP, hold.expiresAtMs, hold_id)
+count_held(user_id, #seats)
 bump()
 return cjson.encode({ok = true, hold = hold})
 `;
@@ -161,6 +173,7 @@ redis.call('HSET', K_BOOKINGS, booking_id, cjson.encode(booking))
 hold.status = 'confirmed'
 hold.bookingId = booking_id
 redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
+count_held(user_id, -#hold.seats)
 redis.call('ZREM', K_HOLDEXP, hold_id)
 redis.call('ZADD', K_HOLDGC, now + RETAIN_MS, hold_id)
 bump()
@@ -310,5 +323,5 @@ local now = now_ms()
 reclaim(now)
 return {redis.call('HGETALL', K_META), redis.call('HGETALL', K_MAP), redis.call('HGETALL', K_STATE),
   redis.call('HGETALL', K_HOLDS), redis.call('ZRANGE', K_HOLDEXP, 0, -1, 'WITHSCORES'), redis.call('HGETALL', K_BOOKINGS), tostring(now),
-  redis.call('HKEYS', K_RETIRED)}
+  redis.call('HKEYS', K_RETIRED), redis.call('HGETALL', K_HELDBY)}
 `;

@@ -3,7 +3,7 @@ import { AppError, type ErrorCode } from '../../lib/http/errors';
 import type { Caller } from '../../lib/auth/roles';
 import { auditSnapshot, type AuditReport } from './audit';
 import { flightOfId } from './keys';
-import { compareSeatIds, type Booking, type HoldRecord, type MigrationOutcome, type MigrationPolicy, type Money, type SeatMapInput, type SeatMapView, type SeatView } from './model';
+import { compareSeatIds, HOLD_LIMIT_PER_USER, type Booking, type HoldRecord, type MigrationOutcome, type MigrationPolicy, type Money, type SeatMapInput, type SeatMapView, type SeatView } from './model';
 import type { ScriptAnswer, SeatStore } from './store';
 
 /** The seats service's rules: seat maps with live status, holds, bookings, flight cancellation, audit. */
@@ -25,6 +25,8 @@ function unwrap<T>(answer: ScriptAnswer<T>): T {
       throw new AppError('MIGRATION_FENCED', 'The migrator no longer holds the flight lock');
     case 'MIGRATION_CONFLICTS':
       throw new AppError('MIGRATION_CONFLICTS', 'Held or booked seats would be dropped', { conflicts: answer.conflicts });
+    case 'HOLD_LIMIT_REACHED':
+      throw new AppError('HOLD_LIMIT_REACHED', `You hold ${answer.held} seats of this flight; at most ${answer.limit} at a time`, { limit: answer.limit, held: answer.held });
     case 'HOLD_ALREADY_CONFIRMED':
       throw new AppError('HOLD_ALREADY_CONFIRMED', undefined, { bookingId: answer.bookingId });
     case 'INTERNAL':
@@ -114,6 +116,7 @@ export class SeatService {
         userId: caller.userId,
         ttlMs: this.holdTtlMs,
         createdAt: new Date(this.now()).toISOString(),
+        limit: HOLD_LIMIT_PER_USER,
         seats,
       }),
     );

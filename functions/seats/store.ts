@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import { flightKeys, flightOfId, scriptKeys, userBookingsKey } from './keys';
+import { flightKeys, flightOfId, SCRIPT_KEY_COUNT, scriptKeys, userBookingsKey } from './keys';
 import { APPLY_SEAT_MAP, CANCEL_BOOKING, CANCEL_FLIGHT, CONFIRM, HOLD, PROVISION, READ_ALL, READ_SEATS, RELEASE } from './scripts';
 import { seatInfo, type Booking, type HoldRecord, type MigrationOutcome, type SeatMapInput } from './model';
 
@@ -8,7 +8,19 @@ import { seatInfo, type Booking, type HoldRecord, type MigrationOutcome, type Se
  * `{ok: true, …}` or `{error: CODE, …}`; the domain turns errors into HTTP problems.
  */
 
-export type ScriptAnswer<T> = ({ ok: true } & T) | { error: string; seats?: string[]; bookingId?: string; conflicts?: unknown[] };
+export type ScriptAnswer<T> =
+  | ({ ok: true } & T)
+  | { error: string; seats?: string[]; bookingId?: string; conflicts?: unknown[]; limit?: number; held?: number };
+
+export interface NewHold {
+  holdId: string;
+  userId: string;
+  ttlMs: number;
+  createdAt: string;
+  /** The most seats the user may hold on this flight, this hold included. */
+  limit: number;
+  seats: string[];
+}
 
 export interface FlightSnapshot {
   meta: Record<string, string>;
@@ -23,11 +35,13 @@ export interface FullSnapshot extends FlightSnapshot {
   nowMs: number;
   /** Seats a migration dropped that stay while held or booked. */
   retired: string[];
+  /** Seats each person holds in live holds, as the hold cap counts them. */
+  heldBy: Record<string, number>;
 }
 
 export interface SeatStore {
   provision(flightId: string, mapVersion: number, seatMap: SeatMapInput): Promise<ScriptAnswer<{ existed: boolean }>>;
-  hold(flightId: string, hold: { holdId: string; userId: string; ttlMs: number; createdAt: string; seats: string[] }): Promise<ScriptAnswer<{ hold: HoldRecord }>>;
+  hold(flightId: string, hold: NewHold): Promise<ScriptAnswer<{ hold: HoldRecord }>>;
   confirm(flightId: string, args: { holdId: string; userId: string; bookingId: string; createdAt: string }): Promise<ScriptAnswer<{ booking: Booking }>>;
   release(flightId: string, holdId: string, userId: string): Promise<ScriptAnswer<object>>;
   cancelBooking(flightId: string, args: { bookingId: string; callerId: string; isAdmin: boolean; cancelledAt: string }): Promise<ScriptAnswer<{ booking: Booking }>>;
@@ -62,7 +76,7 @@ export class RedisSeatStore implements SeatStore {
   constructor(private readonly redis: Redis) {
     const define = (name: string, lua: string): ScriptRunner => {
       // defineCommand sends EVALSHA and falls back to EVAL (loading the script) only on NOSCRIPT.
-      redis.defineCommand(name, { lua, numberOfKeys: 10 });
+      redis.defineCommand(name, { lua, numberOfKeys: SCRIPT_KEY_COUNT });
       const command = (redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>)[name]!.bind(redis);
       return (keys, args) => command(...keys, ...args);
     };
@@ -87,8 +101,8 @@ export class RedisSeatStore implements SeatStore {
     return this.run<{ existed: boolean }>(this.scripts.provision, flightId, [mapVersion, ...seatArgs(seatMap)]);
   }
 
-  hold(flightId: string, hold: { holdId: string; userId: string; ttlMs: number; createdAt: string; seats: string[] }) {
-    return this.run<{ hold: HoldRecord }>(this.scripts.hold, flightId, [hold.holdId, hold.userId, hold.ttlMs, hold.createdAt, ...hold.seats]);
+  hold(flightId: string, hold: NewHold) {
+    return this.run<{ hold: HoldRecord }>(this.scripts.hold, flightId, [hold.holdId, hold.userId, hold.ttlMs, hold.createdAt, hold.limit, ...hold.seats]);
   }
 
   confirm(flightId: string, args: { holdId: string; userId: string; bookingId: string; createdAt: string }) {
@@ -121,7 +135,7 @@ export class RedisSeatStore implements SeatStore {
   }
 
   async snapshot(flightId: string): Promise<FullSnapshot | undefined> {
-    const result = (await this.scripts.readAll(scriptKeys(flightId), [])) as [string[], string[], string[], string[], string[], string[], string, string[]] | null;
+    const result = (await this.scripts.readAll(scriptKeys(flightId), [])) as [string[], string[], string[], string[], string[], string[], string, string[], string[]] | null;
     if (!result) return undefined;
     const expiries = pairs(result[4]);
     return {
@@ -133,6 +147,7 @@ export class RedisSeatStore implements SeatStore {
       bookings: pairs(result[5]),
       nowMs: Number(result[6]),
       retired: result[7],
+      heldBy: Object.fromEntries(Object.entries(pairs(result[8])).map(([userId, count]) => [userId, Number(count)])),
     };
   }
 

@@ -3,9 +3,10 @@ import { requireCaller } from '../../lib/http/stack';
 import { scheduledHeartbeat, serviceHandler } from '../../registry/self-registration';
 import { decodeCursor, encodeCursor, pageQuery } from '../../lib/http/pagination';
 import { assertTokenConfig } from '../../lib/auth/tokens';
+import { pathParams } from '../../lib/http/path-params';
 import { MongoUserStore } from './store';
 import { UserService, toPublicUser } from './service';
-import { createUserBody, loginBody, refreshBody, registerBody, updateUserBody, userCursor, userIdParams } from './schemas';
+import { createUserBody, loginBody, refreshBody, registerBody, updateUserBody, userCursor } from './schemas';
 
 assertTokenConfig();
 const users = new UserService(new MongoUserStore(mongoDb()));
@@ -40,9 +41,9 @@ export const listUsers = httpHandler({ query: pageQuery }, async ({ query }) => 
   return { status: 200, body: { items: page.items, nextCursor: page.lastId ? encodeCursor({ after: page.lastId }) : null } };
 });
 
-export const updateUser = httpHandler({ params: userIdParams, body: updateUserBody }, async ({ params, body }) => ({
+export const updateUser = httpHandler({ params: pathParams('userId'), body: updateUserBody }, async (request) => ({
   status: 200,
-  body: await users.update(params.userId, body),
+  body: await users.update(requireCaller(request).userId, request.params.userId, request.body),
 }));
 
 export const keepAlive = scheduledHeartbeat('users');

@@ -12,5 +12,4 @@ export const createUserBody = z.strictObject({ email, password, name, role: z.en
 export const updateUserBody = z
   .strictObject({ role: z.optional(z.enum(PERSON_ROLES)), disabled: z.optional(z.boolean()) })
   .check(z.refine((b) => b.role !== undefined || b.disabled !== undefined, 'give role or disabled'));
-export const userIdParams = z.object({ userId: z.string().check(z.uuid('must be a user id')) });
 export const userCursor = z.object({ after: z.string().check(z.uuid()) });

@@ -115,7 +115,26 @@ export class UserService {
     return { items, lastId: rows.length > limit ? items.at(-1)?.id : undefined };
   }
 
-  async update(userId: string, changes: { role?: PersonRole; disabled?: boolean }): Promise<PublicUser> {
+  /**
+   * An admin changes a user's role or status. Demoting or disabling is refused for the admin itself and
+   * for the last enabled admin (nobody could manage flights or users any more); the check and the
+   * change run under the admin roster lock, so two admins demoting each other cannot both succeed.
+   */
+  async update(actorId: string, userId: string, changes: { role?: PersonRole; disabled?: boolean }): Promise<PublicUser> {
+    const removesAdminRights = changes.role === 'user' || changes.disabled === true;
+    if (!removesAdminRights) return this.applyUpdate(userId, changes);
+    if (userId === actorId) throw new AppError('CANNOT_CHANGE_SELF', 'An admin cannot demote or disable itself; ask another admin');
+    return this.store.withAdminRosterLock(async () => {
+      const target = await this.store.findUserById(userId);
+      if (!target) throw new AppError('USER_NOT_FOUND');
+      if (target.role === 'admin' && !target.disabled && (await this.store.countEnabledAdmins()) <= 1) {
+        throw new AppError('LAST_ADMIN', 'This is the last enabled admin; make another admin first');
+      }
+      return this.applyUpdate(userId, changes);
+    });
+  }
+
+  private async applyUpdate(userId: string, changes: { role?: PersonRole; disabled?: boolean }): Promise<PublicUser> {
     const user = await this.store.updateUser(userId, changes);
     if (!user) throw new AppError('USER_NOT_FOUND');
     if (changes.disabled) await this.store.revokeUserTokens(userId, this.now());

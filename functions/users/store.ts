@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { MongoServerError, type Collection, type Db } from 'mongodb';
+import { AppError } from '../../lib/http/errors';
 import type { PersonRole } from '../../lib/auth/roles';
 
 /** What the users service keeps, and the small interface its domain code talks to. */
@@ -35,6 +37,13 @@ export interface UserStore {
   findUserById(id: string): Promise<UserRecord | null>;
   listUsers(limit: number, afterId?: string): Promise<UserRecord[]>;
   updateUser(id: string, changes: Partial<Pick<UserRecord, 'role' | 'disabled'>>): Promise<UserRecord | null>;
+  countEnabledAdmins(): Promise<number>;
+  /**
+   * Runs `change` while no other change of an admin's role or status runs (a lease, so a crashed holder
+   * cannot block for long). Without transactions this is what keeps two admins who demote each other at
+   * the same moment from leaving none.
+   */
+  withAdminRosterLock<T>(change: () => Promise<T>): Promise<T>;
 
   insertRefreshToken(token: RefreshTokenRecord): Promise<void>;
   findRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | null>;
@@ -58,6 +67,11 @@ interface RefreshTokenDoc extends Omit<RefreshTokenRecord, 'tokenHash'> {
   usedAt: Date | null;
   revokedAt: Date | null;
 }
+interface LockDoc {
+  _id: string;
+  token: string;
+  expiresAt: Date;
+}
 interface LoginAttemptsDoc {
   _id: string;
   failures: number;
@@ -80,18 +94,25 @@ export const collections = {
   users: 'users',
   refreshTokens: 'refresh_tokens',
   loginAttempts: 'login_attempts',
+  locks: 'locks',
 } as const;
+
+const ADMIN_ROSTER_LOCK = 'admin-roster';
+const LOCK_LEASE_MS = 10_000;
+const LOCK_WAIT_MS = 2_000;
 
 /** Plain CRUD with conditional updates only: runs unchanged on MongoDB, Atlas and FerretDB (no transactions). */
 export class MongoUserStore implements UserStore {
   private readonly users: Collection<UserDoc>;
   private readonly tokens: Collection<RefreshTokenDoc>;
   private readonly attempts: Collection<LoginAttemptsDoc>;
+  private readonly locks: Collection<LockDoc>;
 
   constructor(db: Db) {
     this.users = db.collection<UserDoc>(collections.users);
     this.tokens = db.collection<RefreshTokenDoc>(collections.refreshTokens);
     this.attempts = db.collection<LoginAttemptsDoc>(collections.loginAttempts);
+    this.locks = db.collection<LockDoc>(collections.locks);
   }
 
   /** Idempotent; run by the launcher and the deploy seed script, not on the request path. */
@@ -141,6 +162,33 @@ export class MongoUserStore implements UserStore {
   async updateUser(id: string, changes: Partial<Pick<UserRecord, 'role' | 'disabled'>>): Promise<UserRecord | null> {
     const doc = await this.users.findOneAndUpdate({ _id: id }, { $set: changes }, { returnDocument: 'after' });
     return doc && toUser(doc);
+  }
+
+  async countEnabledAdmins(): Promise<number> {
+    return this.users.countDocuments({ role: 'admin', disabled: false });
+  }
+
+  async withAdminRosterLock<T>(change: () => Promise<T>): Promise<T> {
+    const token = randomUUID();
+    const giveUpAt = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      const now = new Date();
+      try {
+        await this.locks.insertOne({ _id: ADMIN_ROSTER_LOCK, token, expiresAt: new Date(now.getTime() + LOCK_LEASE_MS) });
+        break;
+      } catch (error) {
+        if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
+        // Held: take it over only if its holder's lease ran out (that holder crashed).
+        await this.locks.deleteOne({ _id: ADMIN_ROSTER_LOCK, expiresAt: { $lt: now } });
+        if (Date.now() > giveUpAt) throw new AppError('SERVICE_UNAVAILABLE', 'Another change of the admins is in progress; retry shortly');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    try {
+      return await change();
+    } finally {
+      await this.locks.deleteOne({ _id: ADMIN_ROSTER_LOCK, token });
+    }
   }
 
   async insertRefreshToken(token: RefreshTokenRecord): Promise<void> {

@@ -3,12 +3,17 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import type * as z from '../validation';
 import { createLogger, type Logger } from '../log';
 import { AppError, problemOf, validationFailed, type FieldError } from './errors';
+import { notFoundCodeOf } from './path-params';
+import { enforceRateLimit } from './rate-limit';
+import { isDependencyUnavailable, RETRY_AFTER_SECONDS, serviceUnavailable } from './unavailable';
 import type { Caller, Role } from '../auth/roles';
 
 /**
- * The one middy stack every HTTP handler runs in: request id and access log, CORS, problem+json
- * errors, JSON body parsing with a size limit, and schema validation with field errors. Handlers get
- * a typed request and return `{ status, body }`; they never catch errors to shape HTTP answers.
+ * The one middy stack every HTTP handler runs in: request id and access log, CORS, per-caller rate
+ * limits, problem+json errors (a dependency that is down or too slow is a 503 with Retry-After, never a
+ * 500), JSON body parsing with a size limit, and schema validation with field errors (a malformed path
+ * id is its resource's 404). Handlers get a typed request and return `{ status, body }`; they never
+ * catch errors to shape HTTP answers.
  */
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
@@ -43,12 +48,14 @@ interface StackContext extends Context {
   requestId: string;
   log: Logger;
   startedAt: number;
+  /** Headers every answer to this request carries, errors included (the rate limit's). */
+  responseHeaders: Record<string, string>;
 }
 
 const corsHeaders = {
   'access-control-allow-origin': '*',
   'access-control-allow-headers': 'authorization,content-type,idempotency-key,if-none-match',
-  'access-control-expose-headers': 'etag,x-request-id',
+  'access-control-expose-headers': 'etag,x-request-id,retry-after,ratelimit,ratelimit-policy',
 };
 
 export function fieldErrorsOf(error: z.core.$ZodError, root: string): FieldError[] {
@@ -57,7 +64,8 @@ export function fieldErrorsOf(error: z.core.$ZodError, root: string): FieldError
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((key) => ({ field: path ? `${path}.${key}` : key, message: 'is not allowed' }));
     }
-    return [{ field: path || root, message: issue.message }];
+    // A body that is not an object at all (`false`, `[]`) fails as a whole.
+    return [{ field: path || root || 'body', message: issue.message }];
   });
 }
 
@@ -65,6 +73,14 @@ function parse<T>(schema: z.ZodMiniType<T> | undefined, value: unknown, root: st
   if (!schema) return undefined as T;
   const result = schema.safeParse(value);
   if (!result.success) throw validationFailed(fieldErrorsOf(result.error, root));
+  return result.data;
+}
+
+/** A path id that is not well-formed names nothing: the answer is its resource's 404, as for an unknown id. */
+function parsePathParams<P>(schema: z.ZodMiniType<P> | undefined, value: unknown): P {
+  if (!schema) return undefined as P;
+  const result = schema.safeParse(value);
+  if (!result.success) throw new AppError(notFoundCodeOf(String(result.error.issues[0]?.path[0] ?? '')));
   return result.data;
 }
 
@@ -114,11 +130,18 @@ export function jsonResult(response: HttpResponse, requestId: string): APIGatewa
   };
 }
 
-export function problemResult(error: AppError, requestId: string): APIGatewayProxyResult {
+export function problemResult(error: AppError, requestId: string, extraHeaders: Record<string, string> = {}): APIGatewayProxyResult {
+  const retryAfter: Record<string, string> = error.status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
   return jsonResult(
-    { status: error.status, body: problemOf(error), headers: { ...error.headers, 'content-type': 'application/problem+json' } },
+    { status: error.status, body: problemOf(error), headers: { ...extraHeaders, ...retryAfter, ...error.headers, 'content-type': 'application/problem+json' } },
     requestId,
   );
+}
+
+/** What the client hears about an error: our own problems as they are, an outage as a 503, anything else a 500. */
+function answerFor(error: unknown): AppError | undefined {
+  if (error instanceof AppError) return error;
+  return isDependencyUnavailable(error) ? serviceUnavailable() : undefined;
 }
 
 /** Request id, access log and the last word on errors: anything not an AppError becomes a 500 without internals. */
@@ -128,6 +151,7 @@ const requestLifecycle = (): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewa
     context.requestId = event.requestContext?.requestId ?? context.awsRequestId ?? 'local';
     context.startedAt = Date.now();
     context.log = createLogger({ requestId: context.requestId, function: context.functionName });
+    context.responseHeaders = {};
   },
   after: (request) => {
     request.context.log.info('request', {
@@ -140,10 +164,11 @@ const requestLifecycle = (): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewa
   onError: (request) => {
     const { error, context, event } = request;
     const log = context.log ?? createLogger();
-    const known = error instanceof AppError ? error : undefined;
+    const known = answerFor(error);
     if (!known) log.error('unhandled error', { error, method: event.httpMethod, path: event.path });
+    else if (known.status === 503 && !(error instanceof AppError)) log.warn('dependency unavailable', { error: { name: error?.name, message: error?.message } });
     const answer = known ?? new AppError('INTERNAL', 'Something went wrong on our side; the request id identifies it in our logs');
-    request.response = problemResult(answer, context.requestId ?? 'local');
+    request.response = problemResult(answer, context.requestId ?? 'local', context.responseHeaders);
     log.info('request', { method: event.httpMethod, path: event.path, status: answer.status, code: answer.code, ms: Date.now() - (context.startedAt ?? Date.now()) });
   },
 });
@@ -158,19 +183,22 @@ export function httpHandler<B = undefined, Q = undefined, P = undefined>(
     .use(requestLifecycle())
     .handler(async (event, context) => {
       const headers = lowerCaseHeaders(event.headers);
+      const caller = callerOf(event);
+      context.responseHeaders = await enforceRateLimit(event, caller);
       const rawBody = readJsonBody(event, headers, spec.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
       const request: HttpRequest<B, Q, P> = {
         method: event.httpMethod,
         path: event.path,
+        params: parsePathParams(spec.params, event.pathParameters ?? {}),
         body: spec.body ? parse(spec.body, rawBody ?? {}, '') : (undefined as B),
         query: parse(spec.query, event.queryStringParameters ?? {}, 'query'),
-        params: parse(spec.params, event.pathParameters ?? {}, 'path'),
         headers,
-        caller: callerOf(event),
+        caller,
         requestId: context.requestId,
         log: context.log,
       };
-      return jsonResult(await handle(request), context.requestId);
+      const response = await handle(request);
+      return jsonResult({ ...response, headers: { ...context.responseHeaders, ...response.headers } }, context.requestId);
     }) as unknown as HttpHandler;
 }
 

@@ -42,6 +42,60 @@ describe('seats on redis-server', () => {
     expect(report).toEqual({ ok: true, counts: { available: 0, held: 0, booked: 2, total: 2 }, problems: [] });
   });
 
+  describe('the hold cap: at most 9 seats per person per flight, all live holds together', () => {
+    it('refuses the hold that would pass 9 seats, atomically, whatever the holds it comes in', async () => {
+      const flightId = await newFlight(5);
+      const greedy = user();
+      await seats.hold(greedy, flightId, ['1A', '1B', '1C', '1D']);
+      await seats.hold(greedy, flightId, ['2A', '2B', '2C', '2D']);
+      const refused = await seats.hold(greedy, flightId, ['3A', '3B']).catch((e) => e);
+      expect(refused).toMatchObject({ code: 'HOLD_LIMIT_REACHED', status: 409, extensions: { limit: 9, held: 8 } });
+      await seats.hold(greedy, flightId, ['3A']);
+      await expect(seats.hold(greedy, flightId, ['3B'])).rejects.toMatchObject({ code: 'HOLD_LIMIT_REACHED', extensions: { held: 9 } });
+      // Another person, and the same person on another flight, are not affected.
+      await expect(seats.hold(user(), flightId, ['4A', '4B', '4C'])).resolves.toMatchObject({ seats: ['4A', '4B', '4C'] });
+      await expect(seats.hold(greedy, await newFlight(), ['1A'])).resolves.toMatchObject({ seats: ['1A'] });
+      expect((await seats.seatMap(flightId)).counts.held).toBe(12);
+      expect((await seats.audit(flightId)).ok).toBe(true);
+    });
+
+    it('counts 20 concurrent one-seat holds of one person: exactly 9 win', async () => {
+      const flightId = await newFlight(4);
+      const greedy = user();
+      const ids = seatMap(4).seats.map((seat) => seat.id).slice(0, 20);
+      const attempts = await Promise.allSettled(ids.map((seat) => seats.hold(greedy, flightId, [seat])));
+      expect(attempts.filter((a) => a.status === 'fulfilled')).toHaveLength(9);
+      expect(attempts.filter((a) => a.status === 'rejected').map((a) => codeOf((a as PromiseRejectedResult).reason))).toEqual(Array(11).fill('HOLD_LIMIT_REACHED'));
+      expect((await seats.audit(flightId)).ok).toBe(true);
+    });
+
+    it('gives the allowance back when a hold is released, confirmed or expires', async () => {
+      const shortLived = new SeatService(store, 300);
+      const flightId = await newFlight(5);
+      const traveller = user();
+      const released = await seats.hold(traveller, flightId, ['1A', '1B', '1C']);
+      const confirmed = await seats.hold(traveller, flightId, ['2A', '2B', '2C']);
+      await shortLived.hold(traveller, flightId, ['3A', '3B', '3C']);
+      await expect(seats.hold(traveller, flightId, ['4A'])).rejects.toMatchObject({ code: 'HOLD_LIMIT_REACHED' });
+      await seats.release(traveller, released.holdId);
+      await seats.confirm(traveller, confirmed.holdId);
+      await sleep(400);
+      // Booked seats do not count: all nine are free to hold again.
+      await expect(seats.hold(traveller, flightId, ['4A', '4B', '4C', '4D', '4E', '4F', '5A', '5B', '5C'])).resolves.toMatchObject({ seats: expect.any(Array) });
+      const report = await seats.audit(flightId);
+      expect(report).toMatchObject({ ok: true, counts: { held: 9, booked: 3 } });
+    });
+
+    it('frees the allowance of everyone when the flight is cancelled', async () => {
+      const flightId = await newFlight();
+      const traveller = user();
+      await seats.hold(traveller, flightId, ['1A', '1B']);
+      await seats.cancelFlight(flightId);
+      const snapshot = await store.snapshot(flightId);
+      expect(snapshot?.heldBy).toEqual({});
+    });
+  });
+
   it('holds are all-or-nothing and tell which seats are taken', async () => {
     const flightId = await newFlight();
     await seats.hold(user(), flightId, ['1A', '1B']);

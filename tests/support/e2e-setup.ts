@@ -14,6 +14,10 @@ export default async function setup(): Promise<void> {
     PUBLIC_API_URL: `http://127.0.0.1:${port}`,
     // A short authorizer cache, so the lock-out of a disabled user can be watched without waiting 30 s.
     AUTHORIZER_CACHE_SECONDS: '1',
+    // Every test calls from 127.0.0.1: budgets for the whole suite; tests/e2e/limits.test.ts uses addresses of its own.
+    RATE_LIMIT_AUTH_PER_MINUTE: '300',
+    RATE_LIMIT_PUBLIC_PER_MINUTE: '5000',
+    RATE_LIMIT_USER_PER_MINUTE: '5000',
   });
   const { seedAdmin } = await import('../../scripts/seed-admin');
   const { closeMongo } = await import('../../lib/clients/mongo');

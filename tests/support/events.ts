@@ -11,11 +11,14 @@ export function apiEvent(init: {
   query?: Record<string, string>;
   params?: Record<string, string>;
   caller?: Caller;
+  /** The route's template path (API Gateway's `resource`); the request path when not given. */
+  resource?: string;
+  sourceIp?: string;
 }): APIGatewayProxyEvent {
   return {
     httpMethod: init.method ?? 'GET',
     path: init.path ?? '/',
-    resource: init.path ?? '/',
+    resource: init.resource ?? init.path ?? '/',
     body: init.rawBody ?? (init.body === undefined ? null : JSON.stringify(init.body)),
     isBase64Encoded: false,
     headers: { 'content-type': 'application/json', ...init.headers },
@@ -26,6 +29,7 @@ export function apiEvent(init: {
     stageVariables: null,
     requestContext: {
       requestId: 'test-request',
+      identity: { sourceIp: init.sourceIp ?? '127.0.0.1' },
       authorizer: init.caller ? { ...init.caller } : null,
     } as unknown as APIGatewayProxyEvent['requestContext'],
   };

@@ -14,6 +14,7 @@ function snapshot(overrides: Partial<FullSnapshot> = {}): FullSnapshot {
     bookings: { b1: JSON.stringify({ bookingId: 'b1', userId: 'u', seats: [{ id: '1B' }], status: 'confirmed' }) },
     nowMs: now,
     retired: [],
+    heldBy: { u: 1 },
     ...overrides,
   };
 }
@@ -39,6 +40,8 @@ describe('seat audit', () => {
       /two confirmed bookings/,
     ],
     ['a booking that lost its seat', { state: { '1A': 'H:h1' } }, /lost seat 1B/],
+    ['a hold cap count that disagrees with the live holds', { heldBy: { u: 3 } }, /holds 1 seats but the hold cap counts 3/],
+    ['a hold cap count for someone without holds', { heldBy: { u: 1, v: 2 } }, /user v holds 0 seats/],
   ])('reports %s', (_, overrides, problem) => {
     const report = auditSnapshot(snapshot(overrides as Partial<FullSnapshot>));
     expect(report.ok).toBe(false);

@@ -1,7 +1,11 @@
 import * as z from '../../lib/validation';
 import { AppError } from '../../lib/http/errors';
 import { httpHandler } from '../../lib/http/stack';
+import { pathParams } from '../../lib/http/path-params';
 import { apiEvent, invoke } from '../support/events';
+
+// The per-caller rate limit needs Redis; its own tests are in tests/integration/rate-limit.test.ts.
+jest.mock('../../lib/http/rate-limit', () => ({ enforceRateLimit: async () => ({ ratelimit: '"user";r=1;t=60' }) }));
 
 const echo = httpHandler(
   { body: z.strictObject({ name: z.string().check(z.minLength(1)), seats: z.array(z.string()).check(z.maxLength(2)) }), maxBodyBytes: 1024 },
@@ -65,5 +69,61 @@ describe('the shared HTTP stack', () => {
     const text = JSON.stringify(res.body);
     expect(text).not.toMatch(/mongodb|secret|stack|at .*\.ts/);
     expect(stderr).toHaveBeenCalledWith(expect.stringContaining('unhandled error'));
+  });
+
+  it.each(['false', '0', '[]', '"x"', 'true'])('answers a JSON body %s that is not an object with 400 VALIDATION_FAILED', async (raw) => {
+    const res = await invoke(echo, apiEvent({ method: 'POST', rawBody: raw }));
+    expect(res).toMatchObject({ status: 400, body: { code: 'VALIDATION_FAILED', errors: [{ field: 'body', message: expect.stringMatching(/expected object/) }] } });
+  });
+
+  it.each([
+    ['flightId', 'FLIGHT_NOT_FOUND', 'fl-nothex'],
+    ['holdId', 'HOLD_NOT_FOUND', 'b_fl-0123456789abcdef_AAAAAAAAAAAAAAAA'],
+    ['bookingId', 'BOOKING_NOT_FOUND', 'nope'],
+    ['userId', 'USER_NOT_FOUND', 'not-a-uuid'],
+    ['batchId', 'BATCH_NOT_FOUND', 'zz'],
+    ['service', 'SERVICE_NOT_FOUND', 'UPPER'],
+  ] as const)('answers a malformed %s with %s, as for an unknown one', async (name, code, value) => {
+    const handler = httpHandler({ params: pathParams(name) }, async () => ({ status: 200 }));
+    const res = await invoke(handler, apiEvent({ params: { [name]: value } }));
+    expect(res).toMatchObject({ status: 404, body: { code } });
+  });
+
+  it('carries the rate limit headers on answers and on errors', async () => {
+    expect((await invoke(echo, apiEvent({ method: 'POST', body: { name: 'x', seats: [] } }))).headers.ratelimit).toBe('"user";r=1;t=60');
+    expect((await invoke(echo, apiEvent({ method: 'POST', rawBody: 'false' }))).headers.ratelimit).toBe('"user";r=1;t=60');
+  });
+
+  const named = (name: string, message = 'x', extra: object = {}) => Object.assign(new Error(message), { name }, extra);
+  it.each([
+    ['MongoDB cannot select a server', named('MongoServerSelectionError', 'Server selection timed out after 1500 ms')],
+    ['MongoDB times out on a socket', named('MongoNetworkTimeoutError', 'connection 3 to 127.0.0.1:1 timed out')],
+    ['ioredis has no connection', new Error('Connection is closed.')],
+    ['ioredis times a command out', new Error('Command timed out')],
+    ['ioredis used up its retries', named('MaxRetriesPerRequestError', 'Reached the max retries per request limit (which is 1).')],
+    ['Redis is loading its data', named('ReplyError', 'LOADING Redis is loading the dataset in memory')],
+    ['a refused connection', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8000'), { code: 'ECONNREFUSED' })],
+    ['DynamoDB throttles', named('ProvisionedThroughputExceededException', 'slow down', { status: 400 })],
+    ['an AWS endpoint answers 503', named('Http503', 'upstream said no', { status: 503 })],
+    ['the AWS SDK times out', named('TimeoutError', 'socket timed out', { $metadata: {} })],
+    ['a wrapped refusal', new Error('apply failed', { cause: Object.assign(new Error('refused'), { code: 'ECONNRESET' }) })],
+  ])('answers 503 SERVICE_UNAVAILABLE with Retry-After when %s, without internals', async (_, error) => {
+    const handler = httpHandler({}, async () => {
+      throw error;
+    });
+    const res = await invoke(handler, apiEvent({}));
+    expect(res).toMatchObject({ status: 503, body: { code: 'SERVICE_UNAVAILABLE' }, headers: { 'retry-after': '5' } });
+    expect(JSON.stringify(res.body)).not.toContain((error as Error).message);
+  });
+
+  it.each([
+    ['a Redis script error', named('ReplyError', 'ERR Error running script: attempt to compare nil with number')],
+    ['a MongoDB server refusal', named('MongoServerError', 'E11000 duplicate key', { code: 11000 })],
+    ['a DynamoDB validation error', named('ValidationException', 'bad expression', { status: 400 })],
+  ])('still answers 500 for %s: that is our bug, not an outage', async (_, error) => {
+    const handler = httpHandler({}, async () => {
+      throw error;
+    });
+    expect((await invoke(handler, apiEvent({}))).status).toBe(500);
   });
 });
