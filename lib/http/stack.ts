@@ -101,7 +101,9 @@ export function callerOf(event: APIGatewayProxyEvent): Caller | undefined {
 
 function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, string>, maxBytes: number): unknown {
   if (event.body === null || event.body === undefined || event.body === '') return undefined;
-  const raw = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+  // API Gateway always sends the body as text; serverless-offline hands a bare `false` or `0` over parsed.
+  const text = typeof event.body === 'string' ? event.body : JSON.stringify(event.body);
+  const raw = event.isBase64Encoded ? Buffer.from(text, 'base64').toString('utf8') : text;
   if (Buffer.byteLength(raw, 'utf8') > maxBytes) {
     throw new AppError('PAYLOAD_TOO_LARGE', `The body may be at most ${maxBytes} bytes`);
   }

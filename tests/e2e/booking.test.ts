@@ -101,7 +101,7 @@ describe('flights, seats and bookings over HTTP', () => {
 
     const cases: [string, () => [string, string, Record<string, unknown>], number, string][] = [
       ['an unknown flight', () => ['GET', '/flights/fl-0000000000000000', {}], 404, 'FLIGHT_NOT_FOUND'],
-      ['a malformed flight id', () => ['GET', '/flights/nope/seats', {}], 400, 'VALIDATION_FAILED'],
+      ['a malformed flight id', () => ['GET', '/flights/nope/seats', {}], 404, 'FLIGHT_NOT_FOUND'],
       ['an unknown flight for a hold', () => ['POST', '/flights/fl-0000000000000000/holds', { token: owner.accessToken, body: { seats: ['1A'] } }], 404, 'FLIGHT_NOT_FOUND'],
       ['a seat not on the map', () => ['POST', `/flights/${flight.id}/holds`, { token: owner.accessToken, body: { seats: ['1A', '40K'] } }], 404, 'SEAT_NOT_FOUND'],
       ['a duplicate seat in one hold', () => ['POST', `/flights/${flight.id}/holds`, { token: owner.accessToken, body: { seats: ['1A', '1A'] } }], 400, 'VALIDATION_FAILED'],

@@ -43,7 +43,7 @@ describe('the service registry over HTTP', () => {
       ['a URL that is not http(s)', 'POST', '/registry/services/billing/instances', { attributes: { url: 'ftp://x.example' } }, 400, 'VALIDATION_FAILED'],
       ['no URL', 'POST', '/registry/services/billing/instances', { attributes: { version: '1' } }, 400, 'VALIDATION_FAILED'],
       ['an invalid instance id', 'POST', '/registry/services/billing/instances', { instanceId: '../../etc', attributes: { url: 'http://x.example' } }, 400, 'VALIDATION_FAILED'],
-      ['an invalid service name', 'POST', '/registry/services/Bad_Name/instances', { attributes: { url: 'http://x.example' } }, 400, 'VALIDATION_FAILED'],
+      ['an invalid service name (names nothing)', 'POST', '/registry/services/Bad_Name/instances', { attributes: { url: 'http://x.example' } }, 404, 'SERVICE_NOT_FOUND'],
       ['an unknown health filter', 'GET', '/registry/services/users/instances?health=SOMETIMES', undefined, 400, 'VALIDATION_FAILED'],
     ])('%s', async (_, method, path, body, status, code) => {
       const res = await api(method, path, { token: admin, body });

@@ -10,16 +10,19 @@ const ajv = new Ajv2020({ strict: false, allErrors: true });
 addFormats(ajv);
 ajv.addSchema({ $id: 'openapi', components: document.components }, 'openapi');
 
-type Doc = typeof document & { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }> }>> };
+type Schema = Record<string, unknown>;
+type Doc = typeof document & { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: Schema }> }> }>> };
 const paths = (document as Doc).paths;
 const matchers = Object.keys(paths).map((template) => ({ template, pattern: new RegExp(`^${template.replace(/\{[^/}]+\}/g, '[^/]+')}$`) }));
 const validators = new Map<string, ReturnType<typeof ajv.compile>>();
 
-function validatorFor(ref: string) {
-  let validate = validators.get(ref);
+/** A response schema, with its references into the document's components made absolute. */
+function validatorFor(schema: Schema) {
+  const key = JSON.stringify(schema);
+  let validate = validators.get(key);
   if (!validate) {
-    validate = ajv.compile({ $ref: `openapi${ref}` });
-    validators.set(ref, validate);
+    validate = ajv.compile(JSON.parse(key.replaceAll('"$ref":"#/', '"$ref":"openapi#/')) as Schema);
+    validators.set(key, validate);
   }
   return validate;
 }
@@ -31,12 +34,11 @@ export function specViolation(method: string, url: string, status: number, conte
   const operation = template ? paths[template]?.[method.toLowerCase()] : undefined;
   if (!operation) return status === 404 || status === 405 ? undefined : `${method} ${pathname} is not in the OpenAPI document`;
   if (status === 304) return undefined;
-  const key = status >= 400 ? `${Math.floor(status / 100)}XX` : String(status);
-  const response = operation.responses[key];
+  const response = operation.responses[String(status)] ?? operation.responses[`${Math.floor(status / 100)}XX`];
   if (!response) return `${method} ${template} answered ${status}, which the OpenAPI document does not list`;
   const [mediaType, media] = Object.entries(response.content ?? {})[0] ?? [];
-  if (!media?.schema.$ref) return undefined;
+  if (!media) return undefined;
   if (contentType?.split(';')[0]?.trim() !== mediaType) return `${method} ${template} ${status}: content-type ${contentType}, the document says ${mediaType}`;
-  const validate = validatorFor(media.schema.$ref);
-  return validate(body) ? undefined : `${method} ${template} ${status} does not fit ${media.schema.$ref}: ${ajv.errorsText(validate.errors)}`;
+  const validate = validatorFor(media.schema);
+  return validate(body) ? undefined : `${method} ${template} ${status} does not fit its schema: ${ajv.errorsText(validate.errors)}`;
 }
