@@ -194,7 +194,7 @@ interface Operation {
   etag?: true;
 }
 
-const IDEMPOTENCY_ERRORS: ErrorCode[] = ['IDEMPOTENCY_KEY_IN_USE', 'IDEMPOTENCY_KEY_REUSED'];
+const IDEMPOTENCY_ERRORS: ErrorCode[] = ['IDEMPOTENCY_KEY_REUSED'];
 
 /** What each route takes and answers; the route policy says who may call it. */
 export const operations: Record<string, Operation> = {

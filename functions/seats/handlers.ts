@@ -6,9 +6,9 @@ import { decodeCursor, encodeCursor, pageQuery } from '../../lib/http/pagination
 import { requireCaller, type HttpResponse } from '../../lib/http/stack';
 import { pathParams } from '../../lib/http/path-params';
 import { scheduledHeartbeat, serviceHandler } from '../../registry/self-registration';
-import { idempotent } from './idempotency';
+import { idempotencyClaim } from './idempotency';
 import { applySeatMapBody, holdBody, provisionSeatsBody } from './model';
-import { SeatService } from './service';
+import { REPLAYED, SeatService, type Once } from './service';
 import { RedisSeatStore } from './store';
 
 assertTokenConfig();
@@ -28,15 +28,14 @@ export const seatMap = http({ params: flightParams }, async ({ params, headers }
   return { status: 200, body: view, headers: { etag, 'cache-control': 'no-cache' } };
 });
 
-export const createHold = http({ params: flightParams, body: holdBody }, async (request) => {
-  const caller = requireCaller(request);
-  return idempotent(
-    redis(),
-    IDEMPOTENCY_TTL_SECONDS,
-    { userId: caller.userId, key: request.headers['idempotency-key'], method: request.method, path: request.path, body: request.body },
-    async () => ({ status: 201, body: await seats.hold(caller, request.params.flightId, request.body.seats) }),
-  );
-});
+/** The Idempotency-Key of a request, and the header that tells a replayed answer. */
+const claimOf = (request: { headers: Record<string, string>; method: string; path: string }, body: unknown) =>
+  idempotencyClaim({ key: request.headers['idempotency-key'], method: request.method, path: request.path, body }, IDEMPOTENCY_TTL_SECONDS);
+const created = <T>({ value, replayed }: Once<T>): HttpResponse => ({ status: 201, body: value, headers: replayed ? REPLAYED : {} });
+
+export const createHold = http({ params: flightParams, body: holdBody }, async (request) =>
+  created(await seats.holdOnce(requireCaller(request), request.params.flightId, request.body.seats, claimOf(request, request.body))),
+);
 
 export const getHold = http({ params: holdParams }, async (request) => ({
   status: 200,
@@ -48,15 +47,9 @@ export const releaseHold = http({ params: holdParams }, async (request) => {
   return { status: 204 };
 });
 
-export const confirmHold = http({ params: holdParams }, async (request) => {
-  const caller = requireCaller(request);
-  return idempotent(
-    redis(),
-    IDEMPOTENCY_TTL_SECONDS,
-    { userId: caller.userId, key: request.headers['idempotency-key'], method: request.method, path: request.path, body: null },
-    async () => ({ status: 201, body: await seats.confirm(caller, request.params.holdId) }),
-  );
-});
+export const confirmHold = http({ params: holdParams }, async (request) =>
+  created(await seats.confirmOnce(requireCaller(request), request.params.holdId, claimOf(request, null))),
+);
 
 const bookingsCursor = z.object({ offset: z.number().check(z.int(), z.gte(0)) });
 

@@ -16,7 +16,8 @@ import { BOOKING_ID, HOLD_ID } from '../../lib/ids';
  *   seats:{flight:ID}:migration-lock  STRING  the flights service's Redlock lock (the migration fence)
  *   seats:{flight:ID}:heldby    HASH  user id → seats held in live holds  the per-person hold cap
  *   seats:{user:ID}:bookings    ZSET  booking id → created (ms)             the user's list (own slot)
- *   seats:{user:ID}:idem:<sha>  STRING  an Idempotency-Key's stored response
+ *   seats:{flight:ID}:idem:<user>:<sha>  STRING  an Idempotency-Key's fingerprint and stored answer
+ *   seats:{user:ID}:idemflight:<sha>  STRING  the flight a user's Idempotency-Key was used on
  */
 const FLIGHT_KEY_PARTS = ['map', 'state', 'meta', 'holdexp', 'holds', 'holdgc', 'bookings', 'retired', 'pending', 'migrationLock', 'heldBy'] as const;
 export type FlightKeys = Record<(typeof FLIGHT_KEY_PARTS)[number], string>;
@@ -27,16 +28,18 @@ export function flightKeys(flightId: string): FlightKeys {
   return Object.fromEntries(FLIGHT_KEY_PARTS.map((part) => [part, `${tag}:${names[part] ?? part}`])) as FlightKeys;
 }
 
-export const SCRIPT_KEY_COUNT = FLIGHT_KEY_PARTS.length;
+/** The flight's keys, then the Idempotency-Key record of the request (a placeholder when it has none). */
+export const SCRIPT_KEY_COUNT = FLIGHT_KEY_PARTS.length + 1;
 
 /** The KEYS every seats script takes, in the order scripts.ts reads them. */
-export function scriptKeys(flightId: string): string[] {
+export function scriptKeys(flightId: string, idempotency?: { userId: string; keyDigest: string }): string[] {
   const keys = flightKeys(flightId);
-  return FLIGHT_KEY_PARTS.map((part) => keys[part]);
+  const record = idempotency ? `seats:{flight:${flightId}}:idem:${idempotency.userId}:${idempotency.keyDigest}` : `seats:{flight:${flightId}}:idem:none`;
+  return [...FLIGHT_KEY_PARTS.map((part) => keys[part]), record];
 }
 
 export const userBookingsKey = (userId: string) => `seats:{user:${userId}}:bookings`;
-export const idempotencyKey = (userId: string, keyDigest: string) => `seats:{user:${userId}}:idem:${keyDigest}`;
+export const idempotencyFlightKey = (userId: string, keyDigest: string) => `seats:{user:${userId}}:idemflight:${keyDigest}`;
 
 /**
  * Hold and booking ids carry their flight's id, so `/holds/{id}` and `/bookings/{id}` find the flight's

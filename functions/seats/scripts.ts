@@ -8,7 +8,7 @@
 
 const PRELUDE = `
 local K_MAP, K_STATE, K_META, K_HOLDEXP, K_HOLDS, K_HOLDGC, K_BOOKINGS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local K_RETIRED, K_PENDING, K_LOCK, K_HELDBY = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local K_RETIRED, K_PENDING, K_LOCK, K_HELDBY, K_IDEM = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local RETAIN_MS = 86400000
 
 local function now_ms()
@@ -100,6 +100,24 @@ end
 local function flight_status()
   return redis.call('HGET', K_META, 'status')
 end
+
+-- Idempotency-Key (functions/seats/idempotency.ts): ARGV[1] is the request's fingerprint ('' without a
+-- key), ARGV[2] how long its answer is kept. The answer is stored by the same script that made the
+-- change, so the two can never be separated; a replay is marked with a leading "replay" line.
+local function idempotent(run)
+  local fingerprint, ttl = ARGV[1], tonumber(ARGV[2])
+  if fingerprint == '' then return run() end
+  local stored = redis.call('GET', K_IDEM)
+  if stored then
+    local cut = string.find(stored, '\\n', 1, true)
+    if string.sub(stored, 1, cut - 1) ~= fingerprint then return fail('IDEMPOTENCY_KEY_REUSED') end
+    return 'replay\\n' .. string.sub(stored, cut + 1)
+  end
+  local answer = run()
+  -- An inconsistent state is our fault, not the request's: a retry must run again.
+  if cjson.decode(answer).error ~= 'INTERNAL' then redis.call('SET', K_IDEM, fingerprint .. '\\n' .. answer, 'EX', ttl) end
+  return answer
+end
 `;
 
 /** ARGV: mapVersion, then seat id / seat JSON pairs. Creates a flight's seats; repeating it is a no-op. */
@@ -115,69 +133,76 @@ return cjson.encode({ok = true, existed = false})
 `;
 
 /**
- * ARGV: holdId, userId, ttlMs, createdAt, limit, seat ids… All-or-nothing, and refused when the caller's
- * live holds on this flight would then cover more than `limit` seats.
+ * ARGV: fingerprint, idempotency TTL (see `idempotent`), holdId, userId, ttlMs, createdAt, limit, seat ids…
+ * All-or-nothing, and refused when the caller's live holds on this flight would then cover more than
+ * `limit` seats.
  */
 export const HOLD = `${PRELUDE}
-local status = flight_status()
-if not status then return fail('FLIGHT_NOT_FOUND') end
-if status == 'cancelled' then return fail('FLIGHT_CANCELLED') end
-local now = now_ms()
-reclaim(now)
-local hold_id, user_id, ttl_ms, created_at, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local held = tonumber(redis.call('HGET', K_HELDBY, user_id) or '0')
-if held + #ARGV - 5 > limit then return fail('HOLD_LIMIT_REACHED', {limit = limit, held = held}) end
-local seats, missing, unavailable = {}, {}, {}
-for i = 6, #ARGV do
-  local seat = ARGV[i]
-  seats[#seats + 1] = seat
-  if redis.call('HEXISTS', K_MAP, seat) == 0 then
-    missing[#missing + 1] = seat
-  elseif redis.call('HEXISTS', K_STATE, seat) == 1 then
-    unavailable[#unavailable + 1] = seat
+return idempotent(function()
+  local status = flight_status()
+  if not status then return fail('FLIGHT_NOT_FOUND') end
+  if status == 'cancelled' then return fail('FLIGHT_CANCELLED') end
+  local now = now_ms()
+  reclaim(now)
+  local hold_id, user_id, ttl_ms, created_at, limit = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
+  local seats, missing, unavailable = {}, {}, {}
+  for i = 8, #ARGV do seats[#seats + 1] = ARGV[i] end
+  local held = tonumber(redis.call('HGET', K_HELDBY, user_id) or '0')
+  if held + #seats > limit then return fail('HOLD_LIMIT_REACHED', {limit = limit, held = held}) end
+  for _, seat in ipairs(seats) do
+    if redis.call('HEXISTS', K_MAP, seat) == 0 then
+      missing[#missing + 1] = seat
+    elseif redis.call('HEXISTS', K_STATE, seat) == 1 then
+      unavailable[#unavailable + 1] = seat
+    end
   end
-end
-if #missing > 0 then return fail('SEAT_NOT_FOUND', {seats = missing}) end
-if #unavailable > 0 then return fail('SEAT_UNAVAILABLE', {seats = unavailable}) end
-local marker = 'H:' .. hold_id
-for _, seat in ipairs(seats) do redis.call('HSET', K_STATE, seat, marker) end
-local hold = {holdId = hold_id, userId = user_id, seats = seats, expiresAtMs = now + ttl_ms, createdAt = created_at, status = 'active'}
-redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
-redis.call('ZADD', K_HOLDEXP, hold.expiresAtMs, hold_id)
-count_held(user_id, #seats)
-bump()
-return cjson.encode({ok = true, hold = hold})
+  if #missing > 0 then return fail('SEAT_NOT_FOUND', {seats = missing}) end
+  if #unavailable > 0 then return fail('SEAT_UNAVAILABLE', {seats = unavailable}) end
+  local marker = 'H:' .. hold_id
+  for _, seat in ipairs(seats) do redis.call('HSET', K_STATE, seat, marker) end
+  local hold = {holdId = hold_id, userId = user_id, seats = seats, expiresAtMs = now + ttl_ms, createdAt = created_at, status = 'active'}
+  redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
+  redis.call('ZADD', K_HOLDEXP, hold.expiresAtMs, hold_id)
+  count_held(user_id, #seats)
+  bump()
+  return cjson.encode({ok = true, hold = hold})
+end)
 `;
 
-/** ARGV: holdId, userId, bookingId, createdAt, flightId. Turns the caller's live hold into a booking. */
+/**
+ * ARGV: fingerprint, idempotency TTL (see `idempotent`), holdId, userId, bookingId, createdAt, flightId.
+ * Turns the caller's live hold into a booking.
+ */
 export const CONFIRM = `${PRELUDE}
-local now = now_ms()
-reclaim(now)
-local hold_id, user_id, booking_id, created_at, flight_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local hold = record(K_HOLDS, hold_id)
-if not hold then return fail('HOLD_NOT_FOUND') end
-if hold.userId ~= user_id then return fail('FORBIDDEN') end
-if hold.status == 'expired' then return fail('HOLD_EXPIRED') end
-if hold.status == 'confirmed' then return fail('HOLD_ALREADY_CONFIRMED', {bookingId = hold.bookingId}) end
-if hold.status ~= 'active' then return fail('HOLD_NOT_FOUND') end
-local marker = 'H:' .. hold_id
-local seats = {}
-for _, seat in ipairs(hold.seats) do
-  if redis.call('HGET', K_STATE, seat) ~= marker then return fail('INTERNAL', {seat = seat}) end
-  local info = cjson.decode(redis.call('HGET', K_MAP, seat))
-  seats[#seats + 1] = {id = seat, class = info.class, price = info.price}
-end
-for _, seat in ipairs(hold.seats) do redis.call('HSET', K_STATE, seat, 'B:' .. booking_id) end
-local booking = {bookingId = booking_id, flightId = flight_id, userId = user_id, seats = seats, status = 'confirmed', createdAt = created_at, holdId = hold_id}
-redis.call('HSET', K_BOOKINGS, booking_id, cjson.encode(booking))
-hold.status = 'confirmed'
-hold.bookingId = booking_id
-redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
-count_held(user_id, -#hold.seats)
-redis.call('ZREM', K_HOLDEXP, hold_id)
-redis.call('ZADD', K_HOLDGC, now + RETAIN_MS, hold_id)
-bump()
-return cjson.encode({ok = true, booking = booking})
+return idempotent(function()
+  local now = now_ms()
+  reclaim(now)
+  local hold_id, user_id, booking_id, created_at, flight_id = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+  local hold = record(K_HOLDS, hold_id)
+  if not hold then return fail('HOLD_NOT_FOUND') end
+  if hold.userId ~= user_id then return fail('FORBIDDEN') end
+  if hold.status == 'expired' then return fail('HOLD_EXPIRED') end
+  if hold.status == 'confirmed' then return fail('HOLD_ALREADY_CONFIRMED', {bookingId = hold.bookingId}) end
+  if hold.status ~= 'active' then return fail('HOLD_NOT_FOUND') end
+  local marker = 'H:' .. hold_id
+  local seats = {}
+  for _, seat in ipairs(hold.seats) do
+    if redis.call('HGET', K_STATE, seat) ~= marker then return fail('INTERNAL', {seat = seat}) end
+    local info = cjson.decode(redis.call('HGET', K_MAP, seat))
+    seats[#seats + 1] = {id = seat, class = info.class, price = info.price}
+  end
+  for _, seat in ipairs(hold.seats) do redis.call('HSET', K_STATE, seat, 'B:' .. booking_id) end
+  local booking = {bookingId = booking_id, flightId = flight_id, userId = user_id, seats = seats, status = 'confirmed', createdAt = created_at, holdId = hold_id}
+  redis.call('HSET', K_BOOKINGS, booking_id, cjson.encode(booking))
+  hold.status = 'confirmed'
+  hold.bookingId = booking_id
+  redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
+  count_held(user_id, -#hold.seats)
+  redis.call('ZREM', K_HOLDEXP, hold_id)
+  redis.call('ZADD', K_HOLDGC, now + RETAIN_MS, hold_id)
+  bump()
+  return cjson.encode({ok = true, booking = booking})
+end)
 `;
 
 /** ARGV: holdId, userId. Releases the caller's hold; releasing an ended hold is a no-op. */

@@ -4,36 +4,51 @@ import type { Caller } from '../../lib/auth/roles';
 import { auditSnapshot, type AuditReport } from './audit';
 import { flightOfId } from './keys';
 import { compareSeatIds, HOLD_LIMIT_PER_USER, type Booking, type HoldRecord, type MigrationOutcome, type MigrationPolicy, type Money, type SeatMapInput, type SeatMapView, type SeatView } from './model';
+import type { IdempotencyClaim } from './idempotency';
 import type { ScriptAnswer, SeatStore } from './store';
 
 /** The seats service's rules: seat maps with live status, holds, bookings, flight cancellation, audit. */
 
 const newId = (prefix: 'h' | 'b', flightId: string) => `${prefix}_${flightId}_${randomBytes(12).toString('base64url')}`;
 
-/** Turns a script's `{error}` answer into the problem the client sees. */
+/** Turns a script's `{error}` answer into the problem the client sees; a replayed one says so in a header. */
 function unwrap<T>(answer: ScriptAnswer<T>): T {
   if (!('error' in answer)) {
-    const { ok: _ok, ...result } = answer;
+    const { ok: _ok, replayed: _replayed, ...result } = answer;
     return result as T;
   }
+  const problem = problemOf(answer);
+  throw answer.replayed && problem instanceof AppError ? new AppError(problem.code, problem.detail, problem.extensions, { ...problem.headers, ...REPLAYED }) : problem;
+}
+
+function problemOf(answer: Extract<ScriptAnswer<unknown>, { error: string }>): Error {
   switch (answer.error) {
     case 'SEAT_UNAVAILABLE':
-      throw new AppError('SEAT_UNAVAILABLE', `Not available: ${answer.seats?.join(', ')}`, { unavailable: answer.seats });
+      return new AppError('SEAT_UNAVAILABLE', `Not available: ${answer.seats?.join(', ')}`, { unavailable: answer.seats });
     case 'SEAT_NOT_FOUND':
-      throw new AppError('SEAT_NOT_FOUND', `Not on this flight's seat map: ${answer.seats?.join(', ')}`, { seats: answer.seats });
+      return new AppError('SEAT_NOT_FOUND', `Not on this flight's seat map: ${answer.seats?.join(', ')}`, { seats: answer.seats });
     case 'LOCK_LOST':
-      throw new AppError('MIGRATION_FENCED', 'The migrator no longer holds the flight lock');
+      return new AppError('MIGRATION_FENCED', 'The migrator no longer holds the flight lock');
     case 'MIGRATION_CONFLICTS':
-      throw new AppError('MIGRATION_CONFLICTS', 'Held or booked seats would be dropped', { conflicts: answer.conflicts });
+      return new AppError('MIGRATION_CONFLICTS', 'Held or booked seats would be dropped', { conflicts: answer.conflicts });
     case 'HOLD_LIMIT_REACHED':
-      throw new AppError('HOLD_LIMIT_REACHED', `You hold ${answer.held} seats of this flight; at most ${answer.limit} at a time`, { limit: answer.limit, held: answer.held });
+      return new AppError('HOLD_LIMIT_REACHED', `You hold ${answer.held} seats of this flight; at most ${answer.limit} at a time`, { limit: answer.limit, held: answer.held });
     case 'HOLD_ALREADY_CONFIRMED':
-      throw new AppError('HOLD_ALREADY_CONFIRMED', undefined, { bookingId: answer.bookingId });
+      return new AppError('HOLD_ALREADY_CONFIRMED', undefined, { bookingId: answer.bookingId });
     case 'INTERNAL':
-      throw new Error(`seat state inconsistent: ${JSON.stringify(answer)}`);
+      return new Error(`seat state inconsistent: ${JSON.stringify(answer)}`);
     default:
-      throw new AppError(answer.error as ErrorCode);
+      return new AppError(answer.error as ErrorCode);
   }
+}
+
+/** The header of an answer that is the stored first answer to its Idempotency-Key. */
+export const REPLAYED = { 'idempotent-replayed': 'true' };
+
+/** An answer to a request that may carry an Idempotency-Key: `replayed` when it is the stored first answer. */
+export interface Once<T> {
+  value: T;
+  replayed: boolean;
 }
 
 export interface HoldView {
@@ -110,17 +125,30 @@ export class SeatService {
   }
 
   async hold(caller: Caller, flightId: string, seats: string[]): Promise<HoldView> {
-    const { hold } = unwrap(
-      await this.store.hold(flightId, {
-        holdId: newId('h', flightId),
-        userId: caller.userId,
-        ttlMs: this.holdTtlMs,
-        createdAt: new Date(this.now()).toISOString(),
-        limit: HOLD_LIMIT_PER_USER,
-        seats,
-      }),
+    return (await this.holdOnce(caller, flightId, seats)).value;
+  }
+
+  /** A hold; with an Idempotency-Key, the first answer to that key instead of a second hold. */
+  async holdOnce(caller: Caller, flightId: string, seats: string[], idempotency?: IdempotencyClaim): Promise<Once<HoldView>> {
+    await this.refuseKeyOfAnotherFlight(caller, flightId, idempotency);
+    const answer = await this.store.hold(
+      flightId,
+      { holdId: newId('h', flightId), userId: caller.userId, ttlMs: this.holdTtlMs, createdAt: new Date(this.now()).toISOString(), limit: HOLD_LIMIT_PER_USER, seats },
+      idempotency,
     );
-    return holdView(flightId, hold, this.now());
+    await this.rememberKeyFlight(caller, flightId, idempotency);
+    return { value: holdView(flightId, unwrap(answer).hold, this.now()), replayed: !!answer.replayed };
+  }
+
+  /** A key names one request: used on one flight, it cannot be used for another's (the stored answer is per flight). */
+  private async refuseKeyOfAnotherFlight(caller: Caller, flightId: string, idempotency: IdempotencyClaim | undefined): Promise<void> {
+    if (!idempotency) return;
+    const usedOn = await this.store.flightOfIdempotencyKey(caller.userId, idempotency.keyDigest);
+    if (usedOn !== null && usedOn !== flightId) throw new AppError('IDEMPOTENCY_KEY_REUSED');
+  }
+
+  private async rememberKeyFlight(caller: Caller, flightId: string, idempotency: IdempotencyClaim | undefined): Promise<void> {
+    if (idempotency) await this.store.rememberIdempotencyKeyFlight(caller.userId, idempotency, flightId);
   }
 
   /** Only the hold's owner sees it; to anyone else it does not exist. */
@@ -136,13 +164,21 @@ export class SeatService {
   }
 
   async confirm(caller: Caller, holdId: string): Promise<BookingView> {
+    return (await this.confirmOnce(caller, holdId)).value;
+  }
+
+  /** A booking from a hold; with an Idempotency-Key, the first answer to that key instead of a second try. */
+  async confirmOnce(caller: Caller, holdId: string, idempotency?: IdempotencyClaim): Promise<Once<BookingView>> {
     const flightId = this.flightOf(holdId, 'HOLD_NOT_FOUND');
-    const createdAt = new Date(this.now());
-    const { booking } = unwrap(
-      await this.store.confirm(flightId, { holdId, userId: caller.userId, bookingId: newId('b', flightId), createdAt: createdAt.toISOString() }),
-    );
-    await this.store.indexUserBooking(caller.userId, booking.bookingId, createdAt.getTime());
-    return bookingView(booking);
+    await this.refuseKeyOfAnotherFlight(caller, flightId, idempotency);
+    const createdAt = new Date(this.now()).toISOString();
+    const answer = await this.store.confirm(flightId, { holdId, userId: caller.userId, bookingId: newId('b', flightId), createdAt }, idempotency);
+    await this.rememberKeyFlight(caller, flightId, idempotency);
+    const { booking } = unwrap(answer);
+    // The user's list is an index beside the booking (another slot); a replay writes it again, which
+    // heals a list that lost the entry when the first request died between the two writes.
+    await this.store.indexUserBooking(caller.userId, booking.bookingId, Date.parse(booking.createdAt));
+    return { value: bookingView(booking), replayed: !!answer.replayed };
   }
 
   async listBookings(caller: Caller, offset: number, limit: number): Promise<{ items: BookingView[]; nextOffset: number | null }> {

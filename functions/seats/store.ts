@@ -1,5 +1,6 @@
 import type Redis from 'ioredis';
-import { flightKeys, flightOfId, SCRIPT_KEY_COUNT, scriptKeys, userBookingsKey } from './keys';
+import { flightKeys, flightOfId, idempotencyFlightKey, SCRIPT_KEY_COUNT, scriptKeys, userBookingsKey } from './keys';
+import type { IdempotencyClaim } from './idempotency';
 import { APPLY_SEAT_MAP, CANCEL_BOOKING, CANCEL_FLIGHT, CONFIRM, HOLD, PROVISION, READ_ALL, READ_SEATS, RELEASE } from './scripts';
 import { seatInfo, type Booking, type HoldRecord, type MigrationOutcome, type SeatMapInput } from './model';
 
@@ -8,9 +9,10 @@ import { seatInfo, type Booking, type HoldRecord, type MigrationOutcome, type Se
  * `{ok: true, …}` or `{error: CODE, …}`; the domain turns errors into HTTP problems.
  */
 
-export type ScriptAnswer<T> =
-  | ({ ok: true } & T)
-  | { error: string; seats?: string[]; bookingId?: string; conflicts?: unknown[]; limit?: number; held?: number };
+export type ScriptAnswer<T> = (({ ok: true } & T) | { error: string; seats?: string[]; bookingId?: string; conflicts?: unknown[]; limit?: number; held?: number }) & {
+  /** Set when the answer is the stored first answer to an Idempotency-Key, not a new change. */
+  replayed?: true;
+};
 
 export interface NewHold {
   holdId: string;
@@ -41,8 +43,15 @@ export interface FullSnapshot extends FlightSnapshot {
 
 export interface SeatStore {
   provision(flightId: string, mapVersion: number, seatMap: SeatMapInput): Promise<ScriptAnswer<{ existed: boolean }>>;
-  hold(flightId: string, hold: NewHold): Promise<ScriptAnswer<{ hold: HoldRecord }>>;
-  confirm(flightId: string, args: { holdId: string; userId: string; bookingId: string; createdAt: string }): Promise<ScriptAnswer<{ booking: Booking }>>;
+  hold(flightId: string, hold: NewHold, idempotency?: IdempotencyClaim): Promise<ScriptAnswer<{ hold: HoldRecord }>>;
+  confirm(
+    flightId: string,
+    args: { holdId: string; userId: string; bookingId: string; createdAt: string },
+    idempotency?: IdempotencyClaim,
+  ): Promise<ScriptAnswer<{ booking: Booking }>>;
+  /** The flight a user's Idempotency-Key was first used on, if any. */
+  flightOfIdempotencyKey(userId: string, keyDigest: string): Promise<string | null>;
+  rememberIdempotencyKeyFlight(userId: string, claim: IdempotencyClaim, flightId: string): Promise<void>;
   release(flightId: string, holdId: string, userId: string): Promise<ScriptAnswer<object>>;
   cancelBooking(flightId: string, args: { bookingId: string; callerId: string; isAdmin: boolean; cancelledAt: string }): Promise<ScriptAnswer<{ booking: Booking }>>;
   cancelFlight(flightId: string, cancelledAt: string): Promise<ScriptAnswer<{ holdsVoided: number; bookingsCancelled: number }>>;
@@ -55,6 +64,9 @@ export interface SeatStore {
   indexUserBooking(userId: string, bookingId: string, createdAtMs: number): Promise<void>;
   userBookingIds(userId: string, offset: number, count: number): Promise<string[]>;
 }
+
+/** What `idempotent` in scripts.ts puts before a stored answer it replays. */
+const REPLAY_MARK = 'replay\n';
 
 /** Seat id / seat JSON pairs as the scripts take them; one encoding, so equal seats compare equal in Lua. */
 const seatArgs = (seatMap: SeatMapInput) => seatMap.seats.flatMap((seat) => [seat.id, seatInfo(seat)]);
@@ -97,16 +109,40 @@ export class RedisSeatStore implements SeatStore {
     return JSON.parse(String(await runner(scriptKeys(flightId), args))) as ScriptAnswer<T>;
   }
 
+  /** A script that takes an Idempotency-Key: its record is the last key, fingerprint and TTL the first arguments. */
+  private async runOnce<T>(runner: ScriptRunner, flightId: string, userId: string, claim: IdempotencyClaim | undefined, args: (string | number)[]) {
+    const keys = scriptKeys(flightId, claim && { userId, keyDigest: claim.keyDigest });
+    const raw = String(await runner(keys, [claim?.fingerprint ?? '', claim?.ttlSeconds ?? 0, ...args]));
+    const replayed = raw.startsWith(REPLAY_MARK);
+    const answer = JSON.parse(replayed ? raw.slice(REPLAY_MARK.length) : raw) as ScriptAnswer<T>;
+    return replayed ? { ...answer, replayed: true as const } : answer;
+  }
+
   provision(flightId: string, mapVersion: number, seatMap: SeatMapInput) {
     return this.run<{ existed: boolean }>(this.scripts.provision, flightId, [mapVersion, ...seatArgs(seatMap)]);
   }
 
-  hold(flightId: string, hold: NewHold) {
-    return this.run<{ hold: HoldRecord }>(this.scripts.hold, flightId, [hold.holdId, hold.userId, hold.ttlMs, hold.createdAt, hold.limit, ...hold.seats]);
+  hold(flightId: string, hold: NewHold, idempotency?: IdempotencyClaim) {
+    return this.runOnce<{ hold: HoldRecord }>(this.scripts.hold, flightId, hold.userId, idempotency, [
+      hold.holdId,
+      hold.userId,
+      hold.ttlMs,
+      hold.createdAt,
+      hold.limit,
+      ...hold.seats,
+    ]);
   }
 
-  confirm(flightId: string, args: { holdId: string; userId: string; bookingId: string; createdAt: string }) {
-    return this.run<{ booking: Booking }>(this.scripts.confirm, flightId, [args.holdId, args.userId, args.bookingId, args.createdAt, flightId]);
+  confirm(flightId: string, args: { holdId: string; userId: string; bookingId: string; createdAt: string }, idempotency?: IdempotencyClaim) {
+    return this.runOnce<{ booking: Booking }>(this.scripts.confirm, flightId, args.userId, idempotency, [args.holdId, args.userId, args.bookingId, args.createdAt, flightId]);
+  }
+
+  flightOfIdempotencyKey(userId: string, keyDigest: string): Promise<string | null> {
+    return this.redis.get(idempotencyFlightKey(userId, keyDigest));
+  }
+
+  async rememberIdempotencyKeyFlight(userId: string, claim: IdempotencyClaim, flightId: string): Promise<void> {
+    await this.redis.set(idempotencyFlightKey(userId, claim.keyDigest), flightId, 'EX', claim.ttlSeconds, 'NX');
   }
 
   release(flightId: string, holdId: string, userId: string) {

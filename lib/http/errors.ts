@@ -32,7 +32,6 @@ export const errorCatalog = {
   MIGRATION_FENCED: [409, 'The migration lost its lock or the seat map changed under it'],
   MIGRATION_CONFLICTS: [409, 'The new seat map drops held or booked seats'],
   MIGRATION_IN_PROGRESS: [409, 'A migration of this flight is in progress'],
-  IDEMPOTENCY_KEY_IN_USE: [409, 'A request with this Idempotency-Key is still being processed'],
   HOLD_LIMIT_REACHED: [409, 'You hold as many seats of this flight as one person may'],
   CANNOT_CHANGE_SELF: [409, 'An admin cannot demote or disable itself'],
   LAST_ADMIN: [409, 'The last enabled admin cannot be demoted or disabled'],

@@ -4,7 +4,8 @@ import { AppError } from '../../lib/http/errors';
 import type { Caller } from '../../lib/auth/roles';
 import { SeatService } from '../../functions/seats/service';
 import { RedisSeatStore } from '../../functions/seats/store';
-import { idempotent } from '../../functions/seats/idempotency';
+import { idempotencyClaim } from '../../functions/seats/idempotency';
+import { userBookingsKey } from '../../functions/seats/keys';
 import { seatMap, testFlightId } from '../support/seats';
 
 /** The seats service against a real redis-server: Lua scripts, contention, expiry, idempotency. */
@@ -186,61 +187,60 @@ describe('seats on redis-server', () => {
     };
     await Promise.all(users.map(worker));
     expect(outcomes.get('booked')).toBeGreaterThan(0);
-    expect([...outcomes.keys()].filter((k) => !['booked', 'released', 'left to expire', 'SEAT_UNAVAILABLE', 'HOLD_EXPIRED'].includes(k))).toEqual([]);
+    expect([...outcomes.keys()].filter((k) => !['booked', 'released', 'left to expire', 'SEAT_UNAVAILABLE', 'HOLD_EXPIRED', 'HOLD_LIMIT_REACHED'].includes(k))).toEqual([]);
     const report = await stormy.audit(flightId);
     expect(report.problems).toEqual([]);
     expect(report.ok).toBe(true);
     expect(report.counts.available + report.counts.held + report.counts.booked).toBe(180);
   });
 
-  describe('Idempotency-Key', () => {
-    const request = (userId: string, key: string | undefined, body: unknown = { seats: ['1A'] }) => ({ userId, key, method: 'POST', path: '/x', body });
+  describe('Idempotency-Key (stored by the script that makes the change)', () => {
+    const claim = (key: string, body: unknown = { seats: ['1A'] }, path = '/x') => idempotencyClaim({ key, method: 'POST', path, body }, 60)!;
 
-    it('a retried confirm with the same key never creates a second booking', async () => {
+    it('three concurrent confirms with one key make one booking; the others replay its answer', async () => {
       const flightId = await newFlight();
       const owner = user();
       const hold = await seats.hold(owner, flightId, ['1A']);
-      const confirm = () =>
-        idempotent(redis(), 60, request(owner.userId, 'confirm-1', null), async () => ({ status: 201, body: await seats.confirm(owner, hold.holdId) }));
-      const answers = await Promise.allSettled([confirm(), confirm(), confirm()]);
-      const done = answers.filter((a): a is PromiseFulfilledResult<{ status: number; body: { bookingId: string } }> => a.status === 'fulfilled');
-      expect(done.length).toBeGreaterThanOrEqual(1);
-      expect(answers.filter((a) => a.status === 'rejected').map((a) => codeOf((a as PromiseRejectedResult).reason))).toEqual(
-        Array(3 - done.length).fill('IDEMPOTENCY_KEY_IN_USE'),
-      );
-      const replay = await confirm();
-      expect(replay).toMatchObject({ status: 201, body: { bookingId: done[0]!.value.body.bookingId }, headers: { 'idempotent-replayed': 'true' } });
+      const key = claim('confirm-1', null);
+      const answers = await Promise.all([1, 2, 3].map(() => seats.confirmOnce(owner, hold.holdId, key)));
+      expect(new Set(answers.map((a) => a.value.bookingId)).size).toBe(1);
+      expect(answers.map((a) => a.replayed).sort()).toEqual([false, true, true]);
+      expect(answers[1]!.value).toEqual(answers[0]!.value);
       expect((await seats.listBookings(owner, 0, 10)).items).toHaveLength(1);
+      expect((await seats.audit(flightId)).ok).toBe(true);
     });
 
-    it('the same key with another body is 422; an error answer is replayed too; a bad key is 400', async () => {
+    it('replays an error answer too, refuses the key with another request (422) and a malformed key (400)', async () => {
+      const flightId = await newFlight();
       const owner = user();
-      const fail = () => idempotent(redis(), 60, request(owner.userId, 'k'), async () => Promise.reject(new AppError('SEAT_UNAVAILABLE')));
-      await expect(fail()).rejects.toMatchObject({ code: 'SEAT_UNAVAILABLE' });
-      await expect(idempotent(redis(), 60, request(owner.userId, 'k'), async () => ({ status: 201, body: {} }))).resolves.toMatchObject({
-        status: 409,
-        body: { code: 'SEAT_UNAVAILABLE' },
-      });
-      await expect(idempotent(redis(), 60, request(owner.userId, 'k', { seats: ['2B'] }), async () => ({ status: 201 }))).rejects.toMatchObject({
-        code: 'IDEMPOTENCY_KEY_REUSED',
-      });
-      await expect(idempotent(redis(), 60, request(owner.userId, 'x'.repeat(129)), async () => ({ status: 201 }))).rejects.toMatchObject({
-        code: 'VALIDATION_FAILED',
-      });
+      const rival = user();
+      const rivalHold = await seats.hold(rival, flightId, ['1A']);
+      const key = claim('k');
+      await expect(seats.holdOnce(owner, flightId, ['1A'], key)).rejects.toMatchObject({ code: 'SEAT_UNAVAILABLE' });
+      await seats.release(rival, rivalHold.holdId);
+      // The seat is free now, but the answer to this key was "unavailable", and it stays that.
+      await expect(seats.holdOnce(owner, flightId, ['1A'], key)).rejects.toMatchObject({ code: 'SEAT_UNAVAILABLE', headers: { 'idempotent-replayed': 'true' } });
+      await expect(seats.holdOnce(owner, flightId, ['2B'], claim('k', { seats: ['2B'] }))).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', status: 422 });
+      expect(() => claim('x'.repeat(129))).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));
     });
 
-    it('a server error frees the key so the retry runs again', async () => {
+    it('refuses a key used on one flight for a request on another', async () => {
       const owner = user();
-      let runs = 0;
-      const flaky = () =>
-        idempotent(redis(), 60, request(owner.userId, 'flaky'), async () => {
-          runs += 1;
-          if (runs === 1) throw new Error('redis hiccup');
-          return { status: 201, body: { ok: true } };
-        });
-      await expect(flaky()).rejects.toThrow('redis hiccup');
-      await expect(flaky()).resolves.toMatchObject({ status: 201 });
-      expect(runs).toBe(2);
+      const key = claim('same-key', { seats: ['1A'] });
+      await seats.holdOnce(owner, await newFlight(), ['1A'], key);
+      await expect(seats.holdOnce(owner, await newFlight(), ['1A'], key)).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    });
+
+    it("a replayed confirm puts the booking back on the user's list if the first request died before writing it", async () => {
+      const flightId = await newFlight();
+      const owner = user();
+      const hold = await seats.hold(owner, flightId, ['1A']);
+      const key = claim('heal', null);
+      const first = await seats.confirmOnce(owner, hold.holdId, key);
+      await redis().del(userBookingsKey(owner.userId));
+      expect((await seats.listBookings(owner, 0, 10)).items).toEqual([]);
+      await seats.confirmOnce(owner, hold.holdId, key);
+      expect((await seats.listBookings(owner, 0, 10)).items.map((b) => b.bookingId)).toEqual([first.value.bookingId]);
     });
   });
 });
