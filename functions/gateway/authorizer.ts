@@ -12,7 +12,8 @@ import { routesAllowedFor } from './route-policy';
  * The gateway's Lambda REQUEST authorizer. Deny by default: no or bad token → 401; a valid token gets
  * an Allow policy listing exactly the routes its role may call (so API Gateway may cache the answer per
  * token for every route), and any other route is denied with 403. People's tokens are checked against
- * their account too, so a disabled or demoted user is locked out once the cache entry expires.
+ * their account too, so a disabled or demoted user is locked out once the cache entry expires. When
+ * that check cannot be made (MongoDB down or too slow), the authorizer fails: the gateway answers 503.
  */
 
 assertTokenConfig();
@@ -50,6 +51,21 @@ export function clearAuthorizerCache(): void {
 /** API Gateway turns exactly this message into a 401. */
 const unauthorized = () => new Error('Unauthorized');
 
+/**
+ * Whether a person's account is still enabled with the token's role. When the account store cannot
+ * tell (down or too slow), the token may well be good, so it is neither refused (401) nor let through:
+ * any error but `Unauthorized` makes API Gateway answer its authorizer-failure gateway response, which
+ * serverless.yml makes a 503 problem with Retry-After. The driver's error is logged, not passed on.
+ */
+async function accountIsActive(caller: Caller, path: string): Promise<boolean> {
+  try {
+    return await users.isActive(caller.userId, caller.role);
+  } catch (error) {
+    log.error('account check failed; the gateway answers 503', { userId: caller.userId, path, error });
+    throw new Error('The account check is unavailable');
+  }
+}
+
 export function policyFor(role: Role, methodArn: string): PolicyDocument {
   // methodArn: arn:aws:execute-api:REGION:ACCOUNT:API_ID/STAGE/METHOD/path...
   const [apiArn, stage] = methodArn.split('/');
@@ -81,7 +97,7 @@ export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promis
       log.info('token refused', { reason: (error as Error).message, path: event.path });
       throw unauthorized();
     }
-    if (verified.role !== 'service' && !(await users.isActive(verified.userId, verified.role))) {
+    if (verified.role !== 'service' && !(await accountIsActive(verified, event.path))) {
       log.info('token of an inactive account refused', { userId: verified.userId });
       throw unauthorized();
     }

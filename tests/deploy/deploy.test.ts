@@ -16,6 +16,7 @@ const NOT_MODELLED_BY_MOTO = {
   'AWS::S3::BucketPolicy': 'moto skips it in CloudFormation',
   'TimeToLiveSpecification of a table': "moto's CloudFormation does not apply it",
   'policy documents of inline role policies': "moto's IAM returns them in a form that is not JSON",
+  'StageDescription of a deployment (stage throttling)': "moto's CloudFormation does not apply it",
   'OPTIONS methods (MOCK integrations)': 'moto cannot create a method without an integration URI, so the stack is deployed with API_CORS=false',
 };
 
@@ -108,7 +109,7 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
 
   describe('checked in the template, since moto does not model them', () => {
     it('lists what moto does not model', () => {
-      expect(Object.keys(NOT_MODELLED_BY_MOTO)).toHaveLength(6);
+      expect(Object.keys(NOT_MODELLED_BY_MOTO)).toHaveLength(7);
     });
 
     it('TTL on the registry table', () => {
@@ -140,12 +141,28 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
     it('gateway responses that answer problem JSON for missing auth, denial, unknown routes and defaults', () => {
       const responses = ofType('AWS::ApiGateway::GatewayResponse').map(([, r]) => r.Properties);
       expect(responses.map((r) => r.ResponseType).sort()).toEqual(
-        ['ACCESS_DENIED', 'DEFAULT_4XX', 'DEFAULT_5XX', 'MISSING_AUTHENTICATION_TOKEN', 'REQUEST_TOO_LARGE', 'RESOURCE_NOT_FOUND', 'THROTTLED', 'UNAUTHORIZED'].sort(),
+        [
+          'ACCESS_DENIED',
+          'AUTHORIZER_CONFIGURATION_ERROR',
+          'AUTHORIZER_FAILURE',
+          'DEFAULT_4XX',
+          'DEFAULT_5XX',
+          'MISSING_AUTHENTICATION_TOKEN',
+          'REQUEST_TOO_LARGE',
+          'RESOURCE_NOT_FOUND',
+          'THROTTLED',
+          'UNAUTHORIZED',
+        ].sort(),
       );
       for (const r of responses) {
         expect(r.ResponseParameters['gatewayresponse.header.Content-Type']).toBe("'application/problem+json'");
         expect(JSON.parse(r.ResponseTemplates['application/json'])).toMatchObject({ code: expect.stringMatching(/^[A-Z_]+$/), title: expect.any(String) });
       }
+    });
+
+    it('stage-wide throttling on the deployment (moto ignores a StageDescription)', () => {
+      const [[, deployment]] = ofType('AWS::ApiGateway::Deployment') as [[string, Resource]];
+      expect(deployment.Properties.StageDescription).toEqual({ ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 });
     });
 
     it('a CORS preflight on every resource', () => {

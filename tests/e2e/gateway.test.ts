@@ -1,4 +1,12 @@
-import { api } from '../support/http';
+import { answeredByGateway, api, registerUser, type ApiResponse } from '../support/http';
+
+/** The gateway's own answer (no handler ran): the problem JSON serverless.yml's gateway responses declare. */
+function expectGatewayProblem(res: ApiResponse, status: number, code: string) {
+  expect({ status: res.status, contentType: res.headers.get('content-type'), code: res.body?.code }).toEqual({ status, contentType: 'application/problem+json', code });
+  expect(res.body).toMatchObject({ type: expect.any(String), title: expect.any(String), status, detail: expect.any(String) });
+  expect(answeredByGateway(res)).toBe(true);
+  expect(res.headers.get('x-amzn-requestid')).toBeTruthy();
+}
 
 describe('the gateway over HTTP (sls offline)', () => {
   it('GET /health answers ok for every dependency', async () => {
@@ -29,8 +37,21 @@ describe('the gateway over HTTP (sls offline)', () => {
     expect(res.body).toMatchObject({ code: 'METHOD_NOT_ALLOWED' });
   });
 
-  it('refuses a non-public route without a token (401) and with a garbage one (401)', async () => {
-    expect((await api('GET', '/users/me')).status).toBe(401);
-    expect((await api('GET', '/users/me', { token: 'not.a.token' })).status).toBe(401);
+  it('refuses a non-public route without a token and with a garbage one: 401 problem JSON, as on AWS', async () => {
+    expectGatewayProblem(await api('GET', '/users/me'), 401, 'UNAUTHORIZED');
+    expectGatewayProblem(await api('GET', '/users/me', { token: 'not.a.token' }), 401, 'UNAUTHORIZED');
+    expectGatewayProblem(await api('GET', '/users/me', { headers: { authorization: 'Basic dXNlcjpwYXNz' } }), 401, 'UNAUTHORIZED');
+  });
+
+  it('denies a route the role may not call: 403 problem JSON', async () => {
+    const user = await registerUser('gateway');
+    expectGatewayProblem(await api('GET', '/admin/users', { token: user.accessToken }), 403, 'FORBIDDEN');
+  });
+
+  it('leaves the handlers\' own errors alone', async () => {
+    const res = await api('POST', '/auth/login', { body: { email: 'nobody@example.com', password: 'wrong password' } });
+    expect(res).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });
+    expect(answeredByGateway(res)).toBe(false);
+    expect(res.headers.get('x-amzn-requestid')).toBeNull();
   });
 });

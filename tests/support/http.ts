@@ -1,9 +1,9 @@
 import { specViolation } from './openapi-validator';
 
 /**
- * A tiny HTTP client for the end-to-end tests, against the API that e2e-setup started. Every answer
- * our handlers give (they all carry x-request-id; the emulator's own 401/403 do not) is checked
- * against the OpenAPI document, and a mismatch fails the test that made the call.
+ * A tiny HTTP client for the end-to-end tests, against the API that e2e-setup started. Every answer,
+ * our handlers' and the gateway's own (its 401/403/503, from serverless.yml's gateway responses), is
+ * checked against the OpenAPI document, and a mismatch fails the test that made the call.
  */
 export interface ApiResponse {
   status: number;
@@ -37,11 +37,17 @@ export async function api(
   } catch {
     // not JSON: keep the text so the assertion shows it
   }
-  if (response.headers.get('x-request-id')) {
-    const violation = specViolation(method, response.url, response.status, response.headers.get('content-type'), body);
-    if (violation) throw new Error(`OpenAPI: ${violation}`);
-  }
+  const violation = specViolation(method, response.url, response.status, response.headers.get('content-type'), body);
+  if (violation) throw new Error(`OpenAPI: ${violation}`);
   return { status: response.status, headers: response.headers, body };
+}
+
+/**
+ * Whether API Gateway answered by itself (refused the token, denied the route) rather than a handler:
+ * every handler's answer carries x-request-id, the gateway's never do.
+ */
+export function answeredByGateway(response: ApiResponse): boolean {
+  return response.headers.get('x-request-id') === null;
 }
 
 let counter = 0;
