@@ -1,6 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
+import { createServer } from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PROJECT_ROOT, serverlessConfig } from './stack';
 
 /** `sls offline` as a child process, and a wait until it serves /health. */
@@ -29,10 +31,10 @@ export function scheduledFunctions(stage = 'dev'): { name: string }[] {
  * function once (through the emulator's Lambda invoke API), so that, for example, every service is in
  * the registry as soon as the API is up rather than a minute later.
  */
-export async function runSchedulesOnce(lambdaPort: number, stage: string): Promise<void> {
+export async function runSchedulesOnce(lambdaPort: number, stage: string, signal?: AbortSignal): Promise<void> {
   await Promise.all(
     scheduledFunctions(stage).map(async ({ name }) => {
-      const response = await fetch(`http://127.0.0.1:${lambdaPort}/2015-03-31/functions/${name}/invocations`, { method: 'POST', body: '{}' });
+      const response = await fetch(`http://127.0.0.1:${lambdaPort}/2015-03-31/functions/${name}/invocations`, { method: 'POST', body: '{}', signal });
       if (!response.ok) throw new Error(`invoking ${name} answered ${response.status}`);
     }),
   );
@@ -49,11 +51,76 @@ export interface OfflineOptions {
   /** Leaves out the emulator's lines for every request and invocation (warnings and errors stay). */
   quiet?: boolean;
   timeoutMs?: number;
+  /** Progress lines while it starts. */
+  log?: (line: string) => void;
+  /** Cancels the start: the emulator and everything it started are stopped, and startOffline rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/** A port the emulator needs is in use; `variable` is the setting that chooses it. */
+export class PortTakenError extends Error {
+  constructor(
+    readonly port: number,
+    readonly variable: string,
+  ) {
+    super(`port ${port} (${variable}) is taken on 127.0.0.1`);
+    this.name = 'PortTakenError';
+  }
+}
+
+export function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => (error.code === 'EADDRINUSE' ? resolve(false) : reject(error)));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** Rejects with a PortTakenError for the first of these ports (keyed by the variable that sets each) already in use. */
+export async function assertPortsFree(ports: Record<string, number>): Promise<void> {
+  for (const [variable, port] of Object.entries(ports)) {
+    if (!(await isPortFree(port))) throw new PortTakenError(port, variable);
+  }
+}
+
+/** The ports `sls offline` listens on, by the variable that sets each (a WebSocket port joins them once serverless.yml has websocket events). */
+export function offlinePorts(options: Pick<OfflineOptions, 'port' | 'lambdaPort'>): Record<string, number> {
+  return { PORT: options.port, LAMBDA_PORT: options.lambdaPort };
+}
+
+/**
+ * Stops a process group: SIGTERM, then SIGKILL for whatever still runs after a few seconds. Returns
+ * once none of it is left (or, should an exited member stay unreaped, shortly after the SIGKILL).
+ */
+async function stopProcessGroup(groupId: number): Promise<void> {
+  const signalGroup = (signal: NodeJS.Signals | 0) => {
+    try {
+      process.kill(-groupId, signal);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const goneWithin = async (ms: number) => {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if (!signalGroup(0)) return true;
+      await sleep(50);
+    }
+    return false;
+  };
+  if (!signalGroup('SIGTERM')) return;
+  if (await goneWithin(5_000)) return;
+  signalGroup('SIGKILL');
+  await goneWithin(2_000);
 }
 
 export async function startOffline(options: OfflineOptions): Promise<Offline> {
   const sls = path.join(PROJECT_ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
   const stage = options.stage ?? 'dev';
+  const { signal } = options;
+  await assertPortsFree(offlinePorts(options));
+  signal?.throwIfAborted();
   const child = spawn(process.execPath, [sls, 'offline', 'start', '--stage', stage], {
     cwd: PROJECT_ROOT,
     env: {
@@ -63,6 +130,9 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
       // Functions that start other functions (the migration worker) invoke them through the emulator.
       LAMBDA_ENDPOINT: `http://127.0.0.1:${options.lambdaPort}`,
       SLS_TELEMETRY_DISABLED: '1',
+      // A bundle folder of its own: serverless-esbuild deletes its folder when it stops, which would
+      // pull the code from under another emulator of this checkout (a test's, `npm start`).
+      ESBUILD_WORK_FOLDER: `.esbuild-offline-${options.port}`,
       ...(options.quiet ? { SLS_LOG_LEVEL: 'warning' } : {}),
     },
     stdio: options.logFile ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
@@ -75,36 +145,35 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
     child.stderr?.pipe(out);
   }
   const url = `http://127.0.0.1:${options.port}`;
+  // The group, not only the child: esbuild's service and anything else it started go with it, even after the child itself died.
   const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const signalGroup = (signal: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, signal);
-      } catch {
-        // already gone
-      }
-    };
-    signalGroup('SIGTERM');
-    const timer = setTimeout(() => signalGroup('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+    if (child.pid !== undefined) await stopProcessGroup(child.pid);
   };
 
-  const deadline = Date.now() + (options.timeoutMs ?? 180_000);
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`sls offline exited with code ${child.exitCode}${options.logFile ? `; see ${options.logFile}` : ''}`);
-    try {
-      const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5_000) });
-      if (response.status === 200 || response.status === 503) {
-        await runSchedulesOnce(options.lambdaPort, stage);
-        return { url, child, stop };
-      }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 300));
+  try {
+    await untilServing(url, child, options);
+    options.log?.('sls offline answers; running the scheduled functions once…');
+    await runSchedulesOnce(options.lambdaPort, stage, signal);
+    signal?.throwIfAborted();
+    return { url, child, stop };
+  } catch (error) {
+    await stop();
+    throw error;
   }
-  await stop();
+}
+
+async function untilServing(url: string, child: ChildProcess, { timeoutMs = 180_000, logFile, signal }: OfflineOptions): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    signal?.throwIfAborted();
+    if (child.exitCode !== null) throw new Error(`sls offline exited with code ${child.exitCode}${logFile ? `; see ${logFile}` : ''}`);
+    try {
+      const response = await fetch(`${url}/health`, { signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(5_000)]) : AbortSignal.timeout(5_000) });
+      if (response.status === 200 || response.status === 503) return;
+    } catch {
+      // not listening yet; a cancelled start is reported by the sleep below
+    }
+    await sleep(300, undefined, { signal });
+  }
   throw new Error('sls offline did not serve /health in time');
 }

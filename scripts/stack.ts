@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTableCommand, UpdateTimeToLiveCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { MongoClient } from 'mongodb';
 import Redis from 'ioredis';
@@ -11,15 +12,19 @@ import { parse as parseYaml } from 'yaml';
  * The local backing services. For each of MongoDB, Redis and DynamoDB: use the URL from the
  * environment when one is given, otherwise start a server on loopback on a free port, with its data
  * under `dataDir`. Waits until each answers, creates tables and indexes (idempotently), and stops
- * whatever it started. Used by `npm start` (data in .data/) and by the tests (throwaway folders).
+ * whatever it started, also when the start is cancelled half-way. Used by `npm start` (data in
+ * .data/) and by the tests (throwaway folders), whose crash and outage drills kill, freeze and
+ * restart the servers through `Stack.control`.
  */
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 const FERRETDB_BIN = path.join(PROJECT_ROOT, '.tools', 'bin', 'ferretdb');
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
+export type ServiceName = 'mongo' | 'redis' | 'dynamodb';
+
 export interface BackingService {
-  name: 'mongo' | 'redis' | 'dynamodb';
+  name: ServiceName;
   url: string;
   /** What serves it: "given" when the URL came from the environment. */
   source: string;
@@ -27,10 +32,26 @@ export interface BackingService {
   pid?: number;
 }
 
+/** A server the stack started, for crash and outage drills run by the process that started it. */
+export interface ServerControl {
+  /** The server's process; a restart changes it. */
+  readonly pid: number;
+  /** Signals the server's process (SIGKILL for a crash, SIGSTOP / SIGCONT for a hang). */
+  kill(signal: NodeJS.Signals): void;
+  /**
+   * Starts the server again on the same port and data folder (stopping it first if it still runs)
+   * and waits until it answers.
+   */
+  restart(): Promise<void>;
+}
+
 export interface Stack {
   services: BackingService[];
   /** The variables the functions need to reach these services. */
   env: Record<string, string>;
+  /** The server started for a service; throws when the service was given by URL or is not a child process. */
+  control(name: ServiceName): ServerControl;
+  /** Stops every server this stack started, also one that was killed or frozen on purpose. */
   stop(): Promise<void>;
 }
 
@@ -39,6 +60,8 @@ export interface StackOptions {
   env?: NodeJS.ProcessEnv;
   stage?: string;
   log?: (line: string) => void;
+  /** Cancels the start: what was started so far is stopped, and startStack rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export async function freePort(): Promise<number> {
@@ -53,17 +76,25 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(what: string, probe: () => Promise<unknown>, child?: ChildProcess, timeoutMs = 60_000): Promise<void> {
+interface WaitOptions {
+  /** Fails the wait as soon as this process exits. */
+  child?: ChildProcess;
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+async function waitFor(what: string, probe: () => Promise<unknown>, { child, timeoutMs = 60_000, signal }: WaitOptions = {}): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   while (Date.now() < deadline) {
+    signal?.throwIfAborted();
     if (child && child.exitCode !== null) throw new Error(`${what} exited with code ${child.exitCode} before it answered`);
     try {
       await probe();
       return;
     } catch (error) {
       lastError = error;
-      await new Promise((r) => setTimeout(r, 150));
+      await sleep(150, undefined, { signal });
     }
   }
   throw new Error(`${what} did not answer within ${timeoutMs / 1000}s: ${(lastError as Error)?.message}`);
@@ -80,16 +111,6 @@ function tcpProbe(port: number): Promise<void> {
   });
 }
 
-/** Waits until a child we started answers; if it never does, stops it so nothing is left behind. */
-async function readyOrStopped(what: string, child: ChildProcess, probe: () => Promise<unknown>): Promise<void> {
-  try {
-    await waitFor(what, probe, child);
-  } catch (error) {
-    await stopChild(child);
-    throw error;
-  }
-}
-
 function startChild(command: string, args: string[], logFile: string): ChildProcess {
   const out = openSync(logFile, 'a');
   const child = spawn(command, args, { stdio: ['ignore', out, out] });
@@ -97,13 +118,85 @@ function startChild(command: string, args: string[], logFile: string): ChildProc
   return child;
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
+async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
+  // A server frozen by SIGSTOP (an outage drill) acts on the SIGTERM only once it runs again.
+  child.kill('SIGCONT');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * A server run as a child process on a fixed port and data folder, so that it can be started again
+ * where it was after a crash drill killed it.
+ */
+class ServerProcess implements ServerControl {
+  private child: ChildProcess | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly what: string,
+    private readonly command: string,
+    private readonly args: string[],
+    private readonly logFile: string,
+    private readonly probe: () => Promise<unknown>,
+  ) {}
+
+  get pid(): number {
+    const pid = this.child?.pid;
+    // Never 0 or a made-up number: a drill's process.kill(pid) would then signal other processes.
+    if (pid === undefined) throw new Error(`${this.what} has no process: its start failed`);
+    return pid;
+  }
+
+  /** Starts it and waits until it answers; if it never does, or the start is cancelled, stops it so nothing is left behind. */
+  async start(signal?: AbortSignal): Promise<void> {
+    if (this.stopped) throw new Error(`${this.what} was stopped with its stack`);
+    signal?.throwIfAborted();
+    const child = startChild(this.command, this.args, this.logFile);
+    this.child = child;
+    try {
+      await waitFor(this.what, this.probe, { child, signal });
+    } catch (error) {
+      await stopChild(child);
+      throw error;
+    }
+  }
+
+  kill(signal: NodeJS.Signals): void {
+    this.child?.kill(signal);
+  }
+
+  async restart(): Promise<void> {
+    await stopChild(this.child);
+    await this.start();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await stopChild(this.child);
+  }
+}
+
+/** A started server as the stack lists it: its pid (and the pid in its description) follow restarts. */
+function serverService(name: ServiceName, url: string, server: ServerProcess, describe: (pid: number) => string): Started {
+  return {
+    service: {
+      name,
+      url,
+      get source() {
+        return describe(server.pid);
+      },
+      get pid() {
+        return server.pid;
+      },
+    },
+    stop: () => server.stop(),
+    control: server,
+  };
 }
 
 async function pingMongo(uri: string): Promise<void> {
@@ -150,15 +243,18 @@ async function pingDynamo(endpoint: string, region: string): Promise<void> {
 interface Started {
   service: BackingService;
   stop: () => Promise<void>;
+  /** Present when the server is a child process that can be signalled and restarted. */
+  control?: ServerControl;
 }
 
-async function startMongo(dataDir: string, log: (line: string) => void): Promise<Started> {
+async function startMongo(dataDir: string, log: (line: string) => void, signal?: AbortSignal): Promise<Started> {
   const port = await freePort();
   const url = `mongodb://127.0.0.1:${port}/`;
   if (existsSync(FERRETDB_BIN)) {
     const dir = path.join(dataDir, 'ferretdb');
     mkdirSync(dir, { recursive: true });
-    const child = startChild(
+    const server = new ServerProcess(
+      'FerretDB',
       FERRETDB_BIN,
       [
         '--handler=sqlite',
@@ -170,9 +266,10 @@ async function startMongo(dataDir: string, log: (line: string) => void): Promise
         '--log-level=warn',
       ],
       path.join(dataDir, 'ferretdb.log'),
+      () => pingMongo(url),
     );
-    await readyOrStopped('FerretDB', child, () => pingMongo(url));
-    return { service: { name: 'mongo', url, source: `FerretDB (pid ${child.pid})`, pid: child.pid }, stop: () => stopChild(child) };
+    await server.start(signal);
+    return serverService('mongo', url, server, (pid) => `FerretDB (pid ${pid})`);
   }
   log('FerretDB is not installed (.tools/bin/ferretdb); falling back to mongodb-memory-server');
   const { MongoMemoryServer } = await import('mongodb-memory-server-core');
@@ -185,33 +282,40 @@ async function startMongo(dataDir: string, log: (line: string) => void): Promise
   };
 }
 
-async function startRedis(dataDir: string): Promise<Started> {
+async function startRedis(dataDir: string, signal?: AbortSignal): Promise<Started> {
   const port = await freePort();
   const dir = path.join(dataDir, 'redis');
   mkdirSync(dir, { recursive: true });
-  const child = startChild(
-    'redis-server',
-    ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--daemonize', 'no'],
-    path.join(dataDir, 'redis.log'),
-  );
   const url = `redis://127.0.0.1:${port}`;
-  await readyOrStopped('redis-server', child, () => pingRedis(url));
-  return { service: { name: 'redis', url, source: `redis-server (pid ${child.pid}, AOF on)`, pid: child.pid }, stop: () => stopChild(child) };
+  const server = new ServerProcess(
+    'redis-server',
+    'redis-server',
+    // `always`: the append-only file is written and synced before a command is answered. With `everysec`
+    // redis-server 7.0 postpones the write by up to 2 s while a sync is slow and answers anyway, so a
+    // crash drill lost acknowledged bookings (docs/reliability.md).
+    ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--daemonize', 'no'],
+    path.join(dataDir, 'redis.log'),
+    () => pingRedis(url),
+  );
+  await server.start(signal);
+  return serverService('redis', url, server, (pid) => `redis-server (pid ${pid}, AOF on)`);
 }
 
-async function startDynalite(dataDir: string, region: string): Promise<Started> {
+async function startDynalite(dataDir: string, region: string, signal?: AbortSignal): Promise<Started> {
   const port = await freePort();
   const dir = path.join(dataDir, 'dynalite');
   mkdirSync(dir, { recursive: true });
+  const url = `http://127.0.0.1:${port}`;
   // dynalite is a library: run its CLI with this Node so it is a child we can stop like the others.
-  const child = startChild(
+  const server = new ServerProcess(
+    'dynalite',
     process.execPath,
     [require.resolve('dynalite/cli.js'), '--host', '127.0.0.1', '--port', String(port), '--path', dir, '--createTableMs', '0', '--deleteTableMs', '0', '--updateTableMs', '0'],
     path.join(dataDir, 'dynalite.log'),
+    () => tcpProbe(port).then(() => pingDynamo(url, region)),
   );
-  const url = `http://127.0.0.1:${port}`;
-  await readyOrStopped('dynalite', child, () => tcpProbe(port).then(() => pingDynamo(url, region)));
-  return { service: { name: 'dynamodb', url, source: `dynalite (pid ${child.pid})`, pid: child.pid }, stop: () => stopChild(child) };
+  await server.start(signal);
+  return serverService('dynamodb', url, server, (pid) => `dynalite (pid ${pid})`);
 }
 
 /** serverless.yml, with the few variables that table names use resolved for one stage. */
@@ -327,13 +431,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const region = env.AWS_REGION ?? 'us-east-1';
   mkdirSync(options.dataDir, { recursive: true });
 
+  const { signal } = options;
   const started: Started[] = [];
   const stop = async () => {
     await Promise.all(started.splice(0).map((s) => s.stop().catch(() => undefined)));
   };
-  const use = async (name: BackingService['name'], given: string | undefined, probe: (url: string) => Promise<void>, start: () => Promise<Started>) => {
+  const control = (name: ServiceName): ServerControl => {
+    const server = started.find((s) => s.service.name === name)?.control;
+    if (!server) throw new Error(`${name} is not a server this stack started and runs (given by URL, mongodb-memory-server, or stopped)`);
+    return server;
+  };
+  const use = async (name: ServiceName, given: string | undefined, probe: (url: string) => Promise<void>, start: () => Promise<Started>) => {
     if (given) {
-      await waitFor(`${name} at ${given}`, () => probe(given), undefined, 15_000);
+      await waitFor(`${name} at ${given}`, () => probe(given), { timeoutMs: 15_000, signal });
       return { name, url: given, source: 'given' } as BackingService;
     }
     const service = await start();
@@ -344,10 +454,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   try {
     // allSettled, not all: when one fails, the others must finish starting so that stop() sees them.
     const results = await Promise.allSettled([
-      use('mongo', env.MONGODB_URI, pingMongo, () => startMongo(options.dataDir, log)),
-      use('redis', env.REDIS_URL, pingRedis, () => startRedis(options.dataDir)),
-      use('dynamodb', env.DYNAMODB_ENDPOINT, (url) => pingDynamo(url, region), () => startDynalite(options.dataDir, region)),
+      use('mongo', env.MONGODB_URI, pingMongo, () => startMongo(options.dataDir, log, signal)),
+      use('redis', env.REDIS_URL, pingRedis, () => startRedis(options.dataDir, signal)),
+      use('dynamodb', env.DYNAMODB_ENDPOINT, (url) => pingDynamo(url, region), () => startDynalite(options.dataDir, region, signal)),
     ]);
+    // mongodb-memory-server cannot be cancelled mid-way; it is stopped with the rest once it is up.
+    signal?.throwIfAborted();
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     const [mongo, redis, dynamodb] = results.map((r) => (r as PromiseFulfilledResult<BackingService>).value) as [BackingService, BackingService, BackingService];
@@ -366,7 +478,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       Object.assign(stackEnv, { AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey });
     }
     await ensureSchema(stackEnv, stage);
-    return { services: [mongo, redis, dynamodb], env: stackEnv, stop };
+    signal?.throwIfAborted();
+    return { services: [mongo, redis, dynamodb], env: stackEnv, control, stop };
   } catch (error) {
     await stop();
     throw error;

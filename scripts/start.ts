@@ -1,18 +1,47 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT, freePort, startStack } from './stack';
-import { startOffline } from './offline';
+import { PROJECT_ROOT, freePort, startStack, type Stack } from './stack';
+import { PortTakenError, assertPortsFree, isPortFree, offlinePorts, startOffline, type Offline } from './offline';
+import { seedAdmin } from './seed-admin';
+import { closeMongo } from '../lib/clients/mongo';
 
 /**
  * `npm start`: the backing services (given by URL, or started here with data in .data/), the first
- * admin when ADMIN_EMAIL / ADMIN_PASSWORD are set, then `sls offline` on PORT (3000). Ctrl-C stops
- * everything this started.
+ * admin when ADMIN_EMAIL / ADMIN_PASSWORD are set, then `sls offline` on PORT (3000). Ctrl-C or
+ * SIGTERM at any moment stops everything this started, and a port already in use is refused before
+ * anything starts.
+ *
+ * FLIGHT_BOOKING_DATA_DIR puts the data (databases, logs, the local JWT key) in another folder than
+ * .data/; the tests run the launcher on a throwaway one.
  */
 
-const DATA_DIR = path.join(PROJECT_ROOT, '.data');
+const DATA_DIR = path.resolve(process.env.FLIGHT_BOOKING_DATA_DIR || path.join(PROJECT_ROOT, '.data'));
+const say = (line: string) => console.log(`[start] ${line}`);
 
-/** A signing key for local tokens, made once and kept in .data/ so logins survive a restart. */
+// What is running so far; the shutdown stops whatever of it exists.
+let stack: Stack | undefined;
+let offline: Offline | undefined;
+const stopping = new AbortController();
+/** The ports sls offline is to listen on, by the variable that sets each, once chosen. */
+let ports: Record<string, number> = {};
+
+/** A signal at any moment cancels the start under way (which stops what it had started) and stops the rest. */
+async function shutdown(exitCode: number): Promise<void> {
+  if (stopping.signal.aborted) return;
+  stopping.abort();
+  await starting;
+  await Promise.all([offline?.stop(), stack?.stop()]);
+  process.exit(exitCode);
+}
+function stopOnSignal(): void {
+  if (!stopping.signal.aborted) say('stopping…');
+  void shutdown(0);
+}
+process.on('SIGINT', stopOnSignal);
+process.on('SIGTERM', stopOnSignal);
+
+/** A signing key for local tokens, made once and kept in the data folder so logins survive a restart. */
 function localJwtKeys(): string {
   const file = path.join(DATA_DIR, 'jwt-keys');
   if (!existsSync(file)) {
@@ -22,11 +51,24 @@ function localJwtKeys(): string {
   return readFileSync(file, 'utf8').trim();
 }
 
-async function main() {
+/** One line for a taken port, suggesting the next port that is free and none of the launcher's other ports. */
+async function portTakenAdvice({ port, variable }: PortTakenError): Promise<string> {
+  const reserved = Object.values(ports);
+  let suggestion = port + 1;
+  while (reserved.includes(suggestion) || !(await isPortFree(suggestion))) suggestion += 1;
+  return `port ${port} is taken (another npm start?); stop that process or run with ${variable}=${suggestion} npm start`;
+}
+
+async function start(): Promise<void> {
+  const { signal } = stopping;
   const port = Number(process.env.PORT ?? 3000);
-  const say = (line: string) => console.log(`[start] ${line}`);
+  const lambdaPort = Number(process.env.LAMBDA_PORT ?? (await freePort()));
+  ports = offlinePorts({ port, lambdaPort });
+  // Refused before the databases start; startOffline checks again in case one was taken meanwhile.
+  await assertPortsFree(ports);
+
   say('starting backing services…');
-  const stack = await startStack({ dataDir: DATA_DIR, log: say });
+  stack = await startStack({ dataDir: DATA_DIR, log: say, signal });
 
   const apiUrl = `http://localhost:${port}`;
   const env = {
@@ -37,33 +79,12 @@ async function main() {
   };
   Object.assign(process.env, env);
 
-  let stopping = false;
-  let offline: Awaited<ReturnType<typeof startOffline>> | undefined;
-  const shutdown = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    say('stopping…');
-    await offline?.stop();
-    await stack.stop();
-    process.exit(code);
-  };
-  process.on('SIGINT', () => void shutdown(0));
-  process.on('SIGTERM', () => void shutdown(0));
+  const seeded = await seedAdmin(env).finally(closeMongo);
+  if (seeded) say(seeded);
 
-  try {
-    const { seedAdmin } = await import('./seed-admin');
-    const { closeMongo } = await import('../lib/clients/mongo');
-    const seeded = await seedAdmin(env).finally(closeMongo);
-    if (seeded) say(seeded);
-
-    say('starting sls offline (bundling the functions takes a few seconds)…');
-    offline = await startOffline({ port, lambdaPort: Number(process.env.LAMBDA_PORT ?? (await freePort())), env });
-    offline.child.on('exit', (code) => void shutdown(code ?? 1));
-  } catch (error) {
-    console.error(`[start] ${(error as Error).message}`);
-    await shutdown(1);
-    return;
-  }
+  say('starting sls offline (bundling the functions takes a few seconds)…');
+  offline = await startOffline({ port, lambdaPort, env, log: say, signal });
+  offline.child.on('exit', (code) => void shutdown(code ?? 1));
 
   console.log('');
   say(`API: ${apiUrl}   (try: curl ${apiUrl}/health)`);
@@ -71,4 +92,9 @@ async function main() {
   say('Ctrl-C stops everything started here.');
 }
 
-void main();
+const starting = start().catch(async (error: Error) => {
+  // A start cut short by a signal is no failure: shutdown() is already stopping everything.
+  if (stopping.signal.aborted) return;
+  console.error(`[start] ${error instanceof PortTakenError ? await portTakenAdvice(error) : error.message}`);
+  void shutdown(1);
+});
