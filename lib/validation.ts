@@ -1,4 +1,4 @@
-import { config } from 'zod/mini';
+import { config, globalRegistry, type ZodMiniType } from 'zod/mini';
 import { en } from 'zod/locales';
 
 /**
@@ -10,3 +10,13 @@ import { en } from 'zod/locales';
 config(en());
 
 export * from 'zod/mini';
+
+/**
+ * Adds JSON Schema keywords to a schema's published form (the OpenAPI document) for a rule zod checks
+ * with a refinement, which its JSON Schema output cannot show: `minProperties`, `uniqueItems`, …
+ * The refinement stays the check; this only keeps the document saying the same thing.
+ */
+export function documentedAs<T extends ZodMiniType>(schema: T, keywords: Record<string, unknown>): T {
+  globalRegistry.add(schema, keywords);
+  return schema;
+}

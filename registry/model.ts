@@ -27,13 +27,17 @@ export type HealthFilter = (typeof HEALTH_FILTERS)[number];
 export const serviceName = z.string().check(z.regex(SERVICE_NAME, 'must be 2-63 lower-case letters, digits or -'));
 export const instanceId = z.string().check(z.regex(INSTANCE_ID, 'must be 1-128 letters, digits, . _ : -'));
 
-export const instanceAttributes = z
-  .record(z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'attribute names are letters, digits, _ . -')), z.string().check(z.maxLength(1024)))
-  .check(
-    z.refine((attrs) => Object.keys(attrs).length <= 30, 'at most 30 attributes'),
-    z.refine((attrs) => typeof attrs.url === 'string', { message: 'url is required', path: ['url'] }),
-    z.refine((attrs) => attrs.url === undefined || /^https?:\/\/[^\s/]+/.test(attrs.url), { message: 'url must be an http(s) URL', path: ['url'] }),
-  );
+const INSTANCE_URL = /^https?:\/\/[^\s/]+/;
+export const instanceAttributes = z.documentedAs(
+  z
+    .record(z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'attribute names are letters, digits, _ . -')), z.string().check(z.maxLength(1024)))
+    .check(
+      z.refine((attrs) => Object.keys(attrs).length <= 30, 'at most 30 attributes'),
+      z.refine((attrs) => typeof attrs.url === 'string', { message: 'url is required', path: ['url'] }),
+      z.refine((attrs) => attrs.url === undefined || INSTANCE_URL.test(attrs.url), { message: 'url must be an http(s) URL', path: ['url'] }),
+    ),
+  { required: ['url'], maxProperties: 30, properties: { url: { type: 'string', maxLength: 1024, pattern: INSTANCE_URL.source } } },
+);
 
 export type InstanceAttributes = Record<string, string> & { url: string };
 

@@ -79,5 +79,18 @@ if [ ! -x "$tools/venv/bin/moto_server" ] || [ ! -x "$tools/venv/bin/cfn-lint" ]
   fi
 fi
 
+# The API fuzzer (npm run fuzz, and the bounded run in npm test), in a virtualenv of its own so that
+# its dependencies never move moto's.
+SCHEMATHESIS_VERSION=4.32.5
+if [ "$("$tools/fuzz-venv/bin/st" --version 2>/dev/null)" != "st, version $SCHEMATHESIS_VERSION" ]; then
+  if command -v python3 >/dev/null 2>&1; then
+    say "installing schemathesis $SCHEMATHESIS_VERSION into .tools/fuzz-venv"
+    python3 -m venv "$tools/fuzz-venv"
+    "$tools/fuzz-venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  else
+    say "python3 is missing: schemathesis is not installed, so the fuzzer (npm run fuzz, npm test's fuzz phase) cannot run"
+  fi
+fi
+
 export PATH="$root/node_modules/.bin:$PATH"
 exec "$@"

@@ -4,16 +4,43 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 /**
- * `npm test` after the bootstrap: type check, then unit → integration → end-to-end → deploy, each its own Jest
- * run (so each starts only the services it needs), stopping at the first failing phase. Ends with one
- * "N passed, N failed" line over all phases.
+ * `npm test` after the bootstrap: type check, then unit → integration → end-to-end → fuzz → deploy, each its
+ * own process (so each starts only the services it needs), stopping at the first failing phase. Ends with
+ * one "N passed, N failed" line over all phases. The fuzz phase is the bounded schemathesis run
+ * (scripts/fuzz.ts, docs/fuzzing.md); it counts one test per operation and role, and one per role for
+ * the stateful phase's call sequences when they fail.
  */
-const phases = ['unit', 'integration', 'e2e', 'deploy'];
+const phases = ['unit', 'integration', 'e2e', 'fuzz', 'deploy'];
 const jest = path.resolve(__dirname, '..', 'node_modules', 'jest', 'bin', 'jest.js');
+const tsx = require.resolve('tsx/cli');
+// About 25 examples per operation keeps the three roles' runs to a minute or two on two cores.
+const BOUNDED_FUZZ_EXAMPLES = '25';
 const resultsDir = mkdtempSync(path.join(tmpdir(), 'flight-booking-results-'));
 let passed = 0;
 let failed = 0;
 let exitCode = 0;
+
+/** Runs one phase in its own process; `outputFile` is where it writes its pass and fail counts. */
+function runPhase(phase: string) {
+  if (phase === 'fuzz') {
+    const fuzzResults = path.join(resultsDir, 'fuzz');
+    const run = spawnSync(process.execPath, [tsx, path.join(__dirname, 'fuzz.ts'), '--max-examples', BOUNDED_FUZZ_EXAMPLES, '--results', fuzzResults], { stdio: 'inherit' });
+    return { run, outputFile: path.join(fuzzResults, 'summary.json') };
+  }
+  const outputFile = path.join(resultsDir, `${phase}.json`);
+  const run = spawnSync(process.execPath, [jest, '--selectProjects', phase, '--json', '--outputFile', outputFile], { stdio: 'inherit' });
+  return { run, outputFile };
+}
+
+function counts(phase: string, outputFile: string): { passed: number; failed: number; total: number } {
+  const results = JSON.parse(readFileSync(outputFile, 'utf8'));
+  if (phase === 'fuzz') {
+    const fuzz = results as { passed: number; failed: number };
+    return { ...fuzz, total: fuzz.passed + fuzz.failed };
+  }
+  const jestResults = results as { numPassedTests: number; numFailedTests: number; numTotalTests: number };
+  return { passed: jestResults.numPassedTests, failed: jestResults.numFailedTests, total: jestResults.numTotalTests };
+}
 
 const typecheck = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '--noEmit'], { stdio: 'inherit' });
 if (typecheck.status !== 0) {
@@ -25,13 +52,12 @@ for (const phase of phases) {
   const only = process.argv.slice(2);
   if (only.length > 0 && !only.includes(phase)) continue;
   console.log(`\n=== ${phase} tests ===`);
-  const outputFile = path.join(resultsDir, `${phase}.json`);
-  const run = spawnSync(process.execPath, [jest, '--selectProjects', phase, '--json', '--outputFile', outputFile], { stdio: 'inherit' });
+  const { run, outputFile } = runPhase(phase);
   try {
-    const results = JSON.parse(readFileSync(outputFile, 'utf8')) as { numPassedTests: number; numFailedTests: number; numTotalTests: number };
-    passed += results.numPassedTests;
-    failed += results.numFailedTests;
-    if (results.numTotalTests === 0) {
+    const results = counts(phase, outputFile);
+    passed += results.passed;
+    failed += results.failed;
+    if (results.total === 0) {
       console.error(`the ${phase} phase ran no test`);
       exitCode = 1;
     }

@@ -39,15 +39,18 @@ export function scheduleProblems(flight: Pick<Flight, 'origin' | 'destination' |
 export const createFlightBody = z.strictObject({ flightNumber, origin: iata, destination: iata, departureTime: instant, arrivalTime: instant, seatMap: seatMapInput });
 export type CreateFlightInput = z.infer<typeof createFlightBody>;
 
-export const updateFlightBody = z
-  .strictObject({
-    flightNumber: z.optional(flightNumber),
-    origin: z.optional(iata),
-    destination: z.optional(iata),
-    departureTime: z.optional(instant),
-    arrivalTime: z.optional(instant),
-  })
-  .check(z.refine((b) => Object.keys(b).length > 0, 'change at least one field'));
+export const updateFlightBody = z.documentedAs(
+  z
+    .strictObject({
+      flightNumber: z.optional(flightNumber),
+      origin: z.optional(iata),
+      destination: z.optional(iata),
+      departureTime: z.optional(instant),
+      arrivalTime: z.optional(instant),
+    })
+    .check(z.refine((b) => Object.keys(b).length > 0, 'change at least one field')),
+  { minProperties: 1 },
+);
 export type UpdateFlightInput = z.infer<typeof updateFlightBody>;
 
 export const searchQuery = z.strictObject({

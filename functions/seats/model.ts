@@ -18,9 +18,11 @@ export const seatId = z.string().check(z.regex(/^[1-9][0-9]{0,2}[A-K]$/, 'must b
 
 export const seatMapInput = z
   .strictObject({
-    seats: z
-      .array(z.strictObject({ id: seatId, class: z.enum(SEAT_CLASSES), price: money }))
-      .check(z.minLength(1, 'needs at least one seat'), z.maxLength(1000, 'may have at most 1000 seats')),
+    // Seat ids are unique (the refinement below); JSON Schema can only say that whole entries are.
+    seats: z.documentedAs(
+      z.array(z.strictObject({ id: seatId, class: z.enum(SEAT_CLASSES), price: money })).check(z.minLength(1, 'needs at least one seat'), z.maxLength(1000, 'may have at most 1000 seats')),
+      { uniqueItems: true },
+    ),
   })
   .check(
     z.superRefine((map, ctx) => {
@@ -110,7 +112,11 @@ export interface MigrationOutcome {
 export const HOLD_LIMIT_PER_USER = 9;
 
 export const holdBody = z
-  .strictObject({ seats: z.array(seatId).check(z.minLength(1, 'hold at least 1 seat'), z.maxLength(HOLD_LIMIT_PER_USER, `hold at most ${HOLD_LIMIT_PER_USER} seats`)) })
+  .strictObject({
+    seats: z.documentedAs(z.array(seatId).check(z.minLength(1, 'hold at least 1 seat'), z.maxLength(HOLD_LIMIT_PER_USER, `hold at most ${HOLD_LIMIT_PER_USER} seats`)), {
+      uniqueItems: true,
+    }),
+  })
   .check(z.refine((b) => new Set(b.seats).size === b.seats.length, { message: 'lists a seat twice', path: ['seats'] }));
 
 export const provisionSeatsBody = z.strictObject({ seatMapVersion: z.number().check(z.int(), z.gte(1)), seatMap: seatMapInput });

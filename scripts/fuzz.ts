@@ -1,0 +1,361 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { PROJECT_ROOT, freePort, startStack, type Stack } from './stack';
+import { startOffline, type Offline } from './offline';
+
+/**
+ * `npm run fuzz`: schemathesis against a stack started here (throwaway data, stage `fuzz`), over every
+ * operation of /openapi.json, once per role (anonymous, a registered user, the seeded admin), with
+ * every phase and every check. Prints a summary per role, keeps schemathesis' reports and a
+ * summary.json in the results folder, and exits non-zero on any failure.
+ *
+ *   npm run fuzz -- [--max-examples 200] [--max-time SECONDS] [--roles anonymous,user,admin]
+ *                   [--workers 1] [--phases examples,coverage,fuzzing,stateful] [--seed N] [--results DIR]
+ *
+ * FUZZ_MAX_EXAMPLES and FUZZ_MAX_TIME set the same as their options. --max-time makes each role's run
+ * last that long: schemathesis repeats its fuzzing and stateful phases until the time is spent.
+ */
+
+const SCHEMATHESIS = path.join(PROJECT_ROOT, '.tools', 'fuzz-venv', 'bin', 'st');
+const ROLES = ['anonymous', 'user', 'admin'] as const;
+type Role = (typeof ROLES)[number];
+/** The label schemathesis gives failures found by a sequence of calls rather than by one operation. */
+const STATEFUL_LABEL = 'Stateful tests';
+
+interface Options {
+  maxExamples: string;
+  maxTime?: string;
+  roles: Role[];
+  workers: string;
+  phases: string;
+  seed?: string;
+  resultsDir: string;
+}
+
+interface CheckFailures {
+  code: string;
+  title: string;
+  count: number;
+  operations: string[];
+}
+
+interface RoleSummary {
+  role: Role;
+  operations: number;
+  cases: number;
+  failures: CheckFailures[];
+  errors: string[];
+  /** Operations (and the stateful phase, as one) that passed and failed: what `npm test` counts. */
+  passed: number;
+  failed: number;
+  seconds: number;
+  reportDir: string;
+}
+
+/** The parts of schemathesis' JSON run report (`--report json`) read here. */
+interface SchemathesisReport {
+  exit_code: number;
+  /** null when the document could not be loaded. */
+  operations: { tested: number; errored: number } | null;
+  test_cases: { generated: number };
+  failures: CheckFailures[];
+  errors: { title: string; count: number }[];
+}
+
+function parseOptions(): Options {
+  const { values } = parseArgs({
+    options: {
+      'max-examples': { type: 'string', default: process.env.FUZZ_MAX_EXAMPLES ?? '200' },
+      'max-time': { type: 'string', default: process.env.FUZZ_MAX_TIME },
+      roles: { type: 'string', default: ROLES.join(',') },
+      // One worker: with more, schemathesis' threads race in CPython's ast module before 3.11.8 / 3.12.2
+      // ("AST constructor recursion depth mismatch", reported as a run error), and on two cores a
+      // second worker buys little since the emulator is the bottleneck.
+      workers: { type: 'string', default: '1' },
+      phases: { type: 'string', default: 'examples,coverage,fuzzing,stateful' },
+      seed: { type: 'string' },
+      results: { type: 'string' },
+    },
+  });
+  const asked = values.roles.split(',').map((role) => role.trim());
+  const unknown = asked.filter((role) => !(ROLES as readonly string[]).includes(role));
+  if (unknown.length > 0) throw new Error(`unknown role ${unknown.join(', ')} (roles: ${ROLES.join(', ')})`);
+  return {
+    maxExamples: values['max-examples'],
+    maxTime: values['max-time'] || undefined,
+    // The admin's stateful run cancels flights, disables users and demotes: it goes last, whatever
+    // order the roles were asked in, so that it cannot spoil the other roles' runs.
+    roles: ROLES.filter((role) => asked.includes(role)),
+    workers: values.workers,
+    phases: values.phases,
+    seed: values.seed,
+    resultsDir: values.results ? path.resolve(values.results) : mkdtempSync(path.join(tmpdir(), 'flight-booking-fuzz-')),
+  };
+}
+
+async function post<T>(url: string, body: unknown, token?: string): Promise<T> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`POST ${url} answered ${response.status}: ${text.slice(0, 300)}`);
+  return JSON.parse(text) as T;
+}
+
+interface Credentials {
+  email: string;
+  password: string;
+}
+
+const logIn = async (apiUrl: string, credentials: Credentials) => (await post<{ accessToken: string }>(`${apiUrl}/auth/login`, credentials)).accessToken;
+
+interface SeededFlight {
+  id: string;
+  origin: string;
+  destination: string;
+  date: string;
+  seats: string[];
+}
+
+/** A flight with free seats, made by the admin before the runs (see schemathesisConfig). */
+async function seedFlight(apiUrl: string, adminToken: string): Promise<SeededFlight> {
+  const date = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+  const route = { origin: 'FZA', destination: 'FZB' };
+  const seats = ['A', 'B', 'C', 'D', 'E', 'F'].flatMap((letter) => Array.from({ length: 10 }, (_, row) => `${row + 1}${letter}`));
+  const flight = await post<{ id: string }>(
+    `${apiUrl}/flights`,
+    {
+      flightNumber: 'FZ100',
+      ...route,
+      departureTime: `${date}T08:00:00Z`,
+      arrivalTime: `${date}T10:00:00Z`,
+      seatMap: { seats: seats.map((id) => ({ id, class: 'economy', price: { amount: 10_000, currency: 'USD' } })) },
+    },
+    adminToken,
+  );
+  return { id: flight.id, ...route, date, seats };
+}
+
+/**
+ * schemathesis.toml for every role. Generated ids and searches almost never name a real flight, so
+ * without help every seat map, hold and booking call is answered 404 and the stateful phase has
+ * nothing to chain from (the user cannot create flights). Half of the generated flight ids, routes,
+ * days and held seats are therefore the seeded flight's.
+ */
+function schemathesisConfig(flight: SeededFlight): string {
+  const toml = (values: string[]) => `[${values.map((value) => JSON.stringify(value)).join(', ')}]`;
+  const seeded = (name: string, values: string[]) => `[dictionaries.${name}]\nvalues = ${toml(values)}\n`;
+  const sometimes = (parameter: string, dictionary: string) => `${JSON.stringify(parameter)} = { dictionary = "${dictionary}", probability = 0.5 }`;
+  return [
+    // The roles' tokens are given as headers; without this schemathesis signs itself up through
+    // /auth/register and the anonymous run is not anonymous.
+    '[auth]\nauto-signup = false\n',
+    seeded('seeded-flight', [flight.id]),
+    seeded('seeded-origin', [flight.origin]),
+    seeded('seeded-destination', [flight.destination]),
+    seeded('seeded-date', [flight.date]),
+    seeded('seeded-seats', flight.seats),
+    '[parameters]',
+    sometimes('path.flightId', 'seeded-flight'),
+    sometimes('query.origin', 'seeded-origin'),
+    sometimes('query.destination', 'seeded-destination'),
+    sometimes('query.date', 'seeded-date'),
+    sometimes('body.seats[*]', 'seeded-seats'),
+    '',
+  ].join('\n');
+}
+
+const randomCredentials = (prefix: string): Credentials => ({
+  email: `${prefix}-${randomBytes(4).toString('hex')}@example.com`,
+  password: randomBytes(18).toString('base64url'),
+});
+
+/**
+ * The stack under test: throwaway backing services, a seeded admin and `sls offline` on free ports,
+ * with the per-caller rate limits out of reach (the fuzzer is one caller sending thousands of
+ * requests) and access tokens that outlive a long run.
+ */
+async function startFuzzStack(dataDir: string, signal: AbortSignal): Promise<{ stack: Stack; offline: Offline; admin: Credentials }> {
+  const stack = await startStack({ dataDir, env: { AWS_REGION: 'us-east-1' }, stage: 'fuzz', signal });
+  try {
+    const port = await freePort();
+    const admin = randomCredentials('fuzz-admin');
+    Object.assign(process.env, stack.env, {
+      STAGE: 'fuzz',
+      JWT_KEYS: `fuzz-1:${randomBytes(32).toString('base64url')}`,
+      PUBLIC_API_URL: `http://127.0.0.1:${port}`,
+      ADMIN_EMAIL: admin.email,
+      ADMIN_PASSWORD: admin.password,
+      RATE_LIMIT_AUTH_PER_MINUTE: '1000000',
+      RATE_LIMIT_PUBLIC_PER_MINUTE: '1000000',
+      RATE_LIMIT_USER_PER_MINUTE: '1000000',
+      // A role's token is taken right before its run; a day covers any run's length.
+      ACCESS_TOKEN_TTL_SECONDS: String(24 * 3600),
+      LOG_LEVEL: 'warn',
+    });
+    const { seedAdmin } = await import('./seed-admin');
+    const { closeMongo } = await import('../lib/clients/mongo');
+    await seedAdmin(process.env).finally(closeMongo);
+    const offline = await startOffline({
+      port,
+      lambdaPort: await freePort(),
+      stage: 'fuzz',
+      env: { ...process.env },
+      // Every request and the functions' own warnings: what a failure's story is read from.
+      logFile: path.join(dataDir, 'offline.log'),
+      signal,
+    });
+    return { stack, offline, admin };
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+}
+
+/** Runs schemathesis, its output both on the terminal and in the role's folder; resolves with its exit code. */
+function runSchemathesis(args: string[], cwd: string, onStart: (child: ChildProcess) => void): Promise<number> {
+  const output = createWriteStream(path.join(cwd, 'output.txt'));
+  const child = spawn(SCHEMATHESIS, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  onStart(child);
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.on('data', (chunk: Buffer) => {
+      process.stdout.write(chunk);
+      output.write(chunk);
+    });
+  }
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code, signal) => output.end(() => resolve(code ?? (signal ? 128 : 1))));
+  });
+}
+
+function summarize(role: Role, report: SchemathesisReport, seconds: number, reportDir: string): RoleSummary {
+  const tested = report.operations?.tested ?? 0;
+  const failingOperations = new Set(report.failures.flatMap((failure) => failure.operations));
+  const statefulFailed = failingOperations.delete(STATEFUL_LABEL);
+  const errors = report.errors.map((error) => `${error.title} (${error.count})`);
+  // A non-zero exit with nothing to show for it (a crash, a run that stopped early) still fails.
+  if (report.exit_code !== 0 && failingOperations.size === 0 && !statefulFailed && errors.length === 0) errors.push(`schemathesis exited with code ${report.exit_code}`);
+  return {
+    role,
+    operations: tested,
+    cases: report.test_cases.generated,
+    failures: report.failures,
+    errors,
+    passed: Math.max(0, tested - failingOperations.size - (report.operations?.errored ?? 0)),
+    // One failed test per failing operation, one for the stateful phase's sequences, one per kind of error.
+    failed: failingOperations.size + (statefulFailed ? 1 : 0) + errors.length,
+    seconds,
+    reportDir,
+  };
+}
+
+async function fuzzRole(role: Role, apiUrl: string, token: string | undefined, options: Options, configFile: string, onStart: (child: ChildProcess) => void): Promise<RoleSummary> {
+  const reportDir = path.join(options.resultsDir, role);
+  mkdirSync(reportDir, { recursive: true });
+  const reportFile = path.join(reportDir, 'report.json');
+  const args = [
+    '--config-file', configFile,
+    'run', `${apiUrl}/openapi.json`,
+    '--checks', 'all',
+    '--phases', options.phases,
+    '--max-examples', options.maxExamples,
+    '--workers', options.workers,
+    '--report', 'junit,json',
+    '--report-junit-path', path.join(reportDir, 'junit.xml'),
+    '--report-json-path', reportFile,
+    '--no-color',
+    // The API promises an answer (503 at worst) within 3 s: a request still open after 10 is a finding.
+    '--request-timeout', '10',
+    ...(options.maxTime ? ['--max-time', options.maxTime] : []),
+    ...(options.seed ? ['--seed', options.seed] : []),
+    ...(token ? ['--header', `Authorization: Bearer ${token}`] : []),
+  ];
+  console.log(`\n[fuzz] ${role}: schemathesis, ${options.maxExamples} examples per operation${options.maxTime ? `, for ${options.maxTime} s` : ''}`);
+  const started = Date.now();
+  const exitCode = await runSchemathesis(args, reportDir, onStart);
+  const seconds = Math.round((Date.now() - started) / 1000);
+  if (!existsSync(reportFile)) {
+    return { role, operations: 0, cases: 0, failures: [], errors: [`schemathesis exited with code ${exitCode} without a report`], passed: 0, failed: 1, seconds, reportDir };
+  }
+  return summarize(role, JSON.parse(readFileSync(reportFile, 'utf8')) as SchemathesisReport, seconds, reportDir);
+}
+
+function printSummary(summaries: RoleSummary[]): void {
+  console.log('\n=== fuzz summary ===');
+  for (const s of summaries) {
+    const failures = s.failures.reduce((sum, failure) => sum + failure.count, 0);
+    console.log(`${s.role}: ${s.operations} operations, ${s.cases} cases, ${failures} failures, ${s.errors.length} errors (${s.seconds} s; ${s.reportDir})`);
+    for (const failure of s.failures) console.log(`  ${failure.code} ${failure.title}: ${failure.count} — ${failure.operations.join(', ')}`);
+    for (const error of s.errors) console.log(`  error: ${error}`);
+  }
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions();
+  if (!existsSync(SCHEMATHESIS)) {
+    console.error('[fuzz] schemathesis is not installed (.tools/fuzz-venv): run it through `npm run fuzz`, whose bootstrap installs it (needs python3)');
+    return 1;
+  }
+  mkdirSync(options.resultsDir, { recursive: true });
+  console.log(`[fuzz] results in ${options.resultsDir}`);
+  const configFile = path.join(options.resultsDir, 'schemathesis.toml');
+
+  const cancel = new AbortController();
+  let schemathesis: ChildProcess | undefined;
+  const interrupt = () => {
+    console.error('\n[fuzz] interrupted: stopping…');
+    cancel.abort(new Error('interrupted'));
+    schemathesis?.kill('SIGINT');
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+
+  const summaries: RoleSummary[] = [];
+  console.log('[fuzz] starting the stack (backing services, seeded admin, sls offline)…');
+  const started = await startFuzzStack(path.join(options.resultsDir, 'stack'), cancel.signal).catch((error: unknown) => {
+    if (cancel.signal.aborted) return undefined;
+    throw error;
+  });
+  if (!started) return 130;
+  const { stack, offline, admin } = started;
+  try {
+    const user = randomCredentials('fuzz-user');
+    await post(`${offline.url}/auth/register`, { ...user, name: 'Fuzz User' });
+    writeFileSync(configFile, schemathesisConfig(await seedFlight(offline.url, await logIn(offline.url, admin))));
+    const credentials: Record<Role, Credentials | undefined> = { anonymous: undefined, user, admin };
+    for (const role of options.roles) {
+      if (cancel.signal.aborted) break;
+      const login = credentials[role];
+      // A fresh token per role: an earlier role's run cannot have ended its session.
+      const token = login ? await logIn(offline.url, login) : undefined;
+      summaries.push(await fuzzRole(role, offline.url, token, options, configFile, (child) => (schemathesis = child)));
+    }
+  } finally {
+    await offline.stop();
+    await stack.stop();
+  }
+  if (cancel.signal.aborted) return 130;
+
+  printSummary(summaries);
+  const passed = summaries.reduce((sum, s) => sum + s.passed, 0);
+  const failed = summaries.reduce((sum, s) => sum + s.failed, 0);
+  writeFileSync(path.join(options.resultsDir, 'summary.json'), JSON.stringify({ passed, failed, roles: summaries }, null, 2));
+  console.log(`[fuzz] emulator log: ${path.join(options.resultsDir, 'stack', 'offline.log')}`);
+  return failed > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: Error) => {
+    console.error(`[fuzz] ${error.message}`);
+    process.exit(1);
+  },
+);
