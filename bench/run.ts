@@ -222,7 +222,8 @@ function bundle(entry: string) {
     const outDir = path.join(PROJECT_ROOT, '.data', 'bench-bundles');
     mkdirSync(outDir, { recursive: true });
     const outfile = path.join(outDir, `${path.basename(path.dirname(entry))}-${path.basename(entry, '.ts')}.js`);
-    const built = build({ entryPoints: [path.join(PROJECT_ROOT, entry)], bundle: true, minify: true, platform: 'node', target: 'node22', outfile, external: ['@aws-sdk/*', '@smithy/*'], logLevel: 'error', metafile: true });
+    // As serverless.yml's esbuild settings bundle a function: the AWS SDK clients included.
+    const built = build({ entryPoints: [path.join(PROJECT_ROOT, entry)], bundle: true, minify: true, platform: 'node', target: 'node22', outfile, external: ['@aws-sdk/credential-providers'], logLevel: 'error', metafile: true });
     bundles.set(entry, built.then(({ metafile }) => ({ outfile, metafile })));
   }
   return bundles.get(entry)!;
@@ -245,6 +246,14 @@ async function moduleInitMs(code: string): Promise<number> {
 /* ---------- 5. cold start: bundle size and module init time; JWT verification with and without the cache ---------- */
 async function coldStart() {
   say('cold start');
+  // What the SDK costs on its own: the DynamoDB document client, bundled as the functions bundle it.
+  const sdkEntry = path.join(PROJECT_ROOT, '.data', 'bench-bundles', 'sdk-entry.ts');
+  mkdirSync(path.dirname(sdkEntry), { recursive: true });
+  writeFileSync(sdkEntry, "import { DynamoDBClient } from '@aws-sdk/client-dynamodb';\nimport { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';\nDynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));\n");
+  const sdk = await bundle(path.relative(PROJECT_ROOT, sdkEntry));
+  const sdkMs = await moduleInitMs(`require(${JSON.stringify(sdk.outfile)})`);
+  row('5. cold start', 'reference: the AWS SDK DynamoDB document client alone, bundled', '', fmt(sdkMs, 1), '', '', `${fmt(statSync(sdk.outfile).size / 1024)} KB minified`);
+
   const entries: [string, string][] = [
     ['seats (holds, bookings, seat map)', 'functions/seats/handlers.ts'],
     ['flights', 'functions/flights/handlers.ts'],
@@ -252,14 +261,31 @@ async function coldStart() {
     ['registry', 'registry/handlers.ts'],
     ['authorizer', 'functions/gateway/authorizer.ts'],
     ['health', 'functions/gateway/health.ts'],
+    ['a keep-alive (registry heartbeat)', 'functions/seats/keep-alive.ts'],
+  ];
+  /** The packages of a bundle that a reader cares about: its drivers and clients. */
+  const LOADS: [RegExp, string][] = [
+    [/node_modules\/@aws-sdk\/client-dynamodb\//, 'DynamoDB (SDK)'],
+    [/node_modules\/@aws-sdk\/client-lambda\//, 'Lambda (SDK)'],
+    [/node_modules\/mongodb\//, 'mongodb'],
+    [/node_modules\/ioredis\//, 'ioredis'],
+    [/node_modules\/@aws-lambda-powertools\/logger\//, 'Powertools logger'],
+    [/node_modules\/@aws-lambda-powertools\/metrics\//, 'Powertools metrics'],
   ];
   for (const [name, entry] of entries) {
     const { outfile, metafile } = await bundle(entry);
     const kb = statSync(outfile).size / 1024;
     const initMs = await moduleInitMs(`require(${JSON.stringify(outfile)})`);
-    const seatsTarget = name.startsWith('seats') ? ` (target < 300 KB and < 50 ms: ${kb < 300 && initMs < 50 ? 'met' : 'missed'})` : '';
-    row('5. cold start', `${name}: ${entry}`, '', fmt(initMs, 1), '', '', `${fmt(kb)} KB minified${seatsTarget}`);
-    if (seatsTarget) {
+    const inputs = Object.keys(Object.values(metafile.outputs)[0]!.inputs);
+    const loads = LOADS.filter(([pattern]) => inputs.some((input) => pattern.test(input))).map(([, label]) => label);
+    const usesSdk = loads.some((label) => label.endsWith('(SDK)'));
+    const target = name.startsWith('seats')
+      ? `target < 300 KB and < 50 ms, no SDK: ${kb < 300 && initMs < 50 && !usesSdk ? 'met' : 'missed'}`
+      : usesSdk
+        ? `target ≤ SDK + 40 ms (${fmt(sdkMs + 40, 1)} ms): ${initMs <= sdkMs + 40 ? 'met' : 'missed'}`
+        : 'no SDK';
+    row('5. cold start', `${name}: ${entry}`, '', fmt(initMs, 1), '', '', `${fmt(kb)} KB minified; loads ${loads.join(', ')}; ${target}`);
+    if (name.startsWith('seats')) {
       // The profile: which packages the bytes come from.
       const byPackage = new Map<string, number>();
       for (const [input, info] of Object.entries(Object.values(metafile.outputs)[0]!.inputs)) {
@@ -267,15 +293,11 @@ async function coldStart() {
         byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + info.bytesInOutput);
       }
       const top = [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([pkg, bytes]) => `${pkg} ${fmt(bytes / 1024)} KB`);
-      notes.push(`Seats bundle: ${fmt(kb)} KB, module init ${fmt(initMs, 1)} ms (median of 20 fresh processes)${seatsTarget}. Where the bytes come from: ${top.join(', ')}.`);
+      notes.push(`Seats bundle: ${fmt(kb)} KB, module init ${fmt(initMs, 1)} ms (median of 20 fresh processes). Where the bytes come from: ${top.join(', ')}.`);
     }
   }
-  // The reference the functions no longer pay: every one of them used to load the SDK's DynamoDB
-  // client for its registry heartbeat (see lib/clients/aws.ts).
-  const sdkMs = await moduleInitMs("require('@aws-sdk/client-dynamodb')");
-  row('5. cold start', 'reference: the AWS SDK DynamoDB client alone, as the runtime provides it', '', fmt(sdkMs, 1), '', '', 'not loaded by any function');
   notes.push(
-    `No function loads the AWS SDK: DynamoDB and Lambda are called with signed JSON requests (lib/clients/aws.ts). The SDK's DynamoDB client alone takes ${fmt(sdkMs, 1)} ms to load here, which every function paid for its registry heartbeat before.`,
+    `Registration and heartbeats run only in the scheduled keep-alive functions (registry/self-registration.ts), so a function loads the AWS SDK only when its own work calls AWS: the flights, registry and health functions (DynamoDB; flights also Lambda, to start the migration worker). The SDK's document client alone takes ${fmt(sdkMs, 1)} ms to load here.`,
   );
 
   const { authorize, clearAuthorizerCache } = await import('../functions/gateway/authorizer');

@@ -42,12 +42,9 @@ const sections = {
     REDLOCK_URLS: z.optional(commaList),
     REDIS_URL: redisUrl,
   }),
-  /** Lambda sets these for the function's role; locally the launcher sets throwaway ones. */
+  /** The region of the AWS clients; credentials are the SDK's business (its default chain: on Lambda, the function's role). */
   aws: z.object({
     AWS_REGION: text('us-east-1'),
-    AWS_ACCESS_KEY_ID: text(),
-    AWS_SECRET_ACCESS_KEY: text(),
-    AWS_SESSION_TOKEN: z.optional(z.string()),
   }),
   dynamo: z.object({
     DYNAMODB_ENDPOINT: z.optional(httpUrl),

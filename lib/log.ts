@@ -1,44 +1,40 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+
 /**
- * Structured JSON logs, one line per event. Fields whose names look like secrets are redacted so a
- * careless `log.info('x', { body })` cannot leak a password or a token.
+ * Logging through Powertools for AWS Lambda: JSON lines with the Lambda context (function name and
+ * version, request id, cold start), the service, the API request id as correlation id, `LOG_LEVEL`,
+ * and sampling of debug logs (`POWERTOOLS_LOGGER_SAMPLE_RATE`, e.g. 0.01 logs 1 % of invocations at
+ * debug). Fields whose names look like secrets are redacted at any depth, so a careless
+ * `log.info('x', { body })` cannot leak a password or a token.
+ *
+ * `log` is what code logs with. A function bundle serves one service, named once at load
+ * (lib/observability.ts `observeAs`); Powertools fixes a logger's `service` at construction, so naming
+ * it swaps the logger behind `log`.
  */
-type Level = 'debug' | 'info' | 'warn' | 'error';
-const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-const secretField = /pass(word)?|secret|token|authorization|cookie|hash/i;
+const SECRET_FIELD = /pass(word)?|secret|token|authorization|cookie|hash/i;
 
-export type LogFields = Record<string, unknown>;
+const loggerFor = (serviceName: string) =>
+  new Logger({
+    serviceName,
+    logLevel: (process.env.LOG_LEVEL ?? 'info').toUpperCase() as 'INFO',
+    jsonReplacerFn: (key, value) => (key !== '' && SECRET_FIELD.test(key) ? '[redacted]' : value),
+  });
 
-function redact(value: unknown, depth = 0): unknown {
-  if (depth > 4 || value === null || typeof value !== 'object') return value;
-  if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
-  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [k, secretField.test(k) ? '[redacted]' : redact(v, depth + 1)]),
-  );
+let current = loggerFor('flight-booking');
+
+type Fields = Record<string, unknown>;
+export const log = {
+  debug: (message: string, fields: Fields = {}) => current.debug(message, fields),
+  info: (message: string, fields: Fields = {}) => current.info(message, fields),
+  warn: (message: string, fields: Fields = {}) => current.warn(message, fields),
+  error: (message: string, fields: Fields = {}) => current.error(message, fields),
+};
+
+export function logAs(serviceName: string): Logger {
+  current = loggerFor(serviceName);
+  return current;
 }
 
-export interface Logger {
-  debug(msg: string, fields?: LogFields): void;
-  info(msg: string, fields?: LogFields): void;
-  warn(msg: string, fields?: LogFields): void;
-  error(msg: string, fields?: LogFields): void;
-  child(fields: LogFields): Logger;
+export function currentLogger(): Logger {
+  return current;
 }
-
-export function createLogger(base: LogFields = {}): Logger {
-  const threshold = order[(process.env.LOG_LEVEL as Level) ?? 'info'] ?? order.info;
-  const write = (level: Level, msg: string, fields?: LogFields) => {
-    if (order[level] < threshold) return;
-    const line = JSON.stringify({ time: new Date().toISOString(), level, msg, ...base, ...(redact(fields ?? {}) as LogFields) });
-    (level === 'error' || level === 'warn' ? process.stderr : process.stdout).write(`${line}\n`);
-  };
-  return {
-    debug: (m, f) => write('debug', m, f),
-    info: (m, f) => write('info', m, f),
-    warn: (m, f) => write('warn', m, f),
-    error: (m, f) => write('error', m, f),
-    child: (fields) => createLogger({ ...base, ...fields }),
-  };
-}
-
-export const log = createLogger();

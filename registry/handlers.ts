@@ -1,9 +1,10 @@
 import { AppError } from '../lib/http/errors';
 import { pathParams } from '../lib/http/path-params';
+import { serviceHandler } from '../lib/http/stack';
 import { instancesQuery, registerInstanceBody, type InstanceAttributes } from './model';
 import { applyHealthFilter } from './discovery';
 import { registryStore } from './registry';
-import { instanceIdFor, scheduledHeartbeat, serviceHandler } from './self-registration';
+import { instanceIdFor, KEPT_BY_ITS_SERVICE } from './self-registration';
 
 /** The registry's HTTP API (admin and service roles; the route policy enforces that). */
 
@@ -22,11 +23,24 @@ export const listInstances = http(
   },
 );
 
+/**
+ * An instance that its own service registered and still heart-beats is the service's to manage:
+ * taking it out (or overwriting its URL) would cut every caller off that service until its next
+ * heartbeat put it back. It leaves the registry when its service stops heart-beating.
+ */
+async function refuseLiveSelfRegistered(service: string, instanceId: string): Promise<void> {
+  const instance = (await registryStore().instances(service))?.find((candidate) => candidate.instanceId === instanceId);
+  if (instance?.attributes[KEPT_BY_ITS_SERVICE] === 'true' && instance.health === 'HEALTHY') {
+    throw new AppError('INSTANCE_ALIVE', `${service} keeps ${instanceId} registered itself and it is heart-beating; it goes when the service stops`);
+  }
+}
+
 export const registerInstance = http(
   { params: serviceParams, body: registerInstanceBody },
   async ({ params, body }) => {
     const attributes = body.attributes as InstanceAttributes;
     const id = body.instanceId ?? instanceIdFor(params.service, attributes);
+    await refuseLiveSelfRegistered(params.service, id);
     return { status: 201, body: await registryStore().register(params.service, id, attributes) };
   },
 );
@@ -42,8 +56,8 @@ export const heartbeat = http({ params: instanceParams }, async ({ params }) => 
 });
 
 export const deregister = http({ params: instanceParams }, async ({ params }) => {
+  await refuseLiveSelfRegistered(params.service, params.instanceId);
   if (!(await registryStore().deregister(params.service, params.instanceId))) throw await instanceNotFound(params.service);
   return { status: 204 };
 });
 
-export const keepAlive = scheduledHeartbeat('registry');

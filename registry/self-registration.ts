@@ -1,22 +1,26 @@
 import { createHash } from 'node:crypto';
-import type middy from '@middy/core';
 import { config } from '../lib/config';
-import { httpHandler, type HttpRequest, type HttpResponse, type RouteSpec } from '../lib/http/stack';
 import { log } from '../lib/log';
+import middy from '@middy/core';
+import { observability, observeAs, type ServiceName as Service } from '../lib/observability';
 import type { InstanceAttributes } from './model';
 import { registryStore } from './registry';
 import type { RegistryStore } from './store';
 
 /**
- * How a service keeps itself in the registry, like a Eureka client: it registers its instance on cold
- * start and refreshes the heartbeat at most every REGISTRY_HEARTBEAT_SECONDS from normal traffic. The
- * write runs beside the request (the response waits for it only if it is still running) and its
- * failure never fails the request. The instance id is derived from the service and its endpoint, so
- * every container of one deployment refreshes the same instance, and another stage, region or URL is
- * another instance.
+ * How a service keeps itself in the registry, like a Eureka client's heartbeat thread: a scheduled
+ * keep-alive function per service (every minute on AWS; `npm start` runs each once at start, and a
+ * deploy invokes them once, scripts/register-after-deploy.js) registers the instance and refreshes
+ * its heartbeat. Nothing of it is on the request path, so a function that serves requests loads no
+ * registry code and no AWS SDK unless its own work needs them. The instance id is derived from the
+ * service and its endpoint, so every container of one deployment refreshes the same instance, and
+ * another stage, region or URL is another instance.
  */
 
-export type ServiceName = 'users' | 'flights' | 'seats' | 'registry';
+export type ServiceName = Exclude<Service, 'gateway'>;
+
+/** The attribute that marks an instance its own service registers and heart-beats (registry/handlers.ts guards it). */
+export const KEPT_BY_ITS_SERVICE = 'selfRegistered';
 
 export function instanceIdFor(service: string, attributes: Pick<InstanceAttributes, 'url'> & { stage?: string; region?: string }): string {
   const digest = createHash('sha256').update(`${attributes.url}|${attributes.stage ?? ''}|${attributes.region ?? ''}`).digest('hex');
@@ -69,7 +73,7 @@ export function selfRegistration(service: ServiceName): SelfRegistration | null 
       ? new SelfRegistration(
           service,
           registryStore(),
-          { url: PUBLIC_API_URL, stage: STAGE, region: AWS_REGION, version: SERVICE_VERSION },
+          { url: PUBLIC_API_URL, stage: STAGE, region: AWS_REGION, version: SERVICE_VERSION, [KEPT_BY_ITS_SERVICE]: 'true' },
           config('registry').REGISTRY_HEARTBEAT_SECONDS * 1000,
         )
       : null;
@@ -78,34 +82,11 @@ export function selfRegistration(service: ServiceName): SelfRegistration | null 
   return registrations.get(service)!;
 }
 
-const HEARTBEAT_WAIT_MS = 1_000;
-
-/** Middleware: a heartbeat beside each request; waited for (briefly) before the Lambda returns, since a frozen container would lose it. */
-export function heartbeatMiddleware(service: ServiceName): middy.MiddlewareObj {
-  let pending: Promise<void> | undefined;
-  const settle = async () => {
-    if (pending) await Promise.race([pending, new Promise((r) => setTimeout(r, HEARTBEAT_WAIT_MS))]);
-    pending = undefined;
-  };
-  return {
-    before: () => {
-      pending = selfRegistration(service)?.touch();
-    },
-    after: settle,
-    onError: settle,
-  };
-}
-
-/** The shared HTTP stack plus this service's registry heartbeat: what every service handler is built with. */
-export function serviceHandler(service: ServiceName) {
-  return <B = undefined, Q = undefined, P = undefined>(spec: RouteSpec<B, Q, P>, handle: (request: HttpRequest<B, Q, P>) => Promise<HttpResponse>) =>
-    httpHandler(spec, handle).use(heartbeatMiddleware(service));
-}
-
 /** The scheduled keep-alive of a service (EventBridge on AWS; `npm start` plays the schedule locally). */
 export function scheduledHeartbeat(service: ServiceName) {
-  return async () => {
+  observeAs(service);
+  return middy(async () => {
     await selfRegistration(service)?.touch();
     return { service, instanceId: selfRegistration(service)?.instanceId ?? null };
-  };
+  }).use(observability());
 }

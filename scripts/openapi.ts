@@ -238,9 +238,9 @@ export const operations: Record<string, Operation> = {
   'POST /internal/flights/{flightId}/seatmap-migrations': { summary: 'Service only: apply a seat map, fenced', status: 200, body: applySeatMapBody, errors: ['FLIGHT_CANCELLED', 'MIGRATION_FENCED', 'MIGRATION_CONFLICTS'] },
   'GET /registry/services': { summary: 'Registered services', status: 200, response: 'ServiceList' },
   'GET /registry/services/{service}/instances': { summary: "A service's instances", status: 200, response: 'InstanceList', query: instancesQuery },
-  'POST /registry/services/{service}/instances': { summary: 'Register an instance', status: 201, response: 'Instance', body: registerInstanceBody },
+  'POST /registry/services/{service}/instances': { summary: 'Register an instance', status: 201, response: 'Instance', body: registerInstanceBody, errors: ['INSTANCE_ALIVE'] },
   'PUT /registry/services/{service}/instances/{instanceId}/heartbeat': { summary: 'Heartbeat', status: 204 },
-  'DELETE /registry/services/{service}/instances/{instanceId}': { summary: 'Deregister', status: 204 },
+  'DELETE /registry/services/{service}/instances/{instanceId}': { summary: 'Deregister (not an instance its service keeps alive)', status: 204, errors: ['INSTANCE_ALIVE'] },
 };
 
 const jsonSchema = (schema: z.ZodMiniType) => {

@@ -2,11 +2,14 @@ import * as z from '../../lib/validation';
 import { config } from '../../lib/config';
 import { dynamo } from '../../lib/clients/dynamo';
 import { assertTokenConfig } from '../../lib/auth/tokens';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { log } from '../../lib/log';
+import { observability } from '../../lib/observability';
 import { AppError } from '../../lib/http/errors';
 import { decodeCursor, encodeCursor } from '../../lib/http/pagination';
 import { pathParams } from '../../lib/http/path-params';
-import { scheduledHeartbeat, serviceHandler } from '../../registry/self-registration';
+import { serviceHandler } from '../../lib/http/stack';
 import { redisAt } from '../../lib/clients/redis';
 import { createFlightBody, migrationBatchBody, searchQuery, seatMapMigrationBody, updateFlightBody } from './model';
 import { seatsOverRegistry } from './seats-client';
@@ -103,14 +106,13 @@ export const getBatch = http({ params: pathParams('batchId') }, async ({ params 
  * never throws: whatever it could not finish stays in the queue for the next run, and an async
  * invocation's automatic retries would only duplicate that.
  */
-export const migrationWorker = async (_event: unknown, context?: { getRemainingTimeInMillis?: () => number }) => {
-  const remaining = context?.getRemainingTimeInMillis?.() ?? 60_000;
+export const migrationWorker = middy(async (_event: unknown, context: Context) => {
+  const remaining = context.getRemainingTimeInMillis?.() ?? 60_000;
   try {
     return await migrationPipeline().runner.drain(Date.now() + remaining - 5_000, WORKER_CONCURRENCY);
   } catch (error) {
     log.error('migration worker stopped early; the next run continues', { error });
     return { ran: 0, error: 'stopped early' };
   }
-};
+}).use(observability());
 
-export const keepAlive = scheduledHeartbeat('flights');

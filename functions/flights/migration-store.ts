@@ -100,7 +100,8 @@ export class MigrationStore {
   }
 
   /** Ids of unfinished migrations due at `now`, oldest first. */
-  async due(now: Date, limit: number): Promise<string[]> {
+  /** The ids of migrations due now, oldest due first, and since when the oldest has been due. */
+  async due(now: Date, limit: number): Promise<{ ids: string[]; oldestDueAt?: string }> {
     const result = await this.db.query({
       TableName: this.table,
       IndexName: 'migrationQueue',
@@ -109,7 +110,8 @@ export class MigrationStore {
       ExpressionAttributeValues: { ':due': DUE, ':now': `${now.toISOString()}#~` },
       Limit: limit,
     });
-    return (result.Items ?? []).map((item) => String(item.pk).slice('MIGRATION#'.length));
+    const items = result.Items ?? [];
+    return { ids: items.map((item) => String(item.pk).slice('MIGRATION#'.length)), oldestDueAt: items[0] && String(items[0].queueKey).split('#')[0] };
   }
 
   /** Takes a due queued migration, or a running one whose lease ran out; undefined if someone else has it. */

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { AppError, validationFailed } from '../../lib/http/errors';
 import { log } from '../../lib/log';
+import { count, gaugeSeconds } from '../../lib/observability';
 import type { MigrationOutcome, MigrationPolicy, SeatMapInput } from '../seats/model';
 import type { FlightLock } from './flight-lock';
 import type { MigrationRecord, MigrationStore } from './migration-store';
@@ -170,6 +171,7 @@ export class MigrationRunner {
     if (!claim) return undefined;
     const fail = async (error: string, conflicts?: MigrationRecord['conflicts']) => {
       await this.store.finish(claim, this.now(), { error, conflicts });
+      count('MigrationsFailed');
       return { ...claim, status: 'failed' as const, error };
     };
 
@@ -201,6 +203,7 @@ export class MigrationRunner {
         case 'MIGRATION_CONFLICTS':
           return fail('rejected: the new map drops held or booked seats; nothing changed', error.extensions.conflicts as MigrationRecord['conflicts']);
         case 'MIGRATION_FENCED':
+          count('MigrationsFenced');
           return fail(`fenced: ${error.detail}; nothing was applied`);
         case 'SERVICE_UNAVAILABLE':
         case 'SERVICE_NOT_FOUND':
@@ -222,17 +225,23 @@ export class MigrationRunner {
       log.error('migration applied but not recorded; it runs again when its lease ends', { migrationId, error });
       return undefined;
     }
+    count('MigrationsSucceeded');
     return { ...claim, ...outcome, status: 'succeeded' };
   }
 
-  /** Runs due migrations, `concurrency` at a time, until none is due or the deadline nears. */
+  /**
+   * Runs due migrations, `concurrency` at a time, until none is due or the deadline nears. Reports how
+   * long the oldest due migration has waited (a queue that nobody drains raises an alarm).
+   */
   async drain(deadline: number, concurrency: number): Promise<{ ran: number }> {
     let ran = 0;
-    while (Date.now() < deadline) {
-      const due = await this.store.due(this.now(), concurrency * 4);
-      if (due.length === 0) break;
+    for (let round = 0; Date.now() < deadline; round += 1) {
+      const now = this.now();
+      const due = await this.store.due(now, concurrency * 4);
+      if (round === 0) gaugeSeconds('MigrationQueueOldestSeconds', due.oldestDueAt ? Math.max(0, (now.getTime() - Date.parse(due.oldestDueAt)) / 1000) : 0);
+      if (due.ids.length === 0) break;
       let progressed = false;
-      const queue = [...due];
+      const queue = [...due.ids];
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
           for (let id = queue.shift(); id && Date.now() < deadline; id = queue.shift()) {

@@ -1,15 +1,17 @@
-import { awsRequest } from '../../lib/clients/aws';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { config } from '../../lib/config';
 import type { WorkerKick } from './migrations';
 
-/** Starts the migration worker now with an asynchronous (Event) invoke of the Lambda Invoke API. */
+let lambda: LambdaClient | undefined;
+
+/** Starts the migration worker now with an asynchronous (Event) invoke; its schedule is the fallback. */
 export const invokeMigrationWorker: WorkerKick = async () => {
   const { MIGRATION_WORKER_FUNCTION, LAMBDA_ENDPOINT } = config('migrations');
-  await awsRequest({
-    service: 'lambda',
-    endpoint: LAMBDA_ENDPOINT,
-    path: `/2015-03-31/functions/${encodeURIComponent(MIGRATION_WORKER_FUNCTION)}/invocations`,
-    headers: { 'X-Amz-Invocation-Type': 'Event' },
-    body: '{}',
+  lambda ??= new LambdaClient({
+    region: config('aws').AWS_REGION,
+    ...(LAMBDA_ENDPOINT ? { endpoint: LAMBDA_ENDPOINT } : {}),
+    maxAttempts: 2,
+    requestHandler: { connectionTimeout: 1_000, requestTimeout: 1_200, throwOnRequestTimeout: true },
   });
+  await lambda.send(new InvokeCommand({ FunctionName: MIGRATION_WORKER_FUNCTION, InvocationType: 'Event', Payload: '{}' }));
 };

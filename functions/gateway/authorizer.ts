@@ -3,7 +3,9 @@ import { config } from '../../lib/config';
 import { mongoDb } from '../../lib/clients/mongo';
 import { assertTokenConfig, verifyAccessToken } from '../../lib/auth/tokens';
 import type { Caller, Role } from '../../lib/auth/roles';
+import middy from '@middy/core';
 import { log } from '../../lib/log';
+import { observability, observeAs } from '../../lib/observability';
 import { MongoUserStore } from '../users/store';
 import { UserService } from '../users/service';
 import { routesAllowedFor } from './route-policy';
@@ -16,6 +18,7 @@ import { routesAllowedFor } from './route-policy';
  * that check cannot be made (MongoDB down or too slow), the authorizer fails: the gateway answers 503.
  */
 
+observeAs('gateway');
 assertTokenConfig();
 const users = new UserService(new MongoUserStore(mongoDb()));
 
@@ -111,4 +114,4 @@ export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promis
   };
 }
 
-export const handler = authorize;
+export const handler = middy(authorize).use(observability());

@@ -3,9 +3,8 @@ import { config } from '../../lib/config';
 import { redis } from '../../lib/clients/redis';
 import { assertTokenConfig } from '../../lib/auth/tokens';
 import { decodeCursor, encodeCursor, pageQuery } from '../../lib/http/pagination';
-import { requireCaller, type HttpResponse } from '../../lib/http/stack';
+import { requireCaller, serviceHandler, type HttpResponse } from '../../lib/http/stack';
 import { pathParams } from '../../lib/http/path-params';
-import { scheduledHeartbeat, serviceHandler } from '../../registry/self-registration';
 import { idempotencyClaim } from './idempotency';
 import { applySeatMapBody, holdBody, provisionSeatsBody } from './model';
 import { REPLAYED, SeatService, type Once } from './service';
@@ -96,4 +95,3 @@ export const applySeatMap = http(
   async ({ params, body }) => ({ status: 200, body: await seats.applySeatMap(params.flightId, body) }),
 );
 
-export const keepAlive = scheduledHeartbeat('seats');

@@ -16,10 +16,20 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- How many holds this run found expired and ended: every answer reports it (a metric).
+local holds_expired = 0
+
 local function fail(code, extra)
   local answer = extra or {}
   answer.error = code
+  answer.expired = holds_expired
   return cjson.encode(answer)
+end
+
+local function ok(result)
+  result.ok = true
+  result.expired = holds_expired
+  return cjson.encode(result)
 end
 
 local function bump()
@@ -86,6 +96,7 @@ local function reclaim(now)
     local hold = record(K_HOLDS, hold_id)
     if hold then
       freed = freed + end_hold(hold, 'expired', now)
+      holds_expired = holds_expired + 1
     else
       redis.call('ZREM', K_HOLDEXP, hold_id)
     end
@@ -124,12 +135,12 @@ end
 export const PROVISION = `${PRELUDE}
 local status = flight_status()
 if status then
-  if redis.call('HGET', K_META, 'mapVersion') == ARGV[1] then return cjson.encode({ok = true, existed = true}) end
+  if redis.call('HGET', K_META, 'mapVersion') == ARGV[1] then return ok({existed = true}) end
   return fail('SEAT_MAP_EXISTS')
 end
 for i = 2, #ARGV, 2 do redis.call('HSET', K_MAP, ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', K_META, 'status', 'scheduled', 'version', 1, 'mapVersion', ARGV[1])
-return cjson.encode({ok = true, existed = false})
+return ok({existed = false})
 `;
 
 /**
@@ -165,7 +176,7 @@ return idempotent(function()
   redis.call('ZADD', K_HOLDEXP, hold.expiresAtMs, hold_id)
   count_held(user_id, #seats)
   bump()
-  return cjson.encode({ok = true, hold = hold})
+  return ok({hold = hold})
 end)
 `;
 
@@ -201,7 +212,7 @@ return idempotent(function()
   redis.call('ZREM', K_HOLDEXP, hold_id)
   redis.call('ZADD', K_HOLDGC, now + RETAIN_MS, hold_id)
   bump()
-  return cjson.encode({ok = true, booking = booking})
+  return ok({booking = booking})
 end)
 `;
 
@@ -216,7 +227,7 @@ if hold.status == 'active' then
   end_hold(hold, 'released', now)
   bump()
 end
-return cjson.encode({ok = true})
+return ok({})
 `;
 
 /** ARGV: bookingId, callerId, callerIsAdmin ("1"/"0"), cancelledAt. */
@@ -228,7 +239,7 @@ if not booking or (booking.userId ~= ARGV[2] and ARGV[3] ~= '1') then return fai
 if booking.status ~= 'confirmed' then return fail('ALREADY_CANCELLED') end
 end_booking(booking, 'cancelled', ARGV[4])
 bump()
-return cjson.encode({ok = true, booking = booking})
+return ok({booking = booking})
 `;
 
 /** ARGV: cancelledAt. Voids every live hold and marks every confirmed booking flight_cancelled. */
@@ -250,7 +261,7 @@ for _, raw in ipairs(redis.call('HVALS', K_BOOKINGS)) do
   end
 end
 bump()
-return cjson.encode({ok = true, holdsVoided = holds, bookingsCancelled = bookings})
+return ok({holdsVoided = holds, bookingsCancelled = bookings})
 `;
 
 /**
@@ -331,14 +342,14 @@ for _, seat in ipairs(set_later) do
 end
 redis.call('HSET', K_META, 'mapVersion', from + 1)
 bump()
-return cjson.encode({ok = true, fromVersion = from, toVersion = from + 1, added = added, removed = removed, changed = changed, conflicts = conflicts})
+return ok({fromVersion = from, toVersion = from + 1, added = added, removed = removed, changed = changed, conflicts = conflicts})
 `;
 
-/** No ARGV. Reclaims expired holds, then returns [meta, map, state] as flat arrays (one snapshot). */
+/** No ARGV. Reclaims expired holds, then returns [meta, map, state] as flat arrays (one snapshot) and the holds it expired. */
 export const READ_SEATS = `${PRELUDE}
 if not flight_status() then return false end
 reclaim(now_ms())
-return {redis.call('HGETALL', K_META), redis.call('HGETALL', K_MAP), redis.call('HGETALL', K_STATE)}
+return {redis.call('HGETALL', K_META), redis.call('HGETALL', K_MAP), redis.call('HGETALL', K_STATE), holds_expired}
 `;
 
 /** No ARGV. Like READ_SEATS plus holds, active hold expiries and bookings, for the audit. */
@@ -348,5 +359,5 @@ local now = now_ms()
 reclaim(now)
 return {redis.call('HGETALL', K_META), redis.call('HGETALL', K_MAP), redis.call('HGETALL', K_STATE),
   redis.call('HGETALL', K_HOLDS), redis.call('ZRANGE', K_HOLDEXP, 0, -1, 'WITHSCORES'), redis.call('HGETALL', K_BOOKINGS), tostring(now),
-  redis.call('HKEYS', K_RETIRED), redis.call('HGETALL', K_HELDBY)}
+  redis.call('HKEYS', K_RETIRED), redis.call('HGETALL', K_HELDBY), holds_expired}
 `;

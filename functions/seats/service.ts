@@ -4,6 +4,7 @@ import type { Caller } from '../../lib/auth/roles';
 import { auditSnapshot, type AuditReport } from './audit';
 import { flightOfId } from './keys';
 import { compareSeatIds, HOLD_LIMIT_PER_USER, type Booking, type HoldRecord, type MigrationOutcome, type MigrationPolicy, type Money, type SeatMapInput, type SeatMapView, type SeatView } from './model';
+import { count } from '../../lib/observability';
 import type { IdempotencyClaim } from './idempotency';
 import type { ScriptAnswer, SeatStore } from './store';
 
@@ -13,8 +14,9 @@ const newId = (prefix: 'h' | 'b', flightId: string) => `${prefix}_${flightId}_${
 
 /** Turns a script's `{error}` answer into the problem the client sees; a replayed one says so in a header. */
 function unwrap<T>(answer: ScriptAnswer<T>): T {
+  if (!answer.replayed) count('HoldsExpired', answer.expired);
   if (!('error' in answer)) {
-    const { ok: _ok, replayed: _replayed, ...result } = answer;
+    const { ok: _ok, replayed: _replayed, expired: _expired, ...result } = answer;
     return result as T;
   }
   const problem = problemOf(answer);
@@ -44,6 +46,12 @@ function problemOf(answer: Extract<ScriptAnswer<unknown>, { error: string }>): E
 
 /** The header of an answer that is the stored first answer to its Idempotency-Key. */
 export const REPLAYED = { 'idempotent-replayed': 'true' };
+
+/** A hold won, or refused for contention or the cap (what operators watch; other errors are the request's own). */
+function countHold(answer: ScriptAnswer<unknown>): void {
+  if (!('error' in answer)) count('HoldsWon');
+  else if (answer.error === 'SEAT_UNAVAILABLE' || answer.error === 'HOLD_LIMIT_REACHED') count('HoldsRefused');
+}
 
 /** An answer to a request that may carry an Idempotency-Key: `replayed` when it is the stored first answer. */
 export interface Once<T> {
@@ -105,6 +113,7 @@ export class SeatService {
   async seatMap(flightId: string): Promise<SeatMapView> {
     const snapshot = await this.store.seats(flightId);
     if (!snapshot) throw new AppError('FLIGHT_NOT_FOUND');
+    count('HoldsExpired', snapshot.expired);
     const counts = { available: 0, held: 0, booked: 0, total: 0 };
     const seats: SeatView[] = Object.entries(snapshot.map).map(([id, raw]) => {
       const marker = snapshot.state[id];
@@ -137,6 +146,7 @@ export class SeatService {
       idempotency,
     );
     await this.rememberKeyFlight(caller, flightId, idempotency);
+    if (!answer.replayed) countHold(answer);
     return { value: holdView(flightId, unwrap(answer).hold, this.now()), replayed: !!answer.replayed };
   }
 
@@ -175,6 +185,7 @@ export class SeatService {
     const answer = await this.store.confirm(flightId, { holdId, userId: caller.userId, bookingId: newId('b', flightId), createdAt }, idempotency);
     await this.rememberKeyFlight(caller, flightId, idempotency);
     const { booking } = unwrap(answer);
+    if (!answer.replayed) count('Bookings');
     // The user's list is an index beside the booking (another slot); a replay writes it again, which
     // heals a list that lost the entry when the first request died between the two writes.
     await this.store.indexUserBooking(caller.userId, booking.bookingId, Date.parse(booking.createdAt));
@@ -204,16 +215,20 @@ export class SeatService {
         cancelledAt: new Date(this.now()).toISOString(),
       }),
     );
+    count('BookingsCancelled');
     return bookingView(booking);
   }
 
   async cancelFlight(flightId: string): Promise<{ holdsVoided: number; bookingsCancelled: number }> {
-    return unwrap(await this.store.cancelFlight(flightId, new Date(this.now()).toISOString()));
+    const result = unwrap(await this.store.cancelFlight(flightId, new Date(this.now()).toISOString()));
+    count('BookingsCancelled', result.bookingsCancelled);
+    return result;
   }
 
   async audit(flightId: string): Promise<AuditReport> {
     const snapshot = await this.store.snapshot(flightId);
     if (!snapshot) throw new AppError('FLIGHT_NOT_FOUND');
+    count('HoldsExpired', snapshot.expired);
     return auditSnapshot(snapshot);
   }
 }

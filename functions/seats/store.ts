@@ -10,6 +10,8 @@ import { seatInfo, type Booking, type HoldRecord, type MigrationOutcome, type Se
  */
 
 export type ScriptAnswer<T> = (({ ok: true } & T) | { error: string; seats?: string[]; bookingId?: string; conflicts?: unknown[]; limit?: number; held?: number }) & {
+  /** How many holds the script found expired and ended on the way. */
+  expired: number;
   /** Set when the answer is the stored first answer to an Idempotency-Key, not a new change. */
   replayed?: true;
 };
@@ -28,6 +30,8 @@ export interface FlightSnapshot {
   meta: Record<string, string>;
   map: Record<string, string>;
   state: Record<string, string>;
+  /** How many holds the read found expired and ended first. */
+  expired: number;
 }
 
 export interface FullSnapshot extends FlightSnapshot {
@@ -165,13 +169,13 @@ export class RedisSeatStore implements SeatStore {
   }
 
   async seats(flightId: string): Promise<FlightSnapshot | undefined> {
-    const result = (await this.scripts.readSeats(scriptKeys(flightId), [])) as [string[], string[], string[]] | null;
+    const result = (await this.scripts.readSeats(scriptKeys(flightId), [])) as [string[], string[], string[], number] | null;
     if (!result) return undefined;
-    return { meta: pairs(result[0]), map: pairs(result[1]), state: pairs(result[2]) };
+    return { meta: pairs(result[0]), map: pairs(result[1]), state: pairs(result[2]), expired: result[3] };
   }
 
   async snapshot(flightId: string): Promise<FullSnapshot | undefined> {
-    const result = (await this.scripts.readAll(scriptKeys(flightId), [])) as [string[], string[], string[], string[], string[], string[], string, string[], string[]] | null;
+    const result = (await this.scripts.readAll(scriptKeys(flightId), [])) as [string[], string[], string[], string[], string[], string[], string, string[], string[], number] | null;
     if (!result) return undefined;
     const expiries = pairs(result[4]);
     return {
@@ -184,6 +188,7 @@ export class RedisSeatStore implements SeatStore {
       nowMs: Number(result[6]),
       retired: result[7],
       heldBy: Object.fromEntries(Object.entries(pairs(result[8])).map(([userId, count]) => [userId, Number(count)])),
+      expired: result[9],
     };
   }
 

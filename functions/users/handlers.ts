@@ -1,6 +1,5 @@
 import { mongoDb } from '../../lib/clients/mongo';
-import { requireCaller } from '../../lib/http/stack';
-import { scheduledHeartbeat, serviceHandler } from '../../registry/self-registration';
+import { requireCaller, serviceHandler } from '../../lib/http/stack';
 import { decodeCursor, encodeCursor, pageQuery } from '../../lib/http/pagination';
 import { assertTokenConfig } from '../../lib/auth/tokens';
 import { pathParams } from '../../lib/http/path-params';
@@ -46,4 +45,3 @@ export const updateUser = httpHandler({ params: pathParams('userId'), body: upda
   body: await users.update(requireCaller(request).userId, request.params.userId, request.body),
 }));
 
-export const keepAlive = scheduledHeartbeat('users');

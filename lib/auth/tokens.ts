@@ -1,13 +1,14 @@
+import jwt from 'jsonwebtoken';
 import { config, ConfigError } from '../config';
-import { JwtError, signJwt, verifyJwt } from './jwt';
 import type { Caller, Role } from './roles';
 
 /**
- * Access tokens for people and for services. HS256 only (jwt.ts: pinned on verify, so neither `none`
- * nor an RS/HS confusion is accepted), with issuer, audience, expiry and a key id: JWT_KEYS lists `kid:secret`
- * pairs, the first signs and every listed key verifies, so a new key can be rolled in before the old
- * one is dropped without logging anyone out.
+ * Access tokens for people and for services, signed and verified by jsonwebtoken. HS256 only (pinned
+ * on verify, so neither `none` nor an RS/HS confusion is accepted), with issuer, audience, a required
+ * expiry and a key id: JWT_KEYS lists `kid:secret` pairs, the first signs and every listed key
+ * verifies, so a new key can be rolled in before the old one is dropped without logging anyone out.
  */
+const ALGORITHM = 'HS256';
 
 export const MIN_SECRET_LENGTH = 32;
 
@@ -52,12 +53,14 @@ export function signAccessToken(claims: AccessClaims, ttlSeconds?: number): { to
   const cfg = config('tokens');
   const ring = keys();
   const expiresIn = ttlSeconds ?? (claims.role === 'service' ? cfg.SERVICE_TOKEN_TTL_SECONDS : cfg.ACCESS_TOKEN_TTL_SECONDS);
-  const now = Math.floor(Date.now() / 1000);
-  const token = signJwt(
-    { role: claims.role, ...(claims.email ? { email: claims.email } : {}), sub: claims.sub, iss: cfg.JWT_ISSUER, aud: cfg.JWT_AUDIENCE, iat: now, exp: now + expiresIn },
-    ring.secrets.get(ring.signingKid)!,
-    ring.signingKid,
-  );
+  const token = jwt.sign({ role: claims.role, ...(claims.email ? { email: claims.email } : {}) }, ring.secrets.get(ring.signingKid)!, {
+    algorithm: ALGORITHM,
+    keyid: ring.signingKid,
+    subject: claims.sub,
+    issuer: cfg.JWT_ISSUER,
+    audience: cfg.JWT_AUDIENCE,
+    expiresIn,
+  });
   return { token, expiresIn };
 }
 
@@ -70,16 +73,26 @@ export class InvalidTokenError extends Error {
 
 const ROLES: readonly Role[] = ['user', 'admin', 'service'];
 
-export function verifyAccessToken(token: string): Caller & { expiresAtMs: number } {
+/** The verified claims of a token: the key comes from its `kid`, everything else is checked by jsonwebtoken. */
+function verifiedClaims(token: string): jwt.JwtPayload {
   const cfg = config('tokens');
-  const ring = keys();
-  let payload: Record<string, unknown>;
+  const kid = jwt.decode(token, { complete: true })?.header.kid;
+  const secret = typeof kid === 'string' ? keys().secrets.get(kid) : undefined;
+  if (!secret) throw new InvalidTokenError('unknown key');
   try {
-    payload = verifyJwt(token, (kid) => ring.secrets.get(kid), { issuer: cfg.JWT_ISSUER, audience: cfg.JWT_AUDIENCE, nowSeconds: Math.floor(Date.now() / 1000) });
+    const payload = jwt.verify(token, secret, { algorithms: [ALGORITHM], issuer: cfg.JWT_ISSUER, audience: cfg.JWT_AUDIENCE });
+    if (typeof payload === 'string') throw new InvalidTokenError('malformed claims');
+    // jsonwebtoken accepts a token without `exp`; ours never lack one, so such a token is forged.
+    if (typeof payload.exp !== 'number') throw new InvalidTokenError('no expiry');
+    return payload;
   } catch (error) {
-    if (error instanceof JwtError) throw new InvalidTokenError(error.message);
+    if (error instanceof jwt.JsonWebTokenError) throw new InvalidTokenError(error.message);
     throw error;
   }
+}
+
+export function verifyAccessToken(token: string): Caller & { expiresAtMs: number } {
+  const payload = verifiedClaims(token);
   const role = payload.role as Role;
   if (typeof payload.sub !== 'string' || !ROLES.includes(role)) throw new InvalidTokenError('malformed claims');
   return { userId: payload.sub, role, email: typeof payload.email === 'string' ? payload.email : '', expiresAtMs: (payload.exp as number) * 1000 };

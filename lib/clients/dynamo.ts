@@ -1,161 +1,81 @@
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  DeleteCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DeleteCommandInput,
+  type GetCommandInput,
+  type PutCommandInput,
+  type QueryCommandInput,
+  type UpdateCommandInput,
+} from '@aws-sdk/lib-dynamodb';
 import { config } from '../config';
-import { awsRequest } from './aws';
 
 /**
- * DynamoDB as plain JavaScript objects: the operations this project uses, with the input and output
- * shapes of the SDK's DocumentClient (`Item`, `Key`, `ExpressionAttributeValues`, ...), over the
- * signed JSON API (see aws.ts for why not the SDK). Errors carry the DynamoDB error type as `name`
- * (`ConditionalCheckFailedException`), as the SDK's do.
+ * DynamoDB as plain JavaScript objects, through the v3 SDK's DocumentClient: the few operations the
+ * stores use, behind one small class so a store never sees the SDK. Credentials come from the SDK's
+ * default chain (on Lambda, the function's role). Each attempt has 1.2 s and there are two, so a hung
+ * endpoint fails a request within API.md's 3 s for a 503 (lib/http/unavailable.ts reads the SDK's
+ * TimeoutError, throttling and 5xx); errors keep the SDK's names (`ConditionalCheckFailedException`).
  */
 
 export type Document = Record<string, unknown>;
 
-interface ExpressionInput {
-  ExpressionAttributeNames?: Record<string, string>;
-  ExpressionAttributeValues?: Document;
-}
-interface WriteInput extends ExpressionInput {
-  TableName: string;
-  ConditionExpression?: string;
-  ReturnValues?: 'NONE' | 'ALL_OLD' | 'ALL_NEW' | 'UPDATED_OLD' | 'UPDATED_NEW';
-}
-export interface GetInput {
-  TableName: string;
-  Key: Document;
-  ConsistentRead?: boolean;
-}
-export interface PutInput extends WriteInput {
-  Item: Document;
-}
-export interface UpdateInput extends WriteInput {
-  Key: Document;
-  UpdateExpression: string;
-}
-export interface DeleteInput extends WriteInput {
-  Key: Document;
-}
-export interface QueryInput extends ExpressionInput {
-  TableName: string;
-  IndexName?: string;
-  KeyConditionExpression: string;
-  FilterExpression?: string;
-  Limit?: number;
-  ScanIndexForward?: boolean;
-  ConsistentRead?: boolean;
-  ExclusiveStartKey?: Document;
-}
-
-/* ---------- the attribute-value format: {"S": "text"}, {"N": "1"}, {"M": {...}} ---------- */
-
-type AttributeValue = { S: string } | { N: string } | { B: string } | { BOOL: boolean } | { NULL: true } | { L: AttributeValue[] } | { M: Record<string, AttributeValue> };
-
-/** A JavaScript value as an attribute value; undefined fields are left out (the SDK's removeUndefinedValues). */
-export function marshall(value: unknown): AttributeValue {
-  if (value === null) return { NULL: true };
-  switch (typeof value) {
-    case 'string':
-      return { S: value };
-    case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`DynamoDB cannot store the number ${value}`);
-      return { N: String(value) };
-    case 'boolean':
-      return { BOOL: value };
-    case 'object':
-      if (value instanceof Uint8Array) return { B: Buffer.from(value).toString('base64') };
-      if (Array.isArray(value)) return { L: value.map(marshall) };
-      return { M: marshallDocument(value as Document) };
-    default:
-      throw new TypeError(`DynamoDB cannot store a ${typeof value}`);
-  }
-}
-
-export function marshallDocument(document: Document): Record<string, AttributeValue> {
-  const out: Record<string, AttributeValue> = {};
-  for (const [key, value] of Object.entries(document)) if (value !== undefined) out[key] = marshall(value);
-  return out;
-}
-
-export function unmarshall(value: AttributeValue): unknown {
-  if ('S' in value) return value.S;
-  if ('N' in value) return Number(value.N);
-  if ('B' in value) return Buffer.from(value.B, 'base64');
-  if ('BOOL' in value) return value.BOOL;
-  if ('NULL' in value) return null;
-  if ('L' in value) return value.L.map(unmarshall);
-  if ('M' in value) return unmarshallDocument(value.M);
-  throw new TypeError(`unsupported attribute type ${Object.keys(value).join(',')}`);
-}
-
-export function unmarshallDocument(document: Record<string, AttributeValue>): Document {
-  return Object.fromEntries(Object.entries(document).map(([key, value]) => [key, unmarshall(value)]));
-}
-
-type Wire = Record<string, AttributeValue>;
-const maybe = <T, R>(value: T | undefined, convert: (value: T) => R) => (value === undefined ? undefined : convert(value));
-
-/** The fields of a request that hold documents, in the attribute-value format. */
-function toWire<T extends object>(input: T): Record<string, unknown> {
-  const out = { ...input } as Record<string, unknown>;
-  for (const field of ['Item', 'Key', 'ExpressionAttributeValues', 'ExclusiveStartKey'] as const) {
-    if (field in out && out[field] !== undefined) out[field] = marshallDocument(out[field] as Document);
-  }
-  return out;
-}
-
 export class DynamoDocuments {
-  constructor(private readonly endpoint: string | undefined) {}
+  private readonly base: DynamoDBClient;
+  private readonly documents: DynamoDBDocumentClient;
 
-  private async call<T>(operation: string, input: object): Promise<T> {
-    const reply = await awsRequest({
-      service: 'dynamodb',
-      endpoint: this.endpoint,
-      path: '/',
-      headers: { 'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': `DynamoDB_20120810.${operation}` },
-      body: JSON.stringify(input),
+  constructor(endpoint: string | undefined, region = config('aws').AWS_REGION) {
+    this.base = new DynamoDBClient({
+      region,
+      ...(endpoint ? { endpoint } : {}),
+      maxAttempts: 2,
+      requestHandler: { connectionTimeout: 1_000, requestTimeout: 1_200, throwOnRequestTimeout: true },
     });
-    return JSON.parse(reply.body) as T;
+    this.documents = DynamoDBDocumentClient.from(this.base, { marshallOptions: { removeUndefinedValues: true } });
   }
 
-  async get(input: GetInput): Promise<{ Item?: Document }> {
-    const { Item } = await this.call<{ Item?: Wire }>('GetItem', toWire(input));
-    return { Item: maybe(Item, unmarshallDocument) };
+  async get(input: GetCommandInput): Promise<{ Item?: Document }> {
+    return { Item: (await this.documents.send(new GetCommand(input))).Item };
   }
 
-  /** PutItem, UpdateItem, DeleteItem: a write that returns the attributes ReturnValues asks for. */
-  private async write(operation: 'PutItem' | 'UpdateItem' | 'DeleteItem', input: WriteInput): Promise<{ Attributes?: Document }> {
-    const { Attributes } = await this.call<{ Attributes?: Wire }>(operation, toWire(input));
-    return { Attributes: maybe(Attributes, unmarshallDocument) };
+  async put(input: PutCommandInput): Promise<{ Attributes?: Document }> {
+    return { Attributes: (await this.documents.send(new PutCommand(input))).Attributes };
   }
 
-  put = (input: PutInput) => this.write('PutItem', input);
-  update = (input: UpdateInput) => this.write('UpdateItem', input);
-  delete = (input: DeleteInput) => this.write('DeleteItem', input);
+  async update(input: UpdateCommandInput): Promise<{ Attributes?: Document }> {
+    return { Attributes: (await this.documents.send(new UpdateCommand(input))).Attributes };
+  }
 
-  async query(input: QueryInput): Promise<{ Items: Document[]; LastEvaluatedKey?: Document }> {
-    const { Items = [], LastEvaluatedKey } = await this.call<{ Items?: Wire[]; LastEvaluatedKey?: Wire }>('Query', toWire(input));
-    return { Items: Items.map(unmarshallDocument), LastEvaluatedKey: maybe(LastEvaluatedKey, unmarshallDocument) };
+  async delete(input: DeleteCommandInput): Promise<{ Attributes?: Document }> {
+    return { Attributes: (await this.documents.send(new DeleteCommand(input))).Attributes };
+  }
+
+  async query(input: QueryCommandInput): Promise<{ Items: Document[]; LastEvaluatedKey?: Document }> {
+    const { Items = [], LastEvaluatedKey } = await this.documents.send(new QueryCommand(input));
+    return { Items, LastEvaluatedKey };
   }
 
   /** Every item of `keys` that exists (in no particular order): BatchGetItem, 100 keys a call, until none is left unprocessed. */
   async getAll(table: string, keys: Document[]): Promise<Document[]> {
     const found: Document[] = [];
     for (let i = 0; i < keys.length; i += 100) {
-      let pending = keys.slice(i, i + 100).map(marshallDocument);
+      let pending = keys.slice(i, i + 100);
       while (pending.length > 0) {
-        const { Responses = {}, UnprocessedKeys = {} } = await this.call<{ Responses?: Record<string, Wire[]>; UnprocessedKeys?: Record<string, { Keys: Wire[] }> }>(
-          'BatchGetItem',
-          { RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } },
-        );
-        found.push(...(Responses[table] ?? []).map(unmarshallDocument));
-        pending = UnprocessedKeys[table]?.Keys ?? [];
+        const { Responses = {}, UnprocessedKeys = {} } = await this.documents.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: pending, ConsistentRead: true } } }));
+        found.push(...(Responses[table] ?? []));
+        pending = (UnprocessedKeys[table]?.Keys as Document[] | undefined) ?? [];
       }
     }
     return found;
   }
 
   async listTables(limit: number): Promise<string[]> {
-    const { TableNames = [] } = await this.call<{ TableNames?: string[] }>('ListTables', { Limit: limit });
-    return TableNames;
+    return (await this.base.send(new ListTablesCommand({ Limit: limit }))).TableNames ?? [];
   }
 }
 

@@ -16,6 +16,8 @@ export function mongoClient(): MongoClient {
     serverSelectionTimeoutMS: 1_000,
     connectTimeoutMS: 1_000,
     socketTimeoutMS: 1_500,
+    // Waiting for a pooled connection is bounded too (unbounded by default).
+    waitQueueTimeoutMS: 1_000,
     maxPoolSize: 10,
     appName: 'flight-booking',
   });

@@ -35,6 +35,7 @@ export const errorCatalog = {
   HOLD_LIMIT_REACHED: [409, 'You hold as many seats of this flight as one person may'],
   CANNOT_CHANGE_SELF: [409, 'An admin cannot demote or disable itself'],
   LAST_ADMIN: [409, 'The last enabled admin cannot be demoted or disabled'],
+  INSTANCE_ALIVE: [409, 'The instance is kept registered by its own service'],
   HOLD_EXPIRED: [410, 'The hold has expired'],
   PAYLOAD_TOO_LARGE: [413, 'The body is too large'],
   UNSUPPORTED_MEDIA_TYPE: [415, 'The body must be application/json'],

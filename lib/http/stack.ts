@@ -1,12 +1,13 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type * as z from '../validation';
-import { createLogger, type Logger } from '../log';
+import { log } from '../log';
 import { AppError, problemOf, validationFailed, type FieldError } from './errors';
 import { notFoundCodeOf } from './path-params';
 import { enforceRateLimit } from './rate-limit';
 import { isDependencyUnavailable, RETRY_AFTER_SECONDS, serviceUnavailable } from './unavailable';
 import type { Caller, Role } from '../auth/roles';
+import { count, observability, observeAs, type ServiceName } from '../observability';
 
 /**
  * The one middy stack every HTTP handler runs in: request id and access log, CORS, per-caller rate
@@ -28,7 +29,6 @@ export interface HttpRequest<B, Q, P> {
   /** Who the authorizer let in; undefined on public routes. */
   caller: Caller | undefined;
   requestId: string;
-  log: Logger;
 }
 
 export interface HttpResponse {
@@ -46,7 +46,6 @@ export interface RouteSpec<B, Q, P> {
 
 interface StackContext extends Context {
   requestId: string;
-  log: Logger;
   startedAt: number;
   /** Headers every answer to this request carries, errors included (the rate limit's). */
   responseHeaders: Record<string, string>;
@@ -152,11 +151,10 @@ const requestLifecycle = (): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewa
     const { event, context } = request;
     context.requestId = event.requestContext?.requestId ?? context.awsRequestId ?? 'local';
     context.startedAt = Date.now();
-    context.log = createLogger({ requestId: context.requestId, function: context.functionName });
     context.responseHeaders = {};
   },
   after: (request) => {
-    request.context.log.info('request', {
+    log.info('request', {
       method: request.event.httpMethod,
       path: request.event.path,
       status: request.response?.statusCode,
@@ -165,10 +163,12 @@ const requestLifecycle = (): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewa
   },
   onError: (request) => {
     const { error, context, event } = request;
-    const log = context.log ?? createLogger();
     const known = answerFor(error);
     if (!known) log.error('unhandled error', { error, method: event.httpMethod, path: event.path });
-    else if (known.status === 503 && !(error instanceof AppError)) log.warn('dependency unavailable', { error: { name: error?.name, message: error?.message } });
+    else if (known.status === 503 && !(error instanceof AppError)) {
+      log.warn('dependency unavailable', { error: { name: error?.name, message: error?.message } });
+      count('DependencyUnavailable');
+    } else if (known.code === 'RATE_LIMITED') count('RateLimited');
     const answer = known ?? new AppError('INTERNAL', 'Something went wrong on our side; the request id identifies it in our logs');
     request.response = problemResult(answer, context.requestId ?? 'local', context.responseHeaders);
     log.info('request', { method: event.httpMethod, path: event.path, status: answer.status, code: answer.code, ms: Date.now() - (context.startedAt ?? Date.now()) });
@@ -177,11 +177,20 @@ const requestLifecycle = (): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewa
 
 export type HttpHandler = middy.MiddyfiedHandler<APIGatewayProxyEvent, APIGatewayProxyResult, Error, Context>;
 
+/** The handler builder of one service: every HTTP handler of the service is made with it. */
+export function serviceHandler(service: ServiceName) {
+  return <B = undefined, Q = undefined, P = undefined>(spec: RouteSpec<B, Q, P>, handle: (request: HttpRequest<B, Q, P>) => Promise<HttpResponse>) =>
+    httpHandler(spec, handle, service);
+}
+
 export function httpHandler<B = undefined, Q = undefined, P = undefined>(
   spec: RouteSpec<B, Q, P>,
   handle: (request: HttpRequest<B, Q, P>) => Promise<HttpResponse>,
+  service: ServiceName = 'gateway',
 ): HttpHandler {
+  observeAs(service);
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, StackContext>()
+    .use(observability())
     .use(requestLifecycle())
     .handler(async (event, context) => {
       const headers = lowerCaseHeaders(event.headers);
@@ -197,7 +206,6 @@ export function httpHandler<B = undefined, Q = undefined, P = undefined>(
         headers,
         caller,
         requestId: context.requestId,
-        log: context.log,
       };
       const response = await handle(request);
       return jsonResult({ ...response, headers: { ...context.responseHeaders, ...response.headers } }, context.requestId);

@@ -16,7 +16,7 @@ const MONGO_UNAVAILABLE = /^Mongo(ServerSelection|Network|NetworkTimeout|PoolCle
 const REDIS_UNAVAILABLE = /^(Connection is closed|Command timed out|Stream isn't writeable|Reached the max retries per request limit)/;
 /** Redis replies that mean "not now" (a loading, read-only or failing-over server), never "wrong request". */
 const REDIS_BUSY_REPLY = /^(LOADING|READONLY|CLUSTERDOWN|MASTERDOWN|TRYAGAIN|NOREPLICAS|BUSY)\b/;
-/** AWS: throttling and time-outs (the SDK's names, and our own client's). */
+/** AWS: throttling and time-outs, by the SDK's error names. */
 const AWS_UNAVAILABLE = /^(TimeoutError|RequestTimeout|Throttling|ThrottlingException|ProvisionedThroughputExceededException|RequestLimitExceeded|ServiceUnavailable|InternalServerError|TooManyRequestsException)$/;
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTCONN', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
 
@@ -24,21 +24,19 @@ interface ErrorLike {
   name?: string;
   message?: string;
   code?: unknown;
-  status?: unknown;
   cause?: unknown;
   $metadata?: { httpStatusCode?: number };
 }
 
 export function isDependencyUnavailable(error: unknown, depth = 0): boolean {
   if (!error || typeof error !== 'object' || depth > 3) return false;
-  const { name = '', message = '', code, status, cause, $metadata } = error as ErrorLike;
+  const { name = '', message = '', code, cause, $metadata } = error as ErrorLike;
   if (error instanceof AppError) return error.status === 503;
   if (MONGO_UNAVAILABLE.test(name) || name === 'MaxRetriesPerRequestError' || AWS_UNAVAILABLE.test(name)) return true;
   if (REDIS_UNAVAILABLE.test(message) || (name === 'ReplyError' && REDIS_BUSY_REPLY.test(message))) return true;
   if (typeof code === 'string' && NETWORK_CODES.has(code)) return true;
-  // An AWS reply with a 5xx status (our client's `status`, the SDK's `$metadata`): the service failed, not the request.
-  const httpStatus = $metadata?.httpStatusCode ?? (name.length > 0 && typeof status === 'number' ? status : undefined);
-  if (typeof httpStatus === 'number' && (httpStatus === 0 || httpStatus >= 500)) return true;
+  // The AWS SDK: no HTTP answer at all (refused, reset, timed out), or a 5xx: the service failed, not the request.
+  if ($metadata && ($metadata.httpStatusCode === undefined || $metadata.httpStatusCode >= 500)) return true;
   return isDependencyUnavailable(cause, depth + 1);
 }
 

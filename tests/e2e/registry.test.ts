@@ -15,6 +15,17 @@ describe('the service registry over HTTP', () => {
     }
   });
 
+  it('refuses to deregister or overwrite an instance its own service keeps alive (it would cut callers off)', async () => {
+    const seats = await api('GET', '/registry/services/seats/instances?health=HEALTHY', { token: admin });
+    const own = (seats.body.items as { instanceId: string; attributes: Record<string, string> }[]).find((i) => i.attributes.selfRegistered === 'true')!;
+    expect(own).toBeDefined();
+    expect(await api('DELETE', `/registry/services/seats/instances/${own.instanceId}`, { token: admin })).toMatchObject({ status: 409, body: { code: 'INSTANCE_ALIVE' } });
+    const overwrite = await api('POST', '/registry/services/seats/instances', { token: admin, body: { instanceId: own.instanceId, attributes: { url: 'http://127.0.0.1:9' } } });
+    expect(overwrite).toMatchObject({ status: 409, body: { code: 'INSTANCE_ALIVE' } });
+    const after = await api('GET', '/registry/services/seats/instances', { token: admin });
+    expect(after.body.items).toContainEqual(expect.objectContaining({ instanceId: own.instanceId, attributes: own.attributes }));
+  });
+
   it('registers, lists with health filters, heart-beats and deregisters an instance', async () => {
     const created = await api('POST', '/registry/services/billing/instances', {
       token: admin,

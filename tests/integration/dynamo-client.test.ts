@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { AwsError } from '../../lib/clients/aws';
+import net from 'node:net';
 import { dynamo, DynamoDocuments } from '../../lib/clients/dynamo';
+import { isDependencyUnavailable } from '../../lib/http/unavailable';
 
-/** The SDK-free DynamoDB client against dynalite: documents, conditions, paging and errors over the wire. */
+/** The stores' DynamoDB client (the v3 SDK's DocumentClient) against dynalite: documents, conditions, paging and errors. */
 const table = process.env.FLIGHTS_TABLE!;
 const db = dynamo();
 const key = () => ({ pk: `CLIENT-TEST#${randomUUID()}` });
@@ -10,9 +11,10 @@ const key = () => ({ pk: `CLIENT-TEST#${randomUUID()}` });
 describe('DynamoDB client on dynalite', () => {
   it('writes and reads back a nested document', async () => {
     const Key = key();
-    const document = { ...Key, name: 'x', count: 3, ratio: 0.25, ok: true, nothing: null, tags: ['a', 'b'], nested: { deep: { n: 1 } } };
+    const document = { ...Key, name: 'x', count: 3, ratio: 0.25, ok: true, nothing: null, tags: ['a', 'b'], nested: { deep: { n: 1 } }, blob: new Uint8Array([0, 1, 255]) };
     await db.put({ TableName: table, Item: { ...document, skipped: undefined } });
-    expect((await db.get({ TableName: table, Key, ConsistentRead: true })).Item).toEqual(document);
+    const { Item } = await db.get({ TableName: table, Key, ConsistentRead: true });
+    expect({ ...Item, blob: [...(Item!.blob as Uint8Array)] }).toEqual({ ...document, blob: [0, 1, 255] });
     expect((await db.get({ TableName: table, Key: key() })).Item).toBeUndefined();
   });
 
@@ -22,8 +24,7 @@ describe('DynamoDB client on dynalite', () => {
     const failed = await db
       .update({ TableName: table, Key, UpdateExpression: 'SET version = :next', ConditionExpression: 'version = :expected', ExpressionAttributeValues: { ':next': 3, ':expected': 2 } })
       .catch((error: unknown) => error);
-    expect(failed).toBeInstanceOf(AwsError);
-    expect(failed).toMatchObject({ name: 'ConditionalCheckFailedException', status: 400 });
+    expect(failed).toMatchObject({ name: 'ConditionalCheckFailedException', $metadata: { httpStatusCode: 400 } });
     expect((await db.get({ TableName: table, Key, ConsistentRead: true })).Item).toEqual({ ...Key, version: 1 });
   });
 
@@ -46,8 +47,21 @@ describe('DynamoDB client on dynalite', () => {
     await expect(db.get({ TableName: 'no-such-table', Key: key() })).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
   });
 
-  it('fails fast when nothing listens, after its one retry', async () => {
-    const nowhere = new DynamoDocuments('http://127.0.0.1:9');
-    await expect(nowhere.listTables(1)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+  it('fails fast when nothing listens, after its one retry, with an error the API answers 503', async () => {
+    const refused = await new DynamoDocuments('http://127.0.0.1:9').listTables(1).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ $metadata: { attempts: 2 } });
+    expect(isDependencyUnavailable(refused)).toBe(true);
+  });
+
+  it('gives up on an endpoint that accepts and never answers: each attempt times out (the SDK only warns unless told)', async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const hung = await new DynamoDocuments(`http://127.0.0.1:${(silent.address() as net.AddressInfo).port}`).listTables(1).catch((error: unknown) => error);
+      expect(hung).toMatchObject({ name: 'TimeoutError', $metadata: { attempts: 2 } });
+      expect(isDependencyUnavailable(hung)).toBe(true);
+    } finally {
+      silent.close();
+    }
   });
 });

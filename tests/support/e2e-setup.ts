@@ -27,7 +27,8 @@ export default async function setup(): Promise<void> {
       port,
       lambdaPort: await freePort(),
       stage: 'test',
-      env: { ...process.env },
+      // The functions log at info into offline.log, which tests/e2e/logs.test.ts reads.
+      env: { ...process.env, LOG_LEVEL: 'info' },
       logFile: path.join(process.env.TEST_DATA_DIR!, 'offline.log'),
     });
     process.env.API_URL = offline.url;

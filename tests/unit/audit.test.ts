@@ -15,6 +15,7 @@ function snapshot(overrides: Partial<FullSnapshot> = {}): FullSnapshot {
     nowMs: now,
     retired: [],
     heldBy: { u: 1 },
+    expired: 0,
     ...overrides,
   };
 }

@@ -1,12 +1,14 @@
-import { createLogger } from '../../lib/log';
+import { log, logAs } from '../../lib/log';
 
 describe('logger', () => {
   afterEach(() => jest.restoreAllMocks());
 
-  it('writes one JSON line and redacts secret-looking fields at any depth', () => {
+  it('writes one JSON line with the service and redacts secret-looking fields at any depth', () => {
     const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    createLogger({ requestId: 'r1' }).info('login', { body: { email: 'a@b.c', password: 'hunter22' }, authorization: 'Bearer x' });
-    const line = JSON.parse(String(write.mock.calls[0]?.[0]));
-    expect(line).toMatchObject({ level: 'info', msg: 'login', requestId: 'r1', body: { email: 'a@b.c', password: '[redacted]' }, authorization: '[redacted]' });
+    logAs('users');
+    log.info('login', { body: { email: 'a@b.c', password: 'hunter22', refreshToken: 'rt_x' }, authorization: 'Bearer x', tokens: ['a'] });
+    const line = JSON.parse(String(write.mock.calls.at(-1)?.[0]));
+    expect(line).toMatchObject({ level: 'INFO', message: 'login', service: 'users', body: { email: 'a@b.c', password: '[redacted]', refreshToken: '[redacted]' }, authorization: '[redacted]', tokens: '[redacted]' });
+    expect(JSON.stringify(line)).not.toMatch(/hunter22|rt_x|Bearer/);
   });
 });
