@@ -6,7 +6,7 @@ import { currentLogger, logAs } from './log';
 /**
  * Who is logging and counting, and the business metrics operators watch (docs/observability.md): one
  * Powertools Metrics instance writing CloudWatch embedded metric format (metric values are log lines,
- * no API call on the request path), namespace `FlightBooking`, dimension `service`. A function bundle
+ * no API call on the request path), namespace `FlightBooking`, dimensions `service` and `stage`. A function bundle
  * serves one service, so naming the service once at module load (`observeAs`) names everything it logs
  * and counts. `POWERTOOLS_METRICS_DISABLED=true` turns the metric lines off (e.g. a quiet `npm start`).
  */
@@ -38,7 +38,8 @@ export function observeAs(service: ServiceName): void {
   if (observedAs === service) return;
   observedAs = service;
   logAs(service);
-  metrics.setDefaultDimensions({ service });
+  // The stage too: two stages in one account must not add up their counts or trip each other's alarms.
+  metrics.setDefaultDimensions({ service, stage: process.env.STAGE ?? 'dev' });
 }
 
 export function count(name: MetricName, value = 1): void {

@@ -5,6 +5,8 @@ import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetRoleCommand, IAMClient, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
 import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { routePolicy } from '../../functions/gateway/route-policy';
+import { METRICS_NAMESPACE } from '../../lib/observability';
+import { PACKAGED_ALARM_EMAIL } from '../support/deploy-setup';
 
 /**
  * The stack deployed to moto (tests/support/deploy-setup.ts) holds what the packaged template
@@ -18,12 +20,27 @@ const NOT_MODELLED_BY_MOTO = {
   'policy documents of inline role policies': "moto's IAM returns them in a form that is not JSON",
   'StageDescription of a deployment (stage throttling)': "moto's CloudFormation does not apply it",
   'OPTIONS methods (MOCK integrations)': 'moto cannot create a method without an integration URI, so the stack is deployed with API_CORS=false',
+  'AWS::CloudWatch::Alarm': 'moto skips it in CloudFormation',
+  'AWS::SNS::Subscription': 'moto skips it in CloudFormation',
 };
 
-type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: unknown };
-const template = JSON.parse(readFileSync(process.env.DEPLOY_TEMPLATE!, 'utf8')) as { Resources: Record<string, Resource> };
+type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: unknown; Condition?: string };
+const template = JSON.parse(readFileSync(process.env.DEPLOY_TEMPLATE!, 'utf8')) as {
+  Parameters: Record<string, Record<string, unknown>>;
+  Conditions: Record<string, unknown>;
+  Resources: Record<string, Resource>;
+};
 const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 const clientConfig = { endpoint: process.env.DEPLOY_ENDPOINT, region: 'us-east-1' };
+
+type Metric = { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: string }[] };
+const alarms = (): Record<string, any>[] => ofType('AWS::CloudWatch::Alarm').map(([id, alarm]) => ({ id, ...alarm.Properties }));
+const dimensionsOf = (metric: Metric) => Object.fromEntries(metric.Dimensions.map((d) => [d.Name, d.Value]));
+/** "AWS/Lambda Errors FunctionName=…": one metric, as an alarm or a dashboard graph names it. */
+const metricKey = (namespace: string, name: string, dimensions: Record<string, string>) =>
+  [namespace, name, ...Object.entries(dimensions).map(([key, value]) => `${key}=${value}`).sort()].join(' ');
+/** The metrics an alarm watches: its own, or each one its metric math reads. */
+const watchedMetrics = (alarm: Record<string, any>): Metric[] => (alarm.Metrics ? alarm.Metrics.filter((m: any) => m.MetricStat).map((m: any) => m.MetricStat.Metric) : [alarm as Metric]);
 
 /** "GET /flights/{flightId}" for every method in the template, from its resource tree. */
 function templateRoutes(): string[] {
@@ -68,6 +85,11 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
     }
   });
 
+  it('has the alarm topic and the dashboard', () => {
+    expect(physicalIds.get('AlarmTopic')).toMatch(new RegExp(`:${template.Resources.AlarmTopic!.Properties.TopicName}$`));
+    expect(physicalIds.get('Dashboard')).toBe(template.Resources.Dashboard!.Properties.DashboardName);
+  });
+
   it('has every table with its keys and indexes', async () => {
     const dynamo = new DynamoDBClient(clientConfig);
     const tables = ofType('AWS::DynamoDB::Table');
@@ -109,7 +131,7 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
 
   describe('checked in the template, since moto does not model them', () => {
     it('lists what moto does not model', () => {
-      expect(Object.keys(NOT_MODELLED_BY_MOTO)).toHaveLength(7);
+      expect(Object.keys(NOT_MODELLED_BY_MOTO)).toHaveLength(9);
     });
 
     it('TTL on the registry table', () => {
@@ -175,6 +197,107 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
       const groups = ofType('AWS::Logs::LogGroup');
       expect(groups).toHaveLength(ofType('AWS::Lambda::Function').length);
       expect(groups.every(([, g]) => g.Properties.RetentionInDays === 14)).toBe(true);
+    });
+
+    describe('alarms and the dashboard (scripts/observability.js)', () => {
+      it('an Errors and a Throttles alarm on every function: any in 5 minutes', () => {
+        const functionNames = ofType('AWS::Lambda::Function').map(([, fn]) => fn.Properties.FunctionName as string).sort();
+        for (const metric of ['Errors', 'Throttles']) {
+          const watching = alarms().filter((a) => a.Namespace === 'AWS/Lambda' && a.MetricName === metric);
+          expect(watching.map((a) => dimensionsOf(a as Metric).FunctionName).sort()).toEqual(functionNames);
+          for (const alarm of watching) {
+            expect(alarm).toMatchObject({ Statistic: 'Sum', Period: 300, Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching' });
+          }
+        }
+      });
+
+      it("the API's 5xx rate above 1% over 5 minutes and p99 latency above 1 s, on the API's name", () => {
+        const [[, api]] = ofType('AWS::ApiGateway::RestApi') as [[string, Resource]];
+        const watching = alarms().filter((a) => a.Namespace === 'AWS/ApiGateway');
+        expect(watching.map((a) => ({ metric: a.MetricName, api: dimensionsOf(a as Metric).ApiName, statistic: a.Statistic ?? a.ExtendedStatistic, threshold: a.Threshold, period: a.Period }))).toEqual([
+          { metric: '5XXError', api: api.Properties.Name, statistic: 'Average', threshold: 0.01, period: 300 },
+          { metric: 'Latency', api: api.Properties.Name, statistic: 'p99', threshold: 1000, period: 300 },
+        ]);
+      });
+
+      it("a throttling alarm on each table that adds up its own and its indexes' throttled reads and writes", () => {
+        for (const [, table] of ofType('AWS::DynamoDB::Table')) {
+          const tableName = table.Properties.TableName as string;
+          const [alarm, ...others] = alarms().filter((a) => a.Metrics && watchedMetrics(a).every((m) => dimensionsOf(m).TableName === tableName));
+          expect({ tableName, others }).toEqual({ tableName, others: [] });
+          const indexes = (table.Properties.GlobalSecondaryIndexes ?? []).map((i: { IndexName: string }) => i.IndexName) as string[];
+          const expected = [undefined, ...indexes].flatMap((index) =>
+            ['ReadThrottleEvents', 'WriteThrottleEvents'].map((name) => metricKey('AWS/DynamoDB', name, index ? { TableName: tableName, GlobalSecondaryIndexName: index } : { TableName: tableName })),
+          );
+          expect(watchedMetrics(alarm!).map((m) => metricKey(m.Namespace, m.MetricName, dimensionsOf(m))).sort()).toEqual(expected.sort());
+          expect(alarm!.Metrics.filter((m: { ReturnData: boolean }) => m.ReturnData)).toEqual([expect.objectContaining({ Expression: 'SUM(FILL(METRICS(), 0))' })]);
+          expect(alarm).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold', TreatMissingData: 'notBreaching' });
+        }
+      });
+
+      it("a failed migration, and a migration queue stuck over 5 minutes or a worker gone silent, from the flights service's metrics", () => {
+        const watching = alarms().filter((a) => a.Namespace === METRICS_NAMESPACE);
+        expect(
+          watching.map((a) => ({ metric: a.MetricName, dimensions: dimensionsOf(a as Metric), statistic: a.Statistic, threshold: a.Threshold, minutes: (a.Period * a.EvaluationPeriods) / 60, missing: a.TreatMissingData })),
+        ).toEqual([
+          { metric: 'MigrationsFailed', dimensions: { service: 'flights', stage: 'local' }, statistic: 'Sum', threshold: 0, minutes: 5, missing: 'notBreaching' },
+          { metric: 'MigrationQueueOldestSeconds', dimensions: { service: 'flights', stage: 'local' }, statistic: 'Maximum', threshold: 300, minutes: 3, missing: 'breaching' },
+        ]);
+      });
+
+      it('no other alarm, each with its own name, and every one tells the topic when it fires and when it recovers', () => {
+        const functionCount = ofType('AWS::Lambda::Function').length;
+        const tableCount = ofType('AWS::DynamoDB::Table').length;
+        expect(alarms()).toHaveLength(2 * functionCount + 2 + tableCount + 2);
+        expect(new Set(alarms().map((a) => a.AlarmName)).size).toBe(alarms().length);
+        expect(template.Resources.AlarmTopic!.Type).toBe('AWS::SNS::Topic');
+        for (const alarm of alarms()) {
+          expect({ id: alarm.id, alarm: alarm.AlarmActions, ok: alarm.OKActions }).toEqual({ id: alarm.id, alarm: [{ Ref: 'AlarmTopic' }], ok: [{ Ref: 'AlarmTopic' }] });
+        }
+      });
+
+      it('an email subscription to the topic from ALARM_EMAIL, only when it is set', () => {
+        expect(template.Parameters.AlarmEmail).toMatchObject({ Type: 'String', Default: PACKAGED_ALARM_EMAIL });
+        expect(template.Conditions.AlarmEmailGiven).toEqual({ 'Fn::Not': [{ 'Fn::Equals': [{ Ref: 'AlarmEmail' }, ''] }] });
+        expect(ofType('AWS::SNS::Subscription')).toEqual([
+          ['AlarmEmailSubscription', { Type: 'AWS::SNS::Subscription', Condition: 'AlarmEmailGiven', Properties: { TopicArn: { Ref: 'AlarmTopic' }, Protocol: 'email', Endpoint: { Ref: 'AlarmEmail' } } }],
+        ]);
+      });
+
+      it("one dashboard: every alarm's state, a graph of every metric an alarm watches, and the business metrics", () => {
+        const [[, dashboard]] = ofType('AWS::CloudWatch::Dashboard') as [[string, Resource]];
+        type Widget = { type: string; x: number; y: number; width: number; height: number; properties: Record<string, any> };
+        const { widgets } = JSON.parse(dashboard.Properties.DashboardBody['Fn::Sub']) as { widgets: Widget[] };
+
+        const listed = widgets.filter((w) => w.type === 'alarm').flatMap((w) => w.properties.alarms as string[]);
+        expect(listed).toEqual(alarms().map((a) => `arn:\${AWS::Partition}:cloudwatch:\${AWS::Region}:\${AWS::AccountId}:alarm:${a.AlarmName}`));
+
+        const graphed = new Set(
+          widgets
+            .filter((w) => w.type === 'metric')
+            .flatMap((w) => w.properties.metrics as unknown[][])
+            .filter((line) => typeof line[0] === 'string')
+            .map((line) => {
+              const [namespace, name, ...pairs] = line.filter((part): part is string => typeof part === 'string');
+              return metricKey(namespace!, name!, Object.fromEntries(pairs.flatMap((part, i) => (i % 2 === 0 ? [[part, pairs[i + 1]!]] : []))));
+            }),
+        );
+        const business = [
+          ...['HoldsWon', 'HoldsRefused', 'Bookings', 'BookingsCancelled', 'HoldsExpired'].map((name) => ({ name, service: 'seats' })),
+          ...['MigrationsSucceeded', 'MigrationsFailed', 'MigrationsFenced', 'MigrationQueueOldestSeconds'].map((name) => ({ name, service: 'flights' })),
+          ...['users', 'flights', 'seats', 'registry', 'gateway'].flatMap((service) => ['DependencyUnavailable', 'RateLimited'].map((name) => ({ name, service }))),
+        ];
+        const expected = [
+          ...alarms().flatMap(watchedMetrics).map((m) => metricKey(m.Namespace, m.MetricName, dimensionsOf(m))),
+          ...business.map(({ name, service }) => metricKey(METRICS_NAMESPACE, name, { service, stage: 'local' })),
+        ];
+        expect(expected.filter((key) => !graphed.has(key))).toEqual([]);
+
+        // laid out on the 24-column grid without overlaps
+        const cells = widgets.flatMap((w) => Array.from({ length: w.width * w.height }, (_, i) => `${w.x + (i % w.width)},${w.y + Math.floor(i / w.width)}`));
+        expect(widgets.every((w) => w.x >= 0 && w.x + w.width <= 24)).toBe(true);
+        expect(new Set(cells).size).toBe(cells.length);
+      });
     });
   });
 });

@@ -26,6 +26,9 @@ declare global {
 // A throwaway signing key, the same for package and deploy so the two templates agree.
 const JWT_KEYS = `deploy:${randomBytes(32).toString('base64url')}`;
 
+/** The address the packaged template subscribes to the alarm topic; the stack on moto is deployed with none. */
+export const PACKAGED_ALARM_EMAIL = 'alarms@example.com';
+
 function slsEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return {
     ...process.env,
@@ -93,7 +96,7 @@ export default async function setup(): Promise<void> {
   const workDir = mkdtempSync(path.join(tmpdir(), 'flight-booking-deploy-'));
   const packaged = path.join(workDir, 'package');
 
-  await runSls(['package', '--stage', 'local', '--package', packaged], slsEnv({}), path.join(workDir, 'package.log'), /Service packaged/);
+  await runSls(['package', '--stage', 'local', '--package', packaged], slsEnv({ ALARM_EMAIL: PACKAGED_ALARM_EMAIL }), path.join(workDir, 'package.log'), /Service packaged/);
   const template = path.join(packaged, 'cloudformation-template-update-stack.json');
   const lint = spawnSync(path.join(VENV_BIN, 'cfn-lint'), ['--ignore-checks', ...CFN_LINT_IGNORED, '--', template], { encoding: 'utf8' });
   if (lint.status !== 0) throw new Error(`cfn-lint found problems in the template:\n${lint.stdout}${lint.stderr}`);
@@ -101,8 +104,13 @@ export default async function setup(): Promise<void> {
   const { endpoint, moto } = await startMoto(path.join(workDir, 'moto.log'));
   globalThis.deployCheck = { moto };
   // moto cannot model MOCK integrations (the CORS preflight methods): deploy without them; the test
-  // checks them in the packaged template instead.
-  await runSls(['deploy', '--stage', 'local'], slsEnv({ AWS_ENDPOINT_URL: endpoint, API_CORS: 'false' }), path.join(workDir, 'deploy.log'), /Service deployed to stack/);
+  // checks them in the packaged template instead. Nor email subscriptions, so it is deployed without one.
+  await runSls(
+    ['deploy', '--stage', 'local'],
+    slsEnv({ AWS_ENDPOINT_URL: endpoint, API_CORS: 'false', ALARM_EMAIL: '' }),
+    path.join(workDir, 'deploy.log'),
+    /Service deployed to stack/,
+  );
 
   Object.assign(process.env, {
     DEPLOY_ENDPOINT: endpoint,
