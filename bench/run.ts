@@ -35,6 +35,9 @@ async function main() {
     PUBLIC_API_URL: 'http://127.0.0.1:9',
     LOG_LEVEL: 'error',
     HOLD_TTL_SECONDS: '600',
+    // In process, thousands of operations share one Powertools Metrics buffer that prints every 100
+    // values; a Lambda prints once per invocation, which the sls offline rows include.
+    POWERTOOLS_METRICS_DISABLED: 'true',
     // The load comes from one address and a few users: the per-caller limits would measure themselves.
     RATE_LIMIT_AUTH_PER_MINUTE: '1000000000',
     RATE_LIMIT_PUBLIC_PER_MINUTE: '1000000000',
@@ -300,7 +303,8 @@ async function coldStart() {
     `Registration and heartbeats run only in the scheduled keep-alive functions (registry/self-registration.ts), so a function loads the AWS SDK only when its own work calls AWS: the flights, registry and health functions (DynamoDB; flights also Lambda, to start the migration worker). The SDK's document client alone takes ${fmt(sdkMs, 1)} ms to load here.`,
   );
 
-  const { authorize, clearAuthorizerCache } = await import('../functions/gateway/authorizer');
+  // The bundle, as Lambda loads it (the module imports ESM-only middy, which a require of the source cannot load).
+  const { authorize, clearAuthorizerCache } = require((await bundle('functions/gateway/authorizer.ts')).outfile) as typeof import('../functions/gateway/authorizer');
   const { UserService } = await import('../functions/users/service');
   const { MongoUserStore } = await import('../functions/users/store');
   const { mongoDb } = await import('../lib/clients/mongo');
@@ -473,7 +477,7 @@ async function endToEnd(stackEnv: Record<string, string>) {
   await provisionAll();
 
   const port = await freePort();
-  const offline = await startOffline({ port, lambdaPort: await freePort(), stage: 'bench', env: { ...process.env, ...stackEnv, PUBLIC_API_URL: `http://127.0.0.1:${port}` }, logFile: path.join(tmpdir(), `bench-offline-${port}.log`), quiet: true });
+  const offline = await startOffline({ port, lambdaPort: await freePort(), stage: 'bench', env: { ...process.env, ...stackEnv, PUBLIC_API_URL: `http://127.0.0.1:${port}`, POWERTOOLS_METRICS_DISABLED: 'false' }, logFile: path.join(tmpdir(), `bench-offline-${port}.log`), quiet: true });
   const adapter = await nodeHttpAdapter();
   try {
     // A traveller may hold at most nine seats of a flight, so seat k of every flight goes to traveller k / 9.

@@ -15,7 +15,6 @@ import { createFlightBody, migrationBatchBody, searchQuery, seatMapMigrationBody
 import { seatsOverRegistry } from './seats-client';
 import { FlightService } from './service';
 import { DynamoFlightStore } from './store';
-import { FlightLock } from './flight-lock';
 import { MigrationStore } from './migration-store';
 import { MigrationRunner, MigrationService, WORKER_CONCURRENCY } from './migrations';
 import { invokeMigrationWorker } from './worker-kick';
@@ -24,10 +23,14 @@ assertTokenConfig();
 const flightStore = new DynamoFlightStore(dynamo(), config('dynamo').FLIGHTS_TABLE);
 const flights = new FlightService(flightStore, seatsOverRegistry);
 
-/** Built on first use: only the migration functions need Redis (for the lock). */
+/**
+ * Built on first use, with its lock library loaded then: only the migration functions take the
+ * flight lock, and the other flights functions should not pay for its module init.
+ */
 let pipeline: { migrations: MigrationService; runner: MigrationRunner } | undefined;
-function migrationPipeline() {
+async function migrationPipeline() {
   if (!pipeline) {
+    const { FlightLock } = await import('./flight-lock');
     const { REDLOCK_URLS, REDIS_URL } = config('redlock');
     const lock = new FlightLock((REDLOCK_URLS?.length ? REDLOCK_URLS : [REDIS_URL]).map((url) => redisAt(url)), { lockMs: 10_000, waitMs: 3_000 });
     const store = new MigrationStore(dynamo(), config('dynamo').FLIGHTS_TABLE);
@@ -75,14 +78,14 @@ export const requestMigration = http(
     maxBodyBytes: 512 * 1024,
   },
   async ({ params, body }) => {
-    const report = await migrationPipeline().migrations.request(params.flightId, body.seatMap, body.policy, body.ifBusy);
+    const report = await (await migrationPipeline()).migrations.request(params.flightId, body.seatMap, body.policy, body.ifBusy);
     return { status: 202, body: { migrationId: report.migrationId, status: report.status } };
   },
 );
 
 export const getMigration = http({ params: pathParams('flightId', 'migrationId') }, async ({ params }) => ({
   status: 200,
-  body: await migrationPipeline().migrations.report(params.flightId, params.migrationId),
+  body: await (await migrationPipeline()).migrations.report(params.flightId, params.migrationId),
 }));
 
 export const requestBatch = http(
@@ -91,14 +94,14 @@ export const requestBatch = http(
     maxBodyBytes: 6 * 1024 * 1024,
   },
   async ({ body }) => {
-    const batch = await migrationPipeline().migrations.requestBatch(body.items);
+    const batch = await (await migrationPipeline()).migrations.requestBatch(body.items);
     return { status: 202, body: { batchId: batch.batchId, migrations: batch.items } };
   },
 );
 
 export const getBatch = http({ params: pathParams('batchId') }, async ({ params }) => ({
   status: 200,
-  body: await migrationPipeline().migrations.batchReport(params.batchId),
+  body: await (await migrationPipeline()).migrations.batchReport(params.batchId),
 }));
 
 /**
@@ -109,7 +112,7 @@ export const getBatch = http({ params: pathParams('batchId') }, async ({ params 
 export const migrationWorker = middy(async (_event: unknown, context: Context) => {
   const remaining = context.getRemainingTimeInMillis?.() ?? 60_000;
   try {
-    return await migrationPipeline().runner.drain(Date.now() + remaining - 5_000, WORKER_CONCURRENCY);
+    return await (await migrationPipeline()).runner.drain(Date.now() + remaining - 5_000, WORKER_CONCURRENCY);
   } catch (error) {
     log.error('migration worker stopped early; the next run continues', { error });
     return { ran: 0, error: 'stopped early' };

@@ -1,7 +1,6 @@
 import * as z from '../../lib/validation';
 import { config } from '../../lib/config';
 import { redis } from '../../lib/clients/redis';
-import { assertTokenConfig } from '../../lib/auth/tokens';
 import { decodeCursor, encodeCursor, pageQuery } from '../../lib/http/pagination';
 import { requireCaller, serviceHandler, type HttpResponse } from '../../lib/http/stack';
 import { pathParams } from '../../lib/http/path-params';
@@ -10,7 +9,8 @@ import { applySeatMapBody, holdBody, provisionSeatsBody } from './model';
 import { REPLAYED, SeatService, type Once } from './service';
 import { RedisSeatStore } from './store';
 
-assertTokenConfig();
+// The seats functions verify no tokens (the authorizer does); JWT_KEYS signs their list cursors, so it is checked at cold start.
+config('tokens');
 const { HOLD_TTL_SECONDS, IDEMPOTENCY_TTL_SECONDS } = config('seats');
 const seats = new SeatService(new RedisSeatStore(redis()), HOLD_TTL_SECONDS * 1000);
 const http = serviceHandler('seats');

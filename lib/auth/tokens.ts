@@ -1,4 +1,4 @@
-import jwt from 'jsonwebtoken';
+import type * as Jwt from 'jsonwebtoken';
 import { config, ConfigError } from '../config';
 import type { Caller, Role } from './roles';
 
@@ -9,6 +9,13 @@ import type { Caller, Role } from './roles';
  * verifies, so a new key can be rolled in before the old one is dropped without logging anyone out.
  */
 const ALGORITHM = 'HS256';
+
+/**
+ * jsonwebtoken, loaded on first use: most requests of the flights and users functions sign no token,
+ * and its module init (semver builds its patterns) is 12 ms of a cold start (docs/benchmarks.md).
+ */
+let library: typeof Jwt | undefined;
+const jwt = () => (library ??= require('jsonwebtoken') as typeof Jwt);
 
 export const MIN_SECRET_LENGTH = 32;
 
@@ -53,7 +60,7 @@ export function signAccessToken(claims: AccessClaims, ttlSeconds?: number): { to
   const cfg = config('tokens');
   const ring = keys();
   const expiresIn = ttlSeconds ?? (claims.role === 'service' ? cfg.SERVICE_TOKEN_TTL_SECONDS : cfg.ACCESS_TOKEN_TTL_SECONDS);
-  const token = jwt.sign({ role: claims.role, ...(claims.email ? { email: claims.email } : {}) }, ring.secrets.get(ring.signingKid)!, {
+  const token = jwt().sign({ role: claims.role, ...(claims.email ? { email: claims.email } : {}) }, ring.secrets.get(ring.signingKid)!, {
     algorithm: ALGORITHM,
     keyid: ring.signingKid,
     subject: claims.sub,
@@ -74,19 +81,19 @@ export class InvalidTokenError extends Error {
 const ROLES: readonly Role[] = ['user', 'admin', 'service'];
 
 /** The verified claims of a token: the key comes from its `kid`, everything else is checked by jsonwebtoken. */
-function verifiedClaims(token: string): jwt.JwtPayload {
+function verifiedClaims(token: string): Jwt.JwtPayload {
   const cfg = config('tokens');
-  const kid = jwt.decode(token, { complete: true })?.header.kid;
+  const kid = jwt().decode(token, { complete: true })?.header.kid;
   const secret = typeof kid === 'string' ? keys().secrets.get(kid) : undefined;
   if (!secret) throw new InvalidTokenError('unknown key');
   try {
-    const payload = jwt.verify(token, secret, { algorithms: [ALGORITHM], issuer: cfg.JWT_ISSUER, audience: cfg.JWT_AUDIENCE });
+    const payload = jwt().verify(token, secret, { algorithms: [ALGORITHM], issuer: cfg.JWT_ISSUER, audience: cfg.JWT_AUDIENCE });
     if (typeof payload === 'string') throw new InvalidTokenError('malformed claims');
     // jsonwebtoken accepts a token without `exp`; ours never lack one, so such a token is forged.
     if (typeof payload.exp !== 'number') throw new InvalidTokenError('no expiry');
     return payload;
   } catch (error) {
-    if (error instanceof jwt.JsonWebTokenError) throw new InvalidTokenError(error.message);
+    if (error instanceof jwt().JsonWebTokenError) throw new InvalidTokenError(error.message);
     throw error;
   }
 }
