@@ -4,7 +4,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { currentLogger, logAs } from './log';
 
 /**
- * Who is logging and counting, and the business metrics operators watch (docs/observability.md): one
+ * Who is logging and counting, and the business metrics operators watch (docs/observability.md): a
  * Powertools Metrics instance writing CloudWatch embedded metric format (metric values are log lines,
  * no API call on the request path), namespace `FlightBooking`, dimensions `service` and `stage`. A function bundle
  * serves one service, so naming the service once at module load (`observeAs`) names everything it logs
@@ -30,16 +30,19 @@ export type MetricName =
   | 'DependencyUnavailable'
   | 'RateLimited';
 
-export const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: 'flight-booking' });
+/** Powertools fixes a Metrics' service at construction too, so naming the service makes a new one. */
+const metricsFor = (service: string) =>
+  // The stage too: two stages in one account must not add up their counts or trip each other's alarms.
+  new Metrics({ namespace: METRICS_NAMESPACE, serviceName: service, defaultDimensions: { stage: process.env.STAGE ?? 'dev' } });
 
+let metrics = metricsFor('flight-booking');
 let observedAs: ServiceName | undefined;
 
 export function observeAs(service: ServiceName): void {
   if (observedAs === service) return;
   observedAs = service;
   logAs(service);
-  // The stage too: two stages in one account must not add up their counts or trip each other's alarms.
-  metrics.setDefaultDimensions({ service, stage: process.env.STAGE ?? 'dev' });
+  metrics = metricsFor(service);
 }
 
 export function count(name: MetricName, value = 1): void {
