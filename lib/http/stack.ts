@@ -165,10 +165,9 @@ const requestLifecycle = (): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewa
     const { error, context, event } = request;
     const known = answerFor(error);
     if (!known) log.error('unhandled error', { error, method: event.httpMethod, path: event.path });
-    else if (known.status === 503 && !(error instanceof AppError)) {
-      log.warn('dependency unavailable', { error: { name: error?.name, message: error?.message } });
-      count('DependencyUnavailable');
-    } else if (known.code === 'RATE_LIMITED') count('RateLimited');
+    else if (!(error instanceof AppError)) log.warn('dependency unavailable', { error: { name: error?.name, message: error?.message } });
+    if (known?.status === 503) count('DependencyUnavailable');
+    if (known?.code === 'RATE_LIMITED') count('RateLimited');
     const answer = known ?? new AppError('INTERNAL', 'Something went wrong on our side; the request id identifies it in our logs');
     request.response = problemResult(answer, context.requestId ?? 'local', context.responseHeaders);
     log.info('request', { method: event.httpMethod, path: event.path, status: answer.status, code: answer.code, ms: Date.now() - (context.startedAt ?? Date.now()) });
