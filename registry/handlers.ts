@@ -1,10 +1,10 @@
 import { AppError } from '../lib/http/errors';
 import { pathParams } from '../lib/http/path-params';
 import { serviceHandler } from '../lib/http/stack';
-import { instancesQuery, registerInstanceBody, type InstanceAttributes } from './model';
+import { instancesQuery, KEPT_BY_ITS_SERVICE, registerInstanceBody, type InstanceAttributes } from './model';
 import { applyHealthFilter } from './discovery';
 import { registryStore } from './registry';
-import { instanceIdFor, KEPT_BY_ITS_SERVICE } from './self-registration';
+import { instanceIdFor } from './self-registration';
 
 /** The registry's HTTP API (admin and service roles; the route policy enforces that). */
 

@@ -28,6 +28,13 @@ export const serviceName = z.string().check(z.regex(SERVICE_NAME, 'must be 2-63 
 export const instanceId = z.string().check(z.regex(INSTANCE_ID, 'must be 1-128 letters, digits, . _ : -'));
 
 const INSTANCE_URL = /^https?:\/\/[^\s/]+/;
+
+/**
+ * The attribute that marks an instance its own service registers and heart-beats (registry/
+ * self-registration.ts writes it through the store). Clients cannot set it: registry/handlers.ts
+ * protects such an instance while it heart-beats.
+ */
+export const KEPT_BY_ITS_SERVICE = 'selfRegistered';
 export const instanceAttributes = z.documentedAs(
   z
     .record(z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'attribute names are letters, digits, _ . -')), z.string().check(z.maxLength(1024)))
@@ -35,8 +42,14 @@ export const instanceAttributes = z.documentedAs(
       z.refine((attrs) => Object.keys(attrs).length <= 30, 'at most 30 attributes'),
       z.refine((attrs) => typeof attrs.url === 'string', { message: 'url is required', path: ['url'] }),
       z.refine((attrs) => attrs.url === undefined || INSTANCE_URL.test(attrs.url), { message: 'url must be an http(s) URL', path: ['url'] }),
+      z.refine((attrs) => !(KEPT_BY_ITS_SERVICE in attrs), { message: 'is set by services registering themselves only', path: [KEPT_BY_ITS_SERVICE] }),
     ),
-  { required: ['url'], maxProperties: 30, properties: { url: { type: 'string', maxLength: 1024, pattern: INSTANCE_URL.source } } },
+  {
+    required: ['url'],
+    maxProperties: 30,
+    propertyNames: { not: { const: KEPT_BY_ITS_SERVICE } },
+    properties: { url: { type: 'string', maxLength: 1024, pattern: INSTANCE_URL.source } },
+  },
 );
 
 export type InstanceAttributes = Record<string, string> & { url: string };

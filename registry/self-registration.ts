@@ -3,7 +3,7 @@ import { config } from '../lib/config';
 import { log } from '../lib/log';
 import middy from '@middy/core';
 import { observability, observeAs, type ServiceName as Service } from '../lib/observability';
-import type { InstanceAttributes } from './model';
+import { KEPT_BY_ITS_SERVICE, type InstanceAttributes } from './model';
 import { registryStore } from './registry';
 import type { RegistryStore } from './store';
 
@@ -19,8 +19,6 @@ import type { RegistryStore } from './store';
 
 export type ServiceName = Exclude<Service, 'gateway'>;
 
-/** The attribute that marks an instance its own service registers and heart-beats (registry/handlers.ts guards it). */
-export const KEPT_BY_ITS_SERVICE = 'selfRegistered';
 
 export function instanceIdFor(service: string, attributes: Pick<InstanceAttributes, 'url'> & { stage?: string; region?: string }): string {
   const digest = createHash('sha256').update(`${attributes.url}|${attributes.stage ?? ''}|${attributes.region ?? ''}`).digest('hex');

@@ -1,7 +1,7 @@
 import * as z from '../../lib/validation';
 import { config } from '../../lib/config';
 import { dynamo } from '../../lib/clients/dynamo';
-import { assertTokenConfig } from '../../lib/auth/tokens';
+import { assertTokenConfig } from '../../lib/auth/keys';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { log } from '../../lib/log';

@@ -1,7 +1,8 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, PolicyDocument } from 'aws-lambda';
 import { config } from '../../lib/config';
 import { mongoDb } from '../../lib/clients/mongo';
-import { assertTokenConfig, verifyAccessToken } from '../../lib/auth/tokens';
+import { assertTokenConfig } from '../../lib/auth/keys';
+import { verifyAccessToken } from '../../lib/auth/tokens';
 import type { Caller, Role } from '../../lib/auth/roles';
 import middy from '@middy/core';
 import { log } from '../../lib/log';

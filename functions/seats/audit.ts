@@ -55,7 +55,7 @@ export function auditSnapshot(snapshot: FullSnapshot): AuditReport {
   const heldBy = new Map<string, number>();
   for (const hold of holds.values()) {
     if (hold.status !== 'active') continue;
-    heldBy.set(hold.userId, (heldBy.get(hold.userId) ?? 0) + hold.seats.length);
+    if (hold.counted) heldBy.set(hold.userId, (heldBy.get(hold.userId) ?? 0) + hold.seats.length);
     for (const seat of hold.seats) {
       if (snapshot.state[seat] !== `H:${hold.holdId}`) problems.push(`active hold ${hold.holdId} lost seat ${seat}`);
     }

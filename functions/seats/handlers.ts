@@ -1,5 +1,6 @@
 import * as z from '../../lib/validation';
 import { config } from '../../lib/config';
+import { assertTokenConfig } from '../../lib/auth/keys';
 import { redis } from '../../lib/clients/redis';
 import { decodeCursor, encodeCursor, pageQuery } from '../../lib/http/pagination';
 import { requireCaller, serviceHandler, type HttpResponse } from '../../lib/http/stack';
@@ -9,8 +10,8 @@ import { applySeatMapBody, holdBody, provisionSeatsBody } from './model';
 import { REPLAYED, SeatService, type Once } from './service';
 import { RedisSeatStore } from './store';
 
-// The seats functions verify no tokens (the authorizer does); JWT_KEYS signs their list cursors, so it is checked at cold start.
-config('tokens');
+// The seats functions verify no tokens (the authorizer does), but JWT_KEYS signs their list cursors.
+assertTokenConfig();
 const { HOLD_TTL_SECONDS, IDEMPOTENCY_TTL_SECONDS } = config('seats');
 const seats = new SeatService(new RedisSeatStore(redis()), HOLD_TTL_SECONDS * 1000);
 const http = serviceHandler('seats');

@@ -10,8 +10,8 @@ import { validationFailed } from '../../lib/http/errors';
  * (`seats:{flight:ID}:idem:<user>:<key digest>`, functions/seats/scripts.ts `idempotent`): the change and
  * its answer are one atomic step, so no crash, timeout or failover between them can leave a change
  * without its answer, and a concurrent duplicate simply waits its turn and replays. A script that
- * fails does not store anything, so the client's retry runs again. The user's slot keeps which flight
- * a key was used on, so reusing a key for another flight is refused too.
+ * fails does not store anything, so the client's retry runs again. Before the script, the key is tied
+ * to its flight in the user's slot (atomically), so reusing a key for another flight is refused too.
  */
 
 export const IDEMPOTENCY_KEY_FORMAT = /^[\x20-\x7E]{1,128}$/;

@@ -63,6 +63,8 @@ export interface HoldRecord {
   createdAt: string;
   status: HoldStatus;
   bookingId?: string;
+  /** In the hold cap's count (holds made before the cap existed are not). */
+  counted?: boolean;
 }
 
 export interface BookedSeat {

@@ -1,7 +1,7 @@
 /**
  * The seats service's Lua scripts. Each multi-key state change is one script: atomic, one round trip,
  * run by EVALSHA (ioredis loads it once per connection). Every script takes the same flight keys
- * (keys.ts, in that order) and first reclaims holds whose time has passed, so an expired hold's seats
+ * (keys.ts, in that order), and every one that reads or changes holds first reclaims those whose time has passed, so an expired hold's seats
  * are available again without any background job. Times come from the Redis server's clock (TIME), so
  * Lambda clocks never disagree about expiry.
  */
@@ -58,15 +58,18 @@ local function free_seats(seats, marker)
   return freed
 end
 
--- Counts the seats a person holds on this flight (the hold cap); a count that reaches 0 goes.
-local function count_held(user_id, delta)
-  if redis.call('HINCRBY', K_HELDBY, user_id, delta) <= 0 then redis.call('HDEL', K_HELDBY, user_id) end
+-- Counts the seats a person holds on this flight (the hold cap); a count that reaches 0 goes. Only
+-- holds made since the cap existed are in the count (they say so: counted), so ending an older one
+-- takes nothing off anyone's count.
+local function count_held(hold, delta)
+  if not hold.counted then return end
+  if redis.call('HINCRBY', K_HELDBY, hold.userId, delta) <= 0 then redis.call('HDEL', K_HELDBY, hold.userId) end
 end
 
 -- Ends an active hold: frees its seats, records why, and schedules the record to be forgotten.
 local function end_hold(hold, status, now)
   local freed = free_seats(hold.seats, 'H:' .. hold.holdId)
-  count_held(hold.userId, -#hold.seats)
+  count_held(hold, -#hold.seats)
   hold.status = status
   redis.call('HSET', K_HOLDS, hold.holdId, cjson.encode(hold))
   redis.call('ZREM', K_HOLDEXP, hold.holdId)
@@ -171,10 +174,10 @@ return idempotent(function()
   if #unavailable > 0 then return fail('SEAT_UNAVAILABLE', {seats = unavailable}) end
   local marker = 'H:' .. hold_id
   for _, seat in ipairs(seats) do redis.call('HSET', K_STATE, seat, marker) end
-  local hold = {holdId = hold_id, userId = user_id, seats = seats, expiresAtMs = now + ttl_ms, createdAt = created_at, status = 'active'}
+  local hold = {holdId = hold_id, userId = user_id, seats = seats, expiresAtMs = now + ttl_ms, createdAt = created_at, status = 'active', counted = true}
   redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
   redis.call('ZADD', K_HOLDEXP, hold.expiresAtMs, hold_id)
-  count_held(user_id, #seats)
+  count_held(hold, #seats)
   bump()
   return ok({hold = hold})
 end)
@@ -208,7 +211,7 @@ return idempotent(function()
   hold.status = 'confirmed'
   hold.bookingId = booking_id
   redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
-  count_held(user_id, -#hold.seats)
+  count_held(hold, -#hold.seats)
   redis.call('ZREM', K_HOLDEXP, hold_id)
   redis.call('ZADD', K_HOLDGC, now + RETAIN_MS, hold_id)
   bump()

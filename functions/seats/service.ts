@@ -139,26 +139,25 @@ export class SeatService {
 
   /** A hold; with an Idempotency-Key, the first answer to that key instead of a second hold. */
   async holdOnce(caller: Caller, flightId: string, seats: string[], idempotency?: IdempotencyClaim): Promise<Once<HoldView>> {
-    await this.refuseKeyOfAnotherFlight(caller, flightId, idempotency);
+    await this.claimKeyForFlight(caller, flightId, idempotency);
     const answer = await this.store.hold(
       flightId,
       { holdId: newId('h', flightId), userId: caller.userId, ttlMs: this.holdTtlMs, createdAt: new Date(this.now()).toISOString(), limit: HOLD_LIMIT_PER_USER, seats },
       idempotency,
     );
-    await this.rememberKeyFlight(caller, flightId, idempotency);
     if (!answer.replayed) countHold(answer);
     return { value: holdView(flightId, unwrap(answer).hold, this.now()), replayed: !!answer.replayed };
   }
 
-  /** A key names one request: used on one flight, it cannot be used for another's (the stored answer is per flight). */
-  private async refuseKeyOfAnotherFlight(caller: Caller, flightId: string, idempotency: IdempotencyClaim | undefined): Promise<void> {
+  /**
+   * A key names one request: once used on one flight it cannot be used for another's (the stored answer
+   * lives in the flight's slot). The key is tied to the flight before the script runs, in one atomic
+   * step, so two concurrent requests with one key for two flights cannot both go through.
+   */
+  private async claimKeyForFlight(caller: Caller, flightId: string, idempotency: IdempotencyClaim | undefined): Promise<void> {
     if (!idempotency) return;
-    const usedOn = await this.store.flightOfIdempotencyKey(caller.userId, idempotency.keyDigest);
-    if (usedOn !== null && usedOn !== flightId) throw new AppError('IDEMPOTENCY_KEY_REUSED');
-  }
-
-  private async rememberKeyFlight(caller: Caller, flightId: string, idempotency: IdempotencyClaim | undefined): Promise<void> {
-    if (idempotency) await this.store.rememberIdempotencyKeyFlight(caller.userId, idempotency, flightId);
+    const tiedTo = await this.store.claimIdempotencyKeyForFlight(caller.userId, idempotency, flightId);
+    if (tiedTo !== null && tiedTo !== flightId) throw new AppError('IDEMPOTENCY_KEY_REUSED');
   }
 
   /** Only the hold's owner sees it; to anyone else it does not exist. */
@@ -180,10 +179,9 @@ export class SeatService {
   /** A booking from a hold; with an Idempotency-Key, the first answer to that key instead of a second try. */
   async confirmOnce(caller: Caller, holdId: string, idempotency?: IdempotencyClaim): Promise<Once<BookingView>> {
     const flightId = this.flightOf(holdId, 'HOLD_NOT_FOUND');
-    await this.refuseKeyOfAnotherFlight(caller, flightId, idempotency);
+    await this.claimKeyForFlight(caller, flightId, idempotency);
     const createdAt = new Date(this.now()).toISOString();
     const answer = await this.store.confirm(flightId, { holdId, userId: caller.userId, bookingId: newId('b', flightId), createdAt }, idempotency);
-    await this.rememberKeyFlight(caller, flightId, idempotency);
     const { booking } = unwrap(answer);
     if (!answer.replayed) count('Bookings');
     // The user's list is an index beside the booking (another slot); a replay writes it again, which

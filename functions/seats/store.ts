@@ -53,9 +53,11 @@ export interface SeatStore {
     args: { holdId: string; userId: string; bookingId: string; createdAt: string },
     idempotency?: IdempotencyClaim,
   ): Promise<ScriptAnswer<{ booking: Booking }>>;
-  /** The flight a user's Idempotency-Key was first used on, if any. */
-  flightOfIdempotencyKey(userId: string, keyDigest: string): Promise<string | null>;
-  rememberIdempotencyKeyFlight(userId: string, claim: IdempotencyClaim, flightId: string): Promise<void>;
+  /**
+   * Ties a user's Idempotency-Key to a flight, atomically, unless it is tied already: returns the
+   * flight it was tied to before (null when this call tied it).
+   */
+  claimIdempotencyKeyForFlight(userId: string, claim: IdempotencyClaim, flightId: string): Promise<string | null>;
   release(flightId: string, holdId: string, userId: string): Promise<ScriptAnswer<object>>;
   cancelBooking(flightId: string, args: { bookingId: string; callerId: string; isAdmin: boolean; cancelledAt: string }): Promise<ScriptAnswer<{ booking: Booking }>>;
   cancelFlight(flightId: string, cancelledAt: string): Promise<ScriptAnswer<{ holdsVoided: number; bookingsCancelled: number }>>;
@@ -141,12 +143,9 @@ export class RedisSeatStore implements SeatStore {
     return this.runOnce<{ booking: Booking }>(this.scripts.confirm, flightId, args.userId, idempotency, [args.holdId, args.userId, args.bookingId, args.createdAt, flightId]);
   }
 
-  flightOfIdempotencyKey(userId: string, keyDigest: string): Promise<string | null> {
-    return this.redis.get(idempotencyFlightKey(userId, keyDigest));
-  }
-
-  async rememberIdempotencyKeyFlight(userId: string, claim: IdempotencyClaim, flightId: string): Promise<void> {
-    await this.redis.set(idempotencyFlightKey(userId, claim.keyDigest), flightId, 'EX', claim.ttlSeconds, 'NX');
+  async claimIdempotencyKeyForFlight(userId: string, claim: IdempotencyClaim, flightId: string): Promise<string | null> {
+    // SET NX GET: sets when absent and answers what was there, in one step (Redis 7).
+    return (await this.redis.call('SET', idempotencyFlightKey(userId, claim.keyDigest), flightId, 'EX', claim.ttlSeconds, 'NX', 'GET')) as string | null;
   }
 
   release(flightId: string, holdId: string, userId: string) {

@@ -1,7 +1,7 @@
 import { mongoDb } from '../../lib/clients/mongo';
 import { requireCaller, serviceHandler } from '../../lib/http/stack';
 import { decodeCursor, encodeCursor, pageQuery } from '../../lib/http/pagination';
-import { assertTokenConfig } from '../../lib/auth/tokens';
+import { assertTokenConfig } from '../../lib/auth/keys';
 import { pathParams } from '../../lib/http/path-params';
 import { MongoUserStore } from './store';
 import { UserService, toPublicUser } from './service';

@@ -53,6 +53,7 @@ describe('the service registry over HTTP', () => {
       ['a heartbeat of an unknown instance', 'PUT', '/registry/services/users/instances/nobody/heartbeat', undefined, 404, 'INSTANCE_NOT_FOUND'],
       ['a URL that is not http(s)', 'POST', '/registry/services/billing/instances', { attributes: { url: 'ftp://x.example' } }, 400, 'VALIDATION_FAILED'],
       ['no URL', 'POST', '/registry/services/billing/instances', { attributes: { version: '1' } }, 400, 'VALIDATION_FAILED'],
+      ['the marker of a self-registered instance', 'POST', '/registry/services/billing/instances', { attributes: { url: 'http://x.example', selfRegistered: 'true' } }, 400, 'VALIDATION_FAILED'],
       ['an invalid instance id', 'POST', '/registry/services/billing/instances', { instanceId: '../../etc', attributes: { url: 'http://x.example' } }, 400, 'VALIDATION_FAILED'],
       ['an invalid service name (names nothing)', 'POST', '/registry/services/Bad_Name/instances', { attributes: { url: 'http://x.example' } }, 404, 'SERVICE_NOT_FOUND'],
       ['an unknown health filter', 'GET', '/registry/services/users/instances?health=SOMETIMES', undefined, 400, 'VALIDATION_FAILED'],

@@ -224,11 +224,18 @@ describe('seats on redis-server', () => {
       expect(() => claim('x'.repeat(129))).toThrow(expect.objectContaining({ code: 'VALIDATION_FAILED' }));
     });
 
-    it('refuses a key used on one flight for a request on another', async () => {
+    it('refuses a key used on one flight for a request on another, also when both arrive at once', async () => {
       const owner = user();
       const key = claim('same-key', { seats: ['1A'] });
       await seats.holdOnce(owner, await newFlight(), ['1A'], key);
       await expect(seats.holdOnce(owner, await newFlight(), ['1A'], key)).rejects.toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+
+      const racer = user();
+      const racing = claim('racing-key', { seats: ['1A'] });
+      const flights = await Promise.all(Array.from({ length: 6 }, () => newFlight()));
+      const answers = await Promise.allSettled(flights.map((flightId) => seats.holdOnce(racer, flightId, ['1A'], racing)));
+      expect(answers.filter((a) => a.status === 'fulfilled')).toHaveLength(1);
+      expect(answers.filter((a) => a.status === 'rejected').map((a) => codeOf((a as PromiseRejectedResult).reason))).toEqual(Array(5).fill('IDEMPOTENCY_KEY_REUSED'));
     });
 
     it("a replayed confirm puts the booking back on the user's list if the first request died before writing it", async () => {

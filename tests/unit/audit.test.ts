@@ -9,7 +9,7 @@ function snapshot(overrides: Partial<FullSnapshot> = {}): FullSnapshot {
     meta: { version: '3', mapVersion: '1', status: 'scheduled' },
     map: { '1A': seat, '1B': seat, '1C': seat, '1D': seat },
     state: { '1A': 'H:h1', '1B': 'B:b1' },
-    holds: { h1: JSON.stringify({ holdId: 'h1', userId: 'u', seats: ['1A'], expiresAtMs: now + 1000, createdAt: '', status: 'active' }) },
+    holds: { h1: JSON.stringify({ holdId: 'h1', userId: 'u', seats: ['1A'], expiresAtMs: now + 1000, createdAt: '', status: 'active', counted: true }) },
     activeHoldExpiries: { h1: now + 1000 },
     bookings: { b1: JSON.stringify({ bookingId: 'b1', userId: 'u', seats: [{ id: '1B' }], status: 'confirmed' }) },
     nowMs: now,
@@ -23,6 +23,11 @@ function snapshot(overrides: Partial<FullSnapshot> = {}): FullSnapshot {
 describe('seat audit', () => {
   it('passes a consistent flight and counts it', () => {
     expect(auditSnapshot(snapshot())).toEqual({ ok: true, counts: { available: 2, held: 1, booked: 1, total: 4 }, problems: [] });
+  });
+
+  it('leaves a hold made before the hold cap existed out of the count', () => {
+    const legacy = JSON.stringify({ holdId: 'h1', userId: 'u', seats: ['1A'], expiresAtMs: now + 1000, createdAt: '', status: 'active' });
+    expect(auditSnapshot(snapshot({ holds: { h1: legacy }, heldBy: {} })).ok).toBe(true);
   });
 
   it.each([

@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { resetConfigCache } from '../../lib/config';
-import { InvalidTokenError, parseKeyRing, resetTokenKeys, signAccessToken, verifyAccessToken } from '../../lib/auth/tokens';
+import { parseKeyRing } from '../../lib/auth/keys';
+import { InvalidTokenError, resetTokenKeys, signAccessToken, verifyAccessToken } from '../../lib/auth/tokens';
 
 const current = `k2:${'c'.repeat(40)}`;
 const previous = `k1:${'p'.repeat(40)}`;
