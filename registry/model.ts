@@ -28,6 +28,7 @@ export const serviceName = z.string().check(z.regex(SERVICE_NAME, 'must be 2-63 
 export const instanceId = z.string().check(z.regex(INSTANCE_ID, 'must be 1-128 letters, digits, . _ : -'));
 
 const INSTANCE_URL = /^https?:\/\/[^\s/]+/;
+const ATTRIBUTE_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 /**
  * The attribute that marks an instance its own service registers and heart-beats (registry/
@@ -37,7 +38,7 @@ const INSTANCE_URL = /^https?:\/\/[^\s/]+/;
 export const KEPT_BY_ITS_SERVICE = 'selfRegistered';
 export const instanceAttributes = z.documentedAs(
   z
-    .record(z.string().check(z.regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'attribute names are letters, digits, _ . -')), z.string().check(z.maxLength(1024)))
+    .record(z.string().check(z.regex(ATTRIBUTE_NAME, 'attribute names are letters, digits, _ . -')), z.string().check(z.maxLength(1024)))
     .check(
       z.refine((attrs) => Object.keys(attrs).length <= 30, 'at most 30 attributes'),
       z.refine((attrs) => typeof attrs.url === 'string', { message: 'url is required', path: ['url'] }),
@@ -47,7 +48,7 @@ export const instanceAttributes = z.documentedAs(
   {
     required: ['url'],
     maxProperties: 30,
-    propertyNames: { not: { const: KEPT_BY_ITS_SERVICE } },
+    propertyNames: { type: 'string', pattern: ATTRIBUTE_NAME.source, not: { const: KEPT_BY_ITS_SERVICE } },
     properties: { url: { type: 'string', maxLength: 1024, pattern: INSTANCE_URL.source } },
   },
 );
