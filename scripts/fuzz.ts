@@ -14,10 +14,12 @@ import { startOffline, type Offline } from './offline';
  * summary.json in the results folder, and exits non-zero on any failure.
  *
  *   npm run fuzz -- [--max-examples 200] [--max-time SECONDS] [--roles anonymous,user,admin]
- *                   [--workers 1] [--phases examples,coverage,fuzzing,stateful] [--seed N] [--results DIR]
+ *                   [--workers 1] [--phases examples,coverage,fuzzing,stateful] [--seed N] [--results DIR] [--quiet]
  *
  * FUZZ_MAX_EXAMPLES and FUZZ_MAX_TIME set the same as their options. --max-time makes each role's run
  * last that long: schemathesis repeats its fuzzing and stateful phases until the time is spent.
+ * --quiet (the `npm test` phase) keeps schemathesis' own output in each role's output.txt: its pytest-style
+ * closing line ("=== 3 warnings in 26 s ===") would otherwise read to CI as a run of no tests.
  */
 
 const SCHEMATHESIS = path.join(PROJECT_ROOT, '.tools', 'fuzz-venv', 'bin', 'st');
@@ -34,6 +36,8 @@ interface Options {
   phases: string;
   seed?: string;
   resultsDir: string;
+  /** schemathesis' own output only to each role's output.txt, not the terminal. */
+  quiet: boolean;
 }
 
 interface CheckFailures {
@@ -79,6 +83,7 @@ function parseOptions(): Options {
       phases: { type: 'string', default: 'examples,coverage,fuzzing,stateful' },
       seed: { type: 'string' },
       results: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
     },
   });
   const asked = values.roles.split(',').map((role) => role.trim());
@@ -94,6 +99,7 @@ function parseOptions(): Options {
     phases: values.phases,
     seed: values.seed,
     resultsDir: values.results ? path.resolve(values.results) : mkdtempSync(path.join(tmpdir(), 'flight-booking-fuzz-')),
+    quiet: values.quiet,
   };
 }
 
@@ -249,14 +255,14 @@ async function startFuzzStack(dataDir: string, signal: AbortSignal): Promise<{ s
   }
 }
 
-/** Runs schemathesis, its output both on the terminal and in the role's folder; resolves with its exit code. */
-function runSchemathesis(args: string[], cwd: string, onStart: (child: ChildProcess) => void): Promise<number> {
+/** Runs schemathesis, its output in the role's folder (and on the terminal unless quiet); resolves with its exit code. */
+function runSchemathesis(args: string[], cwd: string, quiet: boolean, onStart: (child: ChildProcess) => void): Promise<number> {
   const output = createWriteStream(path.join(cwd, 'output.txt'));
   const child = spawn(SCHEMATHESIS, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   onStart(child);
   for (const stream of [child.stdout, child.stderr]) {
     stream.on('data', (chunk: Buffer) => {
-      process.stdout.write(chunk);
+      if (!quiet) process.stdout.write(chunk);
       output.write(chunk);
     });
   }
@@ -310,7 +316,7 @@ async function fuzzRole(role: Role, apiUrl: string, token: string | undefined, o
   ];
   console.log(`\n[fuzz] ${role}: schemathesis, ${options.maxExamples} examples per operation${options.maxTime ? `, for ${options.maxTime} s` : ''}`);
   const started = Date.now();
-  const exitCode = await runSchemathesis(args, reportDir, onStart);
+  const exitCode = await runSchemathesis(args, reportDir, options.quiet, onStart);
   const seconds = Math.round((Date.now() - started) / 1000);
   if (!existsSync(reportFile)) {
     return { role, operations: 0, cases: 0, failures: [], errors: [`schemathesis exited with code ${exitCode} without a report`], passed: 0, failed: 1, seconds, reportDir };

@@ -27,7 +27,7 @@ let exitCode = 0;
 function runPhase(phase: string) {
   if (phase === 'fuzz') {
     const fuzzResults = path.join(resultsDir, 'fuzz');
-    const run = spawnSync(process.execPath, [tsx, path.join(__dirname, 'fuzz.ts'), '--max-examples', BOUNDED_FUZZ_EXAMPLES, '--seed', BOUNDED_FUZZ_SEED, '--results', fuzzResults], { stdio: 'inherit' });
+    const run = spawnSync(process.execPath, [tsx, path.join(__dirname, 'fuzz.ts'), '--max-examples', BOUNDED_FUZZ_EXAMPLES, '--seed', BOUNDED_FUZZ_SEED, '--results', fuzzResults, '--quiet'], { stdio: 'inherit' });
     return { run, outputFile: path.join(fuzzResults, 'summary.json') };
   }
   const outputFile = path.join(resultsDir, `${phase}.json`);
