@@ -1,4 +1,8 @@
-/** Four projects, run one after another by scripts/run-tests.ts: unit, integration, end-to-end, deploy. */
+/**
+ * Five projects, run one after another by scripts/run-tests.ts: unit, integration, cluster, end-to-end,
+ * deploy. `cluster` runs the seats and migration integration suites again with the seats store on a
+ * local Redis Cluster, plus the failover and Redlock drills (tests/cluster).
+ */
 const transform = {
   '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' }, module: { type: 'commonjs' } }],
 };
@@ -24,6 +28,12 @@ module.exports = {
     project('integration', {
       setupFilesAfterEnv: ['<rootDir>/tests/support/real-services-timeout.ts'],
       globalSetup: '<rootDir>/tests/support/stack-setup.ts',
+      globalTeardown: '<rootDir>/tests/support/stack-teardown.ts',
+    }),
+    project('cluster', {
+      testMatch: ['<rootDir>/tests/cluster/**/*.test.ts', ...['seats', 'migrations', 'flights'].map((suite) => `<rootDir>/tests/integration/${suite}.test.ts`)],
+      setupFilesAfterEnv: ['<rootDir>/tests/support/real-services-timeout.ts'],
+      globalSetup: '<rootDir>/tests/support/cluster-setup.ts',
       globalTeardown: '<rootDir>/tests/support/stack-teardown.ts',
     }),
     project('e2e', {

@@ -17,6 +17,7 @@ const positiveInt = (fallback: number) => z._default(z.coerce.number().check(z.i
 const text = (fallback?: string) => (fallback === undefined ? z.string().check(z.minLength(1)) : z._default(z.string().check(z.minLength(1)), fallback));
 const httpUrl = z.string().check(z.regex(/^https?:\/\/[^\s/]+/, 'must be an http(s) URL'));
 const redisUrl = z.string().check(z.regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL'));
+const flag = z._default(z.pipe(z.enum(['true', 'false']), z.transform((value) => value === 'true')), false);
 const commaList = z.pipe(
   z.string(),
   z.transform((s) => s.split(',').map((part) => part.trim()).filter(Boolean)),
@@ -35,12 +36,24 @@ const sections = {
     MONGODB_URI: z.string().check(z.regex(/^mongodb(\+srv)?:\/\//, 'must be a mongodb:// or mongodb+srv:// URI')),
     MONGODB_DB: text('flight_booking'),
   }),
-  redis: z.object({
-    REDIS_URL: redisUrl,
-  }),
+  /** The seats store: one server (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES, which wins when both are set). */
+  redis: z
+    .object({
+      REDIS_URL: z.optional(redisUrl),
+      /** `host:port` seeds of a Redis Cluster (MemoryDB's cluster endpoint is one seed). */
+      REDIS_CLUSTER_NODES: z.optional(z.pipe(commaList, z.array(z.string().check(z.regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port seeds, comma separated'))))),
+      /** TLS to the cluster's nodes (MemoryDB requires it). A single server takes rediss:// instead. */
+      REDIS_TLS: flag,
+      REDIS_USERNAME: z.optional(text()),
+      REDIS_PASSWORD: z.optional(text()),
+      /** Replicas that must hold a booking before it is acknowledged (lib/clients/redis.ts has the default). */
+      REDIS_MIN_REPLICA_ACKS: z.optional(z.coerce.number().check(z.int(), z.gte(0), z.lte(5))),
+      REDIS_REPLICA_ACK_TIMEOUT_MS: positiveInt(500),
+    })
+    .check(z.refine((c) => Boolean(c.REDIS_URL || c.REDIS_CLUSTER_NODES?.length), { path: ['REDIS_URL'], message: 'or REDIS_CLUSTER_NODES must be set' })),
+  /** Redlock's servers for the migration lock: three independent ones in production; else the seats store alone. */
   redlock: z.object({
-    REDLOCK_URLS: z.optional(commaList),
-    REDIS_URL: redisUrl,
+    REDLOCK_URLS: z.optional(z.pipe(commaList, z.array(redisUrl))),
   }),
   /** The region of the AWS clients; credentials are the SDK's business (its default chain: on Lambda, the function's role). */
   aws: z.object({
@@ -101,7 +114,8 @@ export function parseConfig<S extends ConfigSection>(section: S, env: NodeJS.Pro
   if (!result.success) {
     throw new ConfigError(
       result.error.issues.map((issue) => {
-        const name = issue.path.join('.');
+        // The variable's name: a list variable's issue points at one of its items (path [name, index]).
+        const name = String(issue.path[0]);
         return env[name] === undefined || env[name] === '' ? `${name} is missing` : `${name} ${issue.message}`;
       }),
     );

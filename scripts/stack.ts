@@ -1,34 +1,42 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTableCommand, UpdateTimeToLiveCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { MongoClient } from 'mongodb';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import { parse as parseYaml } from 'yaml';
 
 /**
  * The local backing services. For each of MongoDB, Redis and DynamoDB: use the URL from the
  * environment when one is given, otherwise start a server on loopback on a free port, with its data
- * under `dataDir`. Waits until each answers, creates tables and indexes (idempotently), and stops
- * whatever it started, also when the start is cancelled half-way. Used by `npm start` (data in
- * .data/) and by the tests (throwaway folders), whose crash and outage drills kill, freeze and
- * restart the servers through `Stack.control`.
+ * under `dataDir`. Redis is one server or, with the `cluster` topology (REDIS_TOPOLOGY=cluster), a
+ * Redis Cluster of 3 primaries with a replica each, as MemoryDB and ElastiCache run it; beside it,
+ * three independent redis-servers for Redlock (REDLOCK_URLS). Waits until each answers, creates
+ * tables and indexes (idempotently), and stops whatever it started, also when the start is cancelled
+ * half-way. Used by `npm start` (data in .data/) and by the tests (throwaway folders), whose crash and
+ * outage drills kill, freeze and restart the servers through `Stack.control`.
  */
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..');
 const FERRETDB_BIN = path.join(PROJECT_ROOT, '.tools', 'bin', 'ferretdb');
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
-export type ServiceName = 'mongo' | 'redis' | 'dynamodb';
+export type ServiceName = 'mongo' | 'redis' | 'dynamodb' | 'redlock';
+
+export type RedisTopology = 'single' | 'cluster';
+const REDIS_TOPOLOGIES: readonly RedisTopology[] = ['single', 'cluster'];
+/** How a Redis Cluster is named in `services`; REDIS_CLUSTER_NODES is the rest, `host:port` comma-separated. */
+const REDIS_CLUSTER_SCHEME = 'redis-cluster://';
 
 export interface BackingService {
   name: ServiceName;
   url: string;
   /** What serves it: "given" when the URL came from the environment. */
   source: string;
-  /** The process serving it, when the launcher started one. */
+  /** The process serving it, when the launcher started one (a cluster's nodes and the Redlock servers: `Stack.redisNodes`, `Stack.control`). */
   pid?: number;
 }
 
@@ -49,8 +57,14 @@ export interface Stack {
   services: BackingService[];
   /** The variables the functions need to reach these services. */
   env: Record<string, string>;
-  /** The server started for a service; throws when the service was given by URL or is not a child process. */
-  control(name: ServiceName): ServerControl;
+  /**
+   * The server started for a service; `port` picks one where the service runs on several (the nodes
+   * of a Redis Cluster, the Redlock servers). Throws when the service was given by URL or is not a
+   * child process.
+   */
+  control(name: ServiceName, port?: number): ServerControl;
+  /** The Redis servers this stack runs: the cluster's nodes, or the single server; none when given by URL. */
+  redisNodes(): { port: number; pid: number }[];
   /** Stops every server this stack started, also one that was killed or frozen on purpose. */
   stop(): Promise<void>;
 }
@@ -62,18 +76,53 @@ export interface StackOptions {
   log?: (line: string) => void;
   /** Cancels the start: what was started so far is stopped, and startStack rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** One redis-server (REDIS_URL), or a Redis Cluster (REDIS_CLUSTER_NODES). Default: REDIS_TOPOLOGY, else `single`. */
+  redisTopology?: RedisTopology;
+  /** Three independent redis-servers for Redlock, unless REDLOCK_URLS is given. Default: with the `cluster` topology. */
+  redlockServers?: boolean;
 }
 
-export async function freePort(): Promise<number> {
+/** The topology asked for by the option or, without one, by REDIS_TOPOLOGY; an unknown one is refused. */
+export function redisTopology(env: NodeJS.ProcessEnv, chosen?: RedisTopology): RedisTopology {
+  const topology = chosen ?? (env.REDIS_TOPOLOGY || 'single');
+  if (!REDIS_TOPOLOGIES.includes(topology as RedisTopology)) {
+    throw new Error(`REDIS_TOPOLOGY is "${topology}"; it must be one of: ${REDIS_TOPOLOGIES.join(', ')}`);
+  }
+  return topology as RedisTopology;
+}
+
+/** Listens on a loopback port (0: any free one) until closed. */
+function listenOn(port: number): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
   });
+}
+
+const close = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+
+/** Distinct free ports: each is held until all are found, so that none is handed out twice. */
+async function freePorts(count: number): Promise<number[]> {
+  const held = await Promise.allSettled(Array.from({ length: count }, () => listenOn(0)));
+  const servers = held.flatMap((h) => (h.status === 'fulfilled' ? [h.value] : []));
+  const ports = servers.map((server) => (server.address() as AddressInfo).port);
+  await Promise.all(servers.map(close));
+  const failed = held.find((h): h is PromiseRejectedResult => h.status === 'rejected');
+  if (failed) throw failed.reason;
+  return ports;
+}
+
+export async function freePort(): Promise<number> {
+  const [port] = await freePorts(1);
+  return port!;
+}
+
+async function arePortsFree(ports: number[]): Promise<boolean> {
+  const held = await Promise.allSettled(ports.map(listenOn));
+  await Promise.all(held.flatMap((h) => (h.status === 'fulfilled' ? [close(h.value)] : [])));
+  return held.every((h) => h.status === 'fulfilled');
 }
 
 interface WaitOptions {
@@ -182,7 +231,7 @@ class ServerProcess implements ServerControl {
 }
 
 /** A started server as the stack lists it: its pid (and the pid in its description) follow restarts. */
-function serverService(name: ServiceName, url: string, server: ServerProcess, describe: (pid: number) => string): Started {
+function serverService(name: ServiceName, url: string, port: number, server: ServerProcess, describe: (pid: number) => string): Started {
   return {
     service: {
       name,
@@ -195,8 +244,28 @@ function serverService(name: ServiceName, url: string, server: ServerProcess, de
       },
     },
     stop: () => server.stop(),
-    control: server,
+    servers: [{ port, control: server }],
   };
+}
+
+/** A service served by several servers the stack started (their pids are in `Stack.control` and `redisNodes`). */
+function serversService(service: BackingService, servers: { port: number; server: ServerProcess }[]): Started {
+  return {
+    service,
+    stop: async () => void (await Promise.all(servers.map(({ server }) => server.stop()))),
+    servers: servers.map(({ port, server }) => ({ port, control: server })),
+  };
+}
+
+/** Starts every server, and stops all of them again when one fails or the start is cancelled. */
+async function startAll(servers: { server: ServerProcess }[], signal?: AbortSignal): Promise<void> {
+  // allSettled, not all: the others must finish starting before they can be stopped.
+  const results = await Promise.allSettled(servers.map(({ server }) => server.start(signal)));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(servers.map(({ server }) => server.stop()));
+    throw failed.reason;
+  }
 }
 
 async function pingMongo(uri: string): Promise<void> {
@@ -208,15 +277,41 @@ async function pingMongo(uri: string): Promise<void> {
   }
 }
 
-async function pingRedis(url: string): Promise<void> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000 });
+/** One connection to one Redis server, for a probe: it fails fast rather than retrying. */
+async function withRedis<T>(url: string, use: (client: Redis) => Promise<T>): Promise<T> {
+  // disconnectTimeout: ioredis waits that long for a socket that failed to connect to close, which it
+  // already has, so each refused probe kept the process alive for the default 2 s.
+  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1_000, disconnectTimeout: 100 });
   client.on('error', () => undefined);
   try {
     await client.connect();
-    await client.ping();
+    return await use(client);
   } finally {
     client.disconnect();
   }
+}
+
+async function pingRedis(url: string): Promise<void> {
+  await withRedis(url, (client) => client.ping());
+}
+
+async function pingRedisCluster(url: string): Promise<void> {
+  const cluster = new Cluster(url.slice(REDIS_CLUSTER_SCHEME.length).split(',').map((node) => node.trim()), {
+    lazyConnect: true,
+    clusterRetryStrategy: () => null,
+    redisOptions: { maxRetriesPerRequest: 0, connectTimeout: 1_000 },
+  });
+  cluster.on('error', () => undefined);
+  try {
+    await cluster.connect();
+    await cluster.ping();
+  } finally {
+    cluster.disconnect();
+  }
+}
+
+async function pingEachRedis(urls: string): Promise<void> {
+  await Promise.all(urls.split(',').map((url) => pingRedis(url.trim())));
 }
 
 function dynamoClient(endpoint: string | undefined, region: string): DynamoDBClient {
@@ -243,8 +338,8 @@ async function pingDynamo(endpoint: string, region: string): Promise<void> {
 interface Started {
   service: BackingService;
   stop: () => Promise<void>;
-  /** Present when the server is a child process that can be signalled and restarted. */
-  control?: ServerControl;
+  /** The child processes serving it, by port, which can be signalled and restarted; none for mongodb-memory-server. */
+  servers: { port: number; control: ServerControl }[];
 }
 
 async function startMongo(dataDir: string, log: (line: string) => void, signal?: AbortSignal): Promise<Started> {
@@ -269,7 +364,7 @@ async function startMongo(dataDir: string, log: (line: string) => void, signal?:
       () => pingMongo(url),
     );
     await server.start(signal);
-    return serverService('mongo', url, server, (pid) => `FerretDB (pid ${pid})`);
+    return serverService('mongo', url, port, server, (pid) => `FerretDB (pid ${pid})`);
   }
   log('FerretDB is not installed (.tools/bin/ferretdb); falling back to mongodb-memory-server');
   const { MongoMemoryServer } = await import('mongodb-memory-server-core');
@@ -279,26 +374,178 @@ async function startMongo(dataDir: string, log: (line: string) => void, signal?:
   return {
     service: { name: 'mongo', url: server.getUri(), source: 'mongodb-memory-server' },
     stop: async () => void (await server.stop({ doCleanup: false })),
+    servers: [],
   };
+}
+
+// `always`: the append-only file is written and synced before a command is answered. With `everysec`
+// redis-server 7.0 postpones the write by up to 2 s while a sync is slow and answers anyway, so a
+// crash drill lost acknowledged bookings (docs/reliability.md).
+const DURABLE_REDIS = ['--appendonly', 'yes', '--appendfsync', 'always', '--save', ''];
+
+/** A redis-server on a loopback port with its data in `dir`, AOF on; `args` add to its settings. */
+function redisServer(what: string, port: number, dir: string, logFile: string, args: string[] = []): ServerProcess {
+  mkdirSync(dir, { recursive: true });
+  return new ServerProcess(
+    what,
+    'redis-server',
+    ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, ...DURABLE_REDIS, '--daemonize', 'no', ...args],
+    logFile,
+    () => pingRedis(`redis://127.0.0.1:${port}`),
+  );
 }
 
 async function startRedis(dataDir: string, signal?: AbortSignal): Promise<Started> {
   const port = await freePort();
-  const dir = path.join(dataDir, 'redis');
-  mkdirSync(dir, { recursive: true });
-  const url = `redis://127.0.0.1:${port}`;
-  const server = new ServerProcess(
-    'redis-server',
-    'redis-server',
-    // `always`: the append-only file is written and synced before a command is answered. With `everysec`
-    // redis-server 7.0 postpones the write by up to 2 s while a sync is slow and answers anyway, so a
-    // crash drill lost acknowledged bookings (docs/reliability.md).
-    ['--bind', '127.0.0.1', '--port', String(port), '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--daemonize', 'no'],
-    path.join(dataDir, 'redis.log'),
-    () => pingRedis(url),
-  );
+  const server = redisServer('redis-server', port, path.join(dataDir, 'redis'), path.join(dataDir, 'redis.log'));
   await server.start(signal);
-  return serverService('redis', url, server, (pid) => `redis-server (pid ${pid}, AOF on)`);
+  return serverService('redis', `redis://127.0.0.1:${port}`, port, server, (pid) => `redis-server (pid ${pid}, AOF on)`);
+}
+
+const CLUSTER_PRIMARIES = 3;
+const CLUSTER_NODES = CLUSTER_PRIMARIES * 2;
+
+/** A cluster node's client port and its cluster bus port (set, so that it need not be port + 10000, which may be taken or above 65535). */
+interface ClusterNodePorts {
+  port: number;
+  busPort: number;
+}
+
+function clusterNode(root: string, { port, busPort }: ClusterNodePorts): ServerProcess {
+  const dir = path.join(root, String(port));
+  return redisServer(`Redis Cluster node 127.0.0.1:${port}`, port, dir, path.join(dir, 'redis.log'), [
+    '--cluster-enabled', 'yes',
+    '--cluster-config-file', 'nodes.conf',
+    '--cluster-port', String(busPort),
+    // A primary is failed over once unreachable for this long (then ~1 s of election): a failover drill
+    // takes 2-3 s instead of the ~16 s of the default 15 s.
+    '--cluster-node-timeout', '1000',
+    // A primary waits 5 s (the default) for more replicas before it serves a full sync; a replica would
+    // stay out of sync that long after the cluster's creation or a restart.
+    '--repl-diskless-sync-delay', '0',
+  ]);
+}
+
+/** Where a cluster's nodes are remembered once it worked, so that the next start in the same data folder brings it back. */
+const clusterLayoutFile = (root: string) => path.join(root, 'nodes.json');
+
+/** The cluster an earlier start left in `root`, when all its ports are free again: its nodes rejoin from their nodes.conf, data kept. */
+async function earlierCluster(root: string, log: (line: string) => void): Promise<ClusterNodePorts[] | undefined> {
+  if (!existsSync(clusterLayoutFile(root))) return undefined;
+  const nodes = JSON.parse(readFileSync(clusterLayoutFile(root), 'utf8')) as ClusterNodePorts[];
+  if (await arePortsFree(nodes.flatMap(({ port, busPort }) => [port, busPort]))) return nodes;
+  log(`the Redis Cluster in ${root} cannot come back (one of its ports is taken; another npm start?): starting a new one`);
+  return undefined;
+}
+
+const execFileAsync = promisify(execFile);
+
+/** Joins fresh nodes into a cluster: slots split over 3 primaries, one replica each. */
+async function createCluster(ports: number[], signal?: AbortSignal): Promise<void> {
+  const nodes = ports.map((port) => `127.0.0.1:${port}`);
+  try {
+    await execFileAsync('redis-cli', ['--cluster', 'create', ...nodes, '--cluster-replicas', '1', '--cluster-yes'], { signal, timeout: 30_000 });
+  } catch (error) {
+    signal?.throwIfAborted();
+    const { stdout = '', stderr = '', message } = error as { stdout?: string; stderr?: string; message: string };
+    // redis-cli colours its output even when it is not a terminal.
+    const output = `${stdout}${stderr}`.replace(/\x1b\[[0-9;]*m/g, '').trim().split('\n').slice(-5).join(' | ');
+    throw new Error(`redis-cli --cluster create failed: ${output || message}`);
+  }
+}
+
+/** The cluster as one node sees it (CLUSTER NODES): each node's id, primary (for a replica) and slots, in an order every node's view can be compared in. */
+function clusterView(nodesReply: string): { id: string; primaryId?: string; slots: string }[] {
+  return nodesReply
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [id = '', , flags = '', primaryId = '', , , , , ...slots] = line.split(' ');
+      if (/fail|handshake|noaddr/.test(flags)) throw new Error(`node ${id} is ${flags}`);
+      return { id, ...(flags.includes('slave') ? { primaryId } : {}), slots: slots.join(' ') };
+    })
+    .sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/**
+ * Resolves once every node serves the whole slot range (cluster_state:ok), all agree on the roles (3
+ * primaries with slots, a replica each), and each replica is in sync with its primary.
+ */
+async function clusterReady(ports: number[]): Promise<void> {
+  const nodes = await Promise.all(
+    ports.map((port) =>
+      withRedis(`redis://127.0.0.1:${port}`, async (client) => ({
+        port,
+        state: (await client.cluster('INFO')) as string,
+        view: JSON.stringify(clusterView((await client.cluster('NODES')) as string)),
+        replication: await client.info('replication'),
+      })),
+    ),
+  );
+  const notOk = nodes.filter((node) => !/^cluster_state:ok/m.test(node.state)).map((node) => node.port);
+  if (notOk.length > 0) throw new Error(`cluster_state is not ok on ${notOk.join(', ')}`);
+  // Roles spread by gossip: cluster_state is ok on a node that still lists a new replica as a primary.
+  if (new Set(nodes.map((node) => node.view)).size > 1) throw new Error('the nodes do not agree on the roles yet');
+  const view = JSON.parse(nodes[0]!.view) as ReturnType<typeof clusterView>;
+  const primaries = view.filter((node) => !node.primaryId && node.slots);
+  const replicated = primaries.filter((primary) => view.filter((node) => node.primaryId === primary.id).length === 1);
+  if (view.length !== ports.length || primaries.length !== CLUSTER_PRIMARIES || replicated.length !== CLUSTER_PRIMARIES) {
+    throw new Error(`the nodes see ${primaries.length} primaries with slots, ${replicated.length} of them with one replica, among ${view.length} nodes`);
+  }
+  const behind = nodes.filter((node) => /^role:slave/m.test(node.replication) && !/^master_link_status:up/m.test(node.replication)).map((node) => node.port);
+  if (behind.length > 0) throw new Error(`replica ${behind.join(', ')} is not in sync with its primary yet`);
+}
+
+/** Free ports for new cluster nodes, two each. */
+async function newClusterPorts(): Promise<ClusterNodePorts[]> {
+  const ports = await freePorts(CLUSTER_NODES * 2);
+  return Array.from({ length: CLUSTER_NODES }, (_, i) => ({ port: ports[2 * i]!, busPort: ports[2 * i + 1]! }));
+}
+
+/**
+ * A Redis Cluster of 3 primaries and 3 replicas on loopback, each node a server of its own (data in
+ * `dataDir/redis-cluster/<port>`) that crash drills can kill and restart. The cluster of an earlier
+ * start in the same data folder comes back with its data when its ports are free; else a new one is made.
+ */
+async function startRedisCluster(dataDir: string, log: (line: string) => void, signal?: AbortSignal): Promise<Started> {
+  const root = path.join(dataDir, 'redis-cluster');
+  const earlier = await earlierCluster(root, log);
+  const layout = earlier ?? (await newClusterPorts());
+  const ports = layout.map((node) => node.port);
+  const nodes = layout.map((node) => ({ port: node.port, server: clusterNode(root, node) }));
+  await startAll(nodes, signal);
+  try {
+    if (!earlier) await createCluster(ports, signal);
+    await waitFor('Redis Cluster', () => clusterReady(ports), { timeoutMs: 30_000, signal });
+  } catch (error) {
+    await Promise.all(nodes.map(({ server }) => server.stop()));
+    if (earlier && !signal?.aborted) throw new Error(`${(error as Error).message} (the cluster kept in ${root}: delete that folder to start a new one)`);
+    throw error;
+  }
+  writeFileSync(clusterLayoutFile(root), JSON.stringify(layout));
+  const addresses = ports.map((port) => `127.0.0.1:${port}`).join(',');
+  return serversService(
+    { name: 'redis', url: `${REDIS_CLUSTER_SCHEME}${addresses}`, source: `Redis Cluster: ${CLUSTER_PRIMARIES} primaries + ${CLUSTER_PRIMARIES} replicas (redis-server, AOF on)` },
+    nodes,
+  );
+}
+
+/**
+ * Three independent redis-servers for Redlock, whose safety needs a majority of servers that fail
+ * independently (not the nodes of one cluster). Their folders are reused from start to start: a lock
+ * outlives no restart of the stack, so their data need not follow the ports.
+ */
+async function startRedlockServers(dataDir: string, signal?: AbortSignal): Promise<Started> {
+  const ports = await freePorts(3);
+  const servers = ports.map((port, i) => {
+    const dir = path.join(dataDir, 'redlock', String(i + 1));
+    return { port, server: redisServer(`Redlock redis-server 127.0.0.1:${port}`, port, dir, path.join(dir, 'redis.log')) };
+  });
+  await startAll(servers, signal);
+  return serversService(
+    { name: 'redlock', url: ports.map((port) => `redis://127.0.0.1:${port}`).join(','), source: '3 independent redis-servers (AOF on)' },
+    servers,
+  );
 }
 
 async function startDynalite(dataDir: string, region: string, signal?: AbortSignal): Promise<Started> {
@@ -315,7 +562,7 @@ async function startDynalite(dataDir: string, region: string, signal?: AbortSign
     () => tcpProbe(port).then(() => pingDynamo(url, region)),
   );
   await server.start(signal);
-  return serverService('dynamodb', url, server, (pid) => `dynalite (pid ${pid})`);
+  return serverService('dynamodb', url, port, server, (pid) => `dynalite (pid ${pid})`);
 }
 
 /** serverless.yml, with the few variables that table names use resolved for one stage. */
@@ -424,11 +671,20 @@ export async function ensureSchema(env: Record<string, string>, stage: string): 
   }
 }
 
+/** The Redis variables of the topology not in use, when set, would point at another Redis than the stack's: say they are left out. */
+function noteUnusedRedisVariables(topology: RedisTopology, env: NodeJS.ProcessEnv, log: (line: string) => void): void {
+  const unused = topology === 'cluster' ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES';
+  if (env[unused]) log(`${unused} is not used with the ${topology} Redis topology (REDIS_TOPOLOGY)`);
+}
+
 export async function startStack(options: StackOptions): Promise<Stack> {
   const env = options.env ?? process.env;
   const stage = options.stage ?? 'dev';
   const log = options.log ?? (() => undefined);
   const region = env.AWS_REGION ?? 'us-east-1';
+  const topology = redisTopology(env, options.redisTopology);
+  const redlockServers = options.redlockServers ?? topology === 'cluster';
+  noteUnusedRedisVariables(topology, env, log);
   mkdirSync(options.dataDir, { recursive: true });
 
   const { signal } = options;
@@ -436,11 +692,20 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const stop = async () => {
     await Promise.all(started.splice(0).map((s) => s.stop().catch(() => undefined)));
   };
-  const control = (name: ServiceName): ServerControl => {
-    const server = started.find((s) => s.service.name === name)?.control;
-    if (!server) throw new Error(`${name} is not a server this stack started and runs (given by URL, mongodb-memory-server, or stopped)`);
-    return server;
+  const serversOf = (name: ServiceName) => started.find((s) => s.service.name === name)?.servers ?? [];
+  const control = (name: ServiceName, port?: number): ServerControl => {
+    const servers = serversOf(name);
+    if (servers.length === 0) throw new Error(`${name} is not a server this stack started and runs (given by URL, mongodb-memory-server, or stopped)`);
+    const ports = servers.map((s) => s.port).join(', ');
+    if (port === undefined) {
+      if (servers.length > 1) throw new Error(`${name} runs on ${servers.length} servers (ports ${ports}): say which with control('${name}', port)`);
+      return servers[0]!.control;
+    }
+    const server = servers.find((s) => s.port === port);
+    if (!server) throw new Error(`${name} has no server on port ${port} (its ports: ${ports})`);
+    return server.control;
   };
+  const redisNodes = () => serversOf('redis').map(({ port, control: server }) => ({ port, pid: server.pid }));
   const use = async (name: ServiceName, given: string | undefined, probe: (url: string) => Promise<void>, start: () => Promise<Started>) => {
     if (given) {
       await waitFor(`${name} at ${given}`, () => probe(given), { timeoutMs: 15_000, signal });
@@ -450,24 +715,37 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     started.push(service);
     return service.service;
   };
+  const useRedis = () =>
+    topology === 'cluster'
+      ? use('redis', env.REDIS_CLUSTER_NODES && `${REDIS_CLUSTER_SCHEME}${env.REDIS_CLUSTER_NODES}`, pingRedisCluster, () => startRedisCluster(options.dataDir, log, signal))
+      : use('redis', env.REDIS_URL, pingRedis, () => startRedis(options.dataDir, signal));
+  // Given Redlock servers are listed (and probed) like any given URL; without them, none is started unless asked for.
+  const useRedlock = async () =>
+    env.REDLOCK_URLS || redlockServers ? use('redlock', env.REDLOCK_URLS, pingEachRedis, () => startRedlockServers(options.dataDir, signal)) : undefined;
 
   try {
     // allSettled, not all: when one fails, the others must finish starting so that stop() sees them.
     const results = await Promise.allSettled([
       use('mongo', env.MONGODB_URI, pingMongo, () => startMongo(options.dataDir, log, signal)),
-      use('redis', env.REDIS_URL, pingRedis, () => startRedis(options.dataDir, signal)),
+      useRedis(),
       use('dynamodb', env.DYNAMODB_ENDPOINT, (url) => pingDynamo(url, region), () => startDynalite(options.dataDir, region, signal)),
+      useRedlock(),
     ]);
     // mongodb-memory-server cannot be cancelled mid-way; it is stopped with the rest once it is up.
     signal?.throwIfAborted();
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    const [mongo, redis, dynamodb] = results.map((r) => (r as PromiseFulfilledResult<BackingService>).value) as [BackingService, BackingService, BackingService];
+    const [mongo, redis, dynamodb, redlock] = results.map((r) => (r as PromiseFulfilledResult<BackingService | undefined>).value) as [
+      BackingService,
+      BackingService,
+      BackingService,
+      BackingService | undefined,
+    ];
     const stackEnv: Record<string, string> = {
       MONGODB_URI: mongo.url,
       MONGODB_DB: env.MONGODB_DB ?? 'flight_booking',
-      REDIS_URL: redis.url,
-      REDLOCK_URLS: env.REDLOCK_URLS ?? '',
+      ...(topology === 'cluster' ? { REDIS_CLUSTER_NODES: redis.url.slice(REDIS_CLUSTER_SCHEME.length) } : { REDIS_URL: redis.url }),
+      REDLOCK_URLS: redlock?.url ?? '',
       DYNAMODB_ENDPOINT: dynamodb.url,
       AWS_REGION: region,
       ...tableEnvironment(stage),
@@ -479,7 +757,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     await ensureSchema(stackEnv, stage);
     signal?.throwIfAborted();
-    return { services: [mongo, redis, dynamodb], env: stackEnv, control, stop };
+    const services = [mongo, redis, ...(redlock ? [redlock] : []), dynamodb];
+    return { services, env: stackEnv, control, redisNodes, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PROJECT_ROOT, freePort, startStack, type Stack } from './stack';
+import { PROJECT_ROOT, freePort, redisTopology, startStack, type Stack } from './stack';
 import { PortTakenError, assertPortsFree, isPortFree, offlinePorts, startOffline, type Offline } from './offline';
 import { seedAdmin } from './seed-admin';
 import { closeMongo } from '../lib/clients/mongo';
@@ -13,7 +13,8 @@ import { closeMongo } from '../lib/clients/mongo';
  * anything starts.
  *
  * FLIGHT_BOOKING_DATA_DIR puts the data (databases, logs, the local JWT key) in another folder than
- * .data/; the tests run the launcher on a throwaway one.
+ * .data/; the tests run the launcher on a throwaway one. REDIS_TOPOLOGY=cluster runs the seats store
+ * on a local Redis Cluster (3 primaries, 3 replicas) with three Redlock servers beside it.
  */
 
 const DATA_DIR = path.resolve(process.env.FLIGHT_BOOKING_DATA_DIR || path.join(PROJECT_ROOT, '.data'));
@@ -61,14 +62,21 @@ async function portTakenAdvice({ port, variable }: PortTakenError): Promise<stri
 
 async function start(): Promise<void> {
   const { signal } = stopping;
+  const topology = redisTopology(process.env);
   const port = Number(process.env.PORT ?? 3000);
-  const lambdaPort = Number(process.env.LAMBDA_PORT ?? (await freePort()));
-  ports = offlinePorts({ port, lambdaPort });
-  // Refused before the databases start; startOffline checks again in case one was taken meanwhile.
+  const givenLambdaPort = process.env.LAMBDA_PORT ? Number(process.env.LAMBDA_PORT) : undefined;
+  // The ports asked for are refused before the databases start; startOffline checks again in case one was taken meanwhile.
+  ports = givenLambdaPort ? offlinePorts({ port, lambdaPort: givenLambdaPort }) : { PORT: port };
   await assertPortsFree(ports);
 
-  say('starting backing services…');
-  stack = await startStack({ dataDir: DATA_DIR, log: say, signal });
+  say(`starting backing services${topology === 'cluster' ? ' (Redis topology: cluster)' : ''}…`);
+  stack = await startStack({ dataDir: DATA_DIR, log: say, signal, redisTopology: topology });
+  // Chosen once the backing services hold their free ports (eighteen with a cluster), so that it is none of theirs.
+  const lambdaPort = givenLambdaPort ?? (await freePort());
+  ports = offlinePorts({ port, lambdaPort });
+  // A REDIS_URL left in the shell beside the cluster's REDIS_CLUSTER_NODES (or the reverse, which the
+  // functions would prefer) would point them at another Redis than the one listed below.
+  for (const name of ['REDIS_URL', 'REDIS_CLUSTER_NODES']) if (!(name in stack.env)) delete process.env[name];
 
   const apiUrl = `http://localhost:${port}`;
   const env = {
@@ -89,6 +97,8 @@ async function start(): Promise<void> {
   console.log('');
   say(`API: ${apiUrl}   (try: curl ${apiUrl}/health)`);
   for (const service of stack.services) say(`${service.name.padEnd(8)} ${service.url}  ← ${service.source}`);
+  const redisNodes = stack.redisNodes();
+  if (redisNodes.length > 1) say(`${''.padEnd(8)} nodes: ${redisNodes.map(({ port: nodePort, pid }) => `${nodePort} (pid ${pid})`).join(', ')}`);
   say('Ctrl-C stops everything started here.');
 }
 

@@ -1,19 +1,18 @@
 import { ExecutionError, Redlock, type Lock } from '@sesamecare-oss/redlock';
-import type Redis from 'ioredis';
-import { flightKeys } from '../seats/keys';
+import type { RedisClient } from '../../lib/clients/redis';
 
 /**
- * The per-flight migration lock: Redlock over one or more Redis nodes (REDLOCK_URLS, defaulting to the
- * seats Redis). The lock key lives in the flight's seats keyspace ({flight:ID} hash tag) because the
- * seats service's apply script reads it as the fence: an apply is refused unless the key still holds
- * this lock's token. So the seats Redis must be one of the lock nodes.
+ * The per-flight migration lock: Redlock over the servers of REDLOCK_URLS (three independent ones in
+ * production: the lock is held by a majority, so it survives one server's loss), or over the seats
+ * store alone when none are given. A lock can be lost without its holder knowing (a paused Lambda,
+ * an expired lease), so it only keeps honest migrators apart; the apply itself is fenced by a token
+ * (migration-store.ts, nextFenceToken), not by this lock.
  *
  * While held, the lock is extended every half duration; `extend: false` models a frozen process
  * (a paused Lambda) whose lock silently runs out.
  */
 
 export interface HeldLock {
-  token: string;
   release(): Promise<void>;
 }
 
@@ -30,7 +29,7 @@ export class FlightLock {
   private readonly redlock: Redlock;
 
   constructor(
-    private readonly nodes: Redis[],
+    private readonly nodes: RedisClient[],
     private readonly options: FlightLockOptions,
   ) {
     this.redlock = new Redlock(nodes, {
@@ -38,16 +37,20 @@ export class FlightLock {
       retryDelay: RETRY_DELAY_MS,
       retryJitter: 50,
     });
-    // Failed extensions surface through the apply's fence; nothing to do with them here.
+    // A failed extension surfaces as a fenced apply; nothing to do with it here.
     this.redlock.on('error', () => undefined);
   }
 
+  /** The lock's key; its hash tag keeps it in the flight's slot when the lock lives on the seats cluster. */
   static resource(flightId: string): string {
-    return flightKeys(flightId).migrationLock;
+    return `locks:{flight:${flightId}}:migration`;
   }
 
+  /** Whether a majority of the lock's servers hold the flight's lock (a server that does not answer holds nothing). */
   async isHeld(flightId: string): Promise<boolean> {
-    return (await this.nodes[0]!.exists(FlightLock.resource(flightId))) === 1;
+    const answers = await Promise.allSettled(this.nodes.map((node) => node.exists(FlightLock.resource(flightId))));
+    const holding = answers.filter((answer) => answer.status === 'fulfilled' && answer.value === 1).length;
+    return holding > this.nodes.length / 2;
   }
 
   /** The lock, or undefined when it could not be had within `waitMs`. */
@@ -69,7 +72,6 @@ export class FlightLock {
             );
           }, this.options.lockMs / 2);
     return {
-      token: lock.value,
       release: async () => {
         clearInterval(timer);
         await lock.release().catch(() => undefined);

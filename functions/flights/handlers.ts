@@ -10,7 +10,7 @@ import { AppError } from '../../lib/http/errors';
 import { decodeCursor, encodeCursor } from '../../lib/http/pagination';
 import { pathParams } from '../../lib/http/path-params';
 import { serviceHandler } from '../../lib/http/stack';
-import { redisAt } from '../../lib/clients/redis';
+import { redis, redisAt } from '../../lib/clients/redis';
 import { createFlightBody, migrationBatchBody, searchQuery, seatMapMigrationBody, updateFlightBody } from './model';
 import { seatsOverRegistry } from './seats-client';
 import { FlightService } from './service';
@@ -31,8 +31,8 @@ let pipeline: { migrations: MigrationService; runner: MigrationRunner } | undefi
 async function migrationPipeline() {
   if (!pipeline) {
     const { FlightLock } = await import('./flight-lock');
-    const { REDLOCK_URLS, REDIS_URL } = config('redlock');
-    const lock = new FlightLock((REDLOCK_URLS?.length ? REDLOCK_URLS : [REDIS_URL]).map((url) => redisAt(url)), { lockMs: 10_000, waitMs: 3_000 });
+    const { REDLOCK_URLS } = config('redlock');
+    const lock = new FlightLock(REDLOCK_URLS?.length ? REDLOCK_URLS.map((url) => redisAt(url)) : [redis()], { lockMs: 10_000, waitMs: 3_000 });
     const store = new MigrationStore(dynamo(), config('dynamo').FLIGHTS_TABLE);
     pipeline = {
       migrations: new MigrationService(store, flightStore, lock, invokeMigrationWorker),

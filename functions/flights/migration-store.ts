@@ -8,6 +8,7 @@ import type { MigrationConflict, MigrationOutcome, MigrationPolicy, SeatMapInput
  *   MIGRATION#<id>   one seat-map migration: request, status, report; while unfinished it carries
  *                    queue = "due" and queueKey = "<due time>#<id>" (GSI migrationQueue, sparse)
  *   BATCH#<id>       a bulk request: which migration belongs to which flight
+ *   FENCE#<flight>   the flight's migration fence counter (fence = the last token drawn)
  *
  * Status moves queued → running → succeeded | failed by conditional writes: a worker claims a queued
  * migration that is due, or a running one whose lease has run out (its worker died), and only the
@@ -99,7 +100,23 @@ export class MigrationStore {
     ).map(toRecord);
   }
 
-  /** Ids of unfinished migrations due at `now`, oldest first. */
+  /**
+   * The flight's next fence token (1, 2, 3, …), drawn by a migrator once it holds the flight's lock.
+   * The lock's servers cannot give one (Redlock has no counter), so it comes from this atomic,
+   * strongly consistent counter; the seats service applies a map only with a token greater than the
+   * last one it applied (Kleppmann's fencing token; docs/architecture.md).
+   */
+  async nextFenceToken(flightId: string): Promise<number> {
+    const { Attributes } = await this.db.update({
+      TableName: this.table,
+      Key: { pk: `FENCE#${flightId}` },
+      UpdateExpression: 'ADD fence :one',
+      ExpressionAttributeValues: { ':one': 1 },
+      ReturnValues: 'UPDATED_NEW',
+    });
+    return Number(Attributes?.fence);
+  }
+
   /** The ids of migrations due now, oldest due first, and since when the oldest has been due. */
   async due(now: Date, limit: number): Promise<{ ids: string[]; oldestDueAt?: string }> {
     const result = await this.db.query({

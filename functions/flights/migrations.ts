@@ -11,8 +11,9 @@ import type { FlightStore } from './store';
 /**
  * The seat-map migration pipeline. A request records a queued migration and kicks the worker; the
  * worker (and a schedule, so a crashed run is resumed) claims due migrations and runs each one:
- * take the flight's Redlock lock and have the seats service apply the new map in one step fenced by
- * the lock's token (refused if the lock was lost meanwhile). Then the flight's seatMapVersion and
+ * take the flight's Redlock lock, draw the flight's next fence token, and have the seats service apply
+ * the new map in one step fenced by that token (refused if a later token was applied meanwhile: the
+ * lock was lost and someone else migrated). Then the flight's seatMapVersion and
  * the report are recorded. Every migration ends succeeded or failed with a reason; it is never left
  * running (a run whose worker died is taken over when its lease ends).
  */
@@ -65,10 +66,10 @@ export interface RunnerOptions {
   /** How long a claim protects a running migration before another worker may take it over. */
   leaseMs: number;
   maxAttempts: number;
-  /** Backoff for a migration whose lock was busy: base * 2^(attempt-1), capped. */
+  /** Backoff for a migration whose lock could not be had: base * 2^(attempt-1), capped. */
   retryBaseMs: number;
   retryMaxMs: number;
-  /** Test hook: runs after the lock is taken, before the apply (e.g. a pause). */
+  /** Test hook: runs after the lock and fence token are taken, before the apply (e.g. a pause). */
   beforeApply?: (record: MigrationRecord) => Promise<void>;
   now?: () => Date;
 }
@@ -176,19 +177,20 @@ export class MigrationRunner {
     };
 
     // No flight check first: the apply script refuses a missing or cancelled flight itself (the seats
-    // side is cancelled before the flight record is), so the run is four round trips: claim, lock,
-    // apply, then the release, the flight's copy of the version and the report together.
+    // side is cancelled before the flight record is), so the run is five round trips: claim, lock,
+    // fence token, apply, then the release, the flight's copy of the version and the report together.
     const held = await this.lock.acquire(claim.flightId);
     if (!held) {
       if (claim.attempts >= this.options.maxAttempts) return fail(`could not take the flight's lock in ${claim.attempts} attempts`);
       const backoff = Math.min(this.options.retryBaseMs * 2 ** (claim.attempts - 1), this.options.retryMaxMs);
-      await this.store.requeue(claim, new Date(this.now().getTime() + backoff), "the flight's lock was busy; queued again");
+      await this.store.requeue(claim, new Date(this.now().getTime() + backoff), "the flight's lock could not be had (held by another run, or a majority of its servers unreachable); queued again");
       return { ...claim, status: 'queued' };
     }
     let outcome: MigrationOutcome;
     try {
+      const fenceToken = await this.store.nextFenceToken(claim.flightId);
       await this.options.beforeApply?.(claim);
-      outcome = await this.seats.applySeatMap(claim.flightId, { lockToken: held.token, policy: claim.policy, seatMap: claim.seatMap });
+      outcome = await this.seats.applySeatMap(claim.flightId, { fenceToken, policy: claim.policy, seatMap: claim.seatMap });
     } catch (error) {
       await held.release();
       if (!(error instanceof AppError)) {

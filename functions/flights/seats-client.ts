@@ -8,7 +8,7 @@ import type { MigrationOutcome, MigrationPolicy, SeatMapInput } from '../seats/m
 export interface SeatsGateway {
   provision(flightId: string, seatMapVersion: number, seatMap: SeatMapInput): Promise<void>;
   cancelFlight(flightId: string): Promise<{ holdsVoided: number; bookingsCancelled: number }>;
-  applySeatMap(flightId: string, args: { lockToken: string; policy: MigrationPolicy; seatMap: SeatMapInput }): Promise<MigrationOutcome>;
+  applySeatMap(flightId: string, args: { fenceToken: number; policy: MigrationPolicy; seatMap: SeatMapInput }): Promise<MigrationOutcome>;
 }
 
 export const seatsOverRegistry: SeatsGateway = {

@@ -6,25 +6,25 @@ import { BOOKING_ID, HOLD_ID } from '../../lib/ids';
  *
  *   seats:{flight:ID}:map       HASH  seat id → JSON {class, price}          the seat map
  *   seats:{flight:ID}:state     HASH  seat id → "H:<holdId>" | "B:<bookingId>"  absent = available
- *   seats:{flight:ID}:meta      HASH  version (bumped on every status change), mapVersion, status
+ *   seats:{flight:ID}:meta      HASH  version (bumped on every status change), mapVersion, status,
+ *                                     fence (the last migration's fence token)
  *   seats:{flight:ID}:holdexp   ZSET  active hold id → expiry (ms)          what the scripts reclaim
  *   seats:{flight:ID}:holds     HASH  hold id → JSON hold                   kept a day after it ends
  *   seats:{flight:ID}:holdgc    ZSET  ended hold id → when to forget it (ms)
  *   seats:{flight:ID}:bookings  HASH  booking id → JSON booking
  *   seats:{flight:ID}:retired   HASH  seat id → 1: dropped by a migration, kept while held/booked
  *   seats:{flight:ID}:pending   HASH  seat id → JSON {class, price} to apply once the seat is free
- *   seats:{flight:ID}:migration-lock  STRING  the flights service's Redlock lock (the migration fence)
  *   seats:{flight:ID}:heldby    HASH  user id → seats held in live holds  the per-person hold cap
  *   seats:{user:ID}:bookings    ZSET  booking id → created (ms)             the user's list (own slot)
  *   seats:{flight:ID}:idem:<user>:<sha>  STRING  an Idempotency-Key's fingerprint and stored answer
  *   seats:{user:ID}:idemflight:<sha>  STRING  the flight a user's Idempotency-Key was used on
  */
-const FLIGHT_KEY_PARTS = ['map', 'state', 'meta', 'holdexp', 'holds', 'holdgc', 'bookings', 'retired', 'pending', 'migrationLock', 'heldBy'] as const;
+const FLIGHT_KEY_PARTS = ['map', 'state', 'meta', 'holdexp', 'holds', 'holdgc', 'bookings', 'retired', 'pending', 'heldBy'] as const;
 export type FlightKeys = Record<(typeof FLIGHT_KEY_PARTS)[number], string>;
 
 export function flightKeys(flightId: string): FlightKeys {
   const tag = `seats:{flight:${flightId}}`;
-  const names: Partial<Record<(typeof FLIGHT_KEY_PARTS)[number], string>> = { migrationLock: 'migration-lock', heldBy: 'heldby' };
+  const names: Partial<Record<(typeof FLIGHT_KEY_PARTS)[number], string>> = { heldBy: 'heldby' };
   return Object.fromEntries(FLIGHT_KEY_PARTS.map((part) => [part, `${tag}:${names[part] ?? part}`])) as FlightKeys;
 }
 

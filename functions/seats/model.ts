@@ -124,7 +124,8 @@ export const holdBody = z
 export const provisionSeatsBody = z.strictObject({ seatMapVersion: z.number().check(z.int(), z.gte(1)), seatMap: seatMapInput });
 
 export const applySeatMapBody = z.strictObject({
-  lockToken: z.string().check(z.minLength(1), z.maxLength(200)),
+  /** The migrator's fence token: greater than the last one applied to this flight, or the apply is refused. */
+  fenceToken: z.number().check(z.int(), z.gte(1)),
   policy: z.enum(MIGRATION_POLICIES),
   seatMap: seatMapInput,
 });

@@ -8,7 +8,7 @@
 
 const PRELUDE = `
 local K_MAP, K_STATE, K_META, K_HOLDEXP, K_HOLDS, K_HOLDGC, K_BOOKINGS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local K_RETIRED, K_PENDING, K_LOCK, K_HELDBY, K_IDEM = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+local K_RETIRED, K_PENDING, K_HELDBY, K_IDEM = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local RETAIN_MS = 86400000
 
 local function now_ms()
@@ -125,6 +125,9 @@ local function idempotent(run)
   if stored then
     local cut = string.find(stored, '\\n', 1, true)
     if string.sub(stored, 1, cut - 1) ~= fingerprint then return fail('IDEMPOTENCY_KEY_REUSED') end
+    -- A write, so that the WAIT after a replay also waits for the first answer's change to reach the
+    -- replicas (WAIT counts from the connection's last write).
+    redis.call('EXPIRE', K_IDEM, ttl)
     return 'replay\\n' .. string.sub(stored, cut + 1)
   end
   local answer = run()
@@ -268,17 +271,20 @@ return ok({holdsVoided = holds, bookingsCancelled = bookings})
 `;
 
 /**
- * ARGV: lockToken, policy ("reject" | "keep"), then seat id / seat JSON pairs of the new map. Applies
- * a new seat map in one step, fenced: refused unless the caller still holds the flight's migration
- * lock. Every change of a provisioned map runs under that lock, so the token alone guarantees that a
- * migrator whose lock expired (a frozen Lambda) can never overwrite newer state, and the diff is
+ * ARGV: fence token, policy ("reject" | "keep"), then seat id / seat JSON pairs of the new map. Applies
+ * a new seat map in one step, fenced: the token (a per-flight counter the migrator draws after taking
+ * the flight's Redlock lock) must be greater than the last one applied, which it then becomes. A
+ * migrator whose lock expired while it was paused holds an older token than whoever took the lock
+ * after it, so it can never overwrite the newer map, whichever servers hold the lock. The diff is
  * computed here against the live map rather than against a version read earlier.
  */
 export const APPLY_SEAT_MAP = `${PRELUDE}
 local status = flight_status()
 if not status then return fail('FLIGHT_NOT_FOUND') end
 if status == 'cancelled' then return fail('FLIGHT_CANCELLED') end
-if redis.call('GET', K_LOCK) ~= ARGV[1] then return fail('LOCK_LOST') end
+local fence = tonumber(ARGV[1])
+local last_fence = tonumber(redis.call('HGET', K_META, 'fence') or '0')
+if not fence or fence <= last_fence then return fail('FENCED', {fence = fence, lastFence = last_fence}) end
 local from = tonumber(redis.call('HGET', K_META, 'mapVersion'))
 reclaim(now_ms())
 local keep = ARGV[2] == 'keep'
@@ -343,7 +349,7 @@ for _, seat in ipairs(set_later) do
     redis.call('HSET', K_PENDING, seat, wanted[seat])
   end
 end
-redis.call('HSET', K_META, 'mapVersion', from + 1)
+redis.call('HSET', K_META, 'mapVersion', from + 1, 'fence', fence)
 bump()
 return ok({fromVersion = from, toVersion = from + 1, added = added, removed = removed, changed = changed, conflicts = conflicts})
 `;

@@ -29,8 +29,8 @@ function problemOf(answer: Extract<ScriptAnswer<unknown>, { error: string }>): E
       return new AppError('SEAT_UNAVAILABLE', `Not available: ${answer.seats?.join(', ')}`, { unavailable: answer.seats });
     case 'SEAT_NOT_FOUND':
       return new AppError('SEAT_NOT_FOUND', `Not on this flight's seat map: ${answer.seats?.join(', ')}`, { seats: answer.seats });
-    case 'LOCK_LOST':
-      return new AppError('MIGRATION_FENCED', 'The migrator no longer holds the flight lock');
+    case 'FENCED':
+      return new AppError('MIGRATION_FENCED', `Fence token ${answer.fence} is not newer than ${answer.lastFence}, the last one applied: the migrator lost the flight lock`);
     case 'MIGRATION_CONFLICTS':
       return new AppError('MIGRATION_CONFLICTS', 'Held or booked seats would be dropped', { conflicts: answer.conflicts });
     case 'HOLD_LIMIT_REACHED':
@@ -106,7 +106,7 @@ export class SeatService {
     return unwrap(await this.store.provision(flightId, mapVersion, seatMap));
   }
 
-  async applySeatMap(flightId: string, args: { lockToken: string; policy: MigrationPolicy; seatMap: SeatMapInput }): Promise<MigrationOutcome> {
+  async applySeatMap(flightId: string, args: { fenceToken: number; policy: MigrationPolicy; seatMap: SeatMapInput }): Promise<MigrationOutcome> {
     return unwrap(await this.store.applySeatMap(flightId, args));
   }
 

@@ -1,4 +1,4 @@
-import type Redis from 'ioredis';
+import { waitForReplicas, type RedisClient } from '../../lib/clients/redis';
 import { flightKeys, flightOfId, idempotencyFlightKey, SCRIPT_KEY_COUNT, scriptKeys, userBookingsKey } from './keys';
 import type { IdempotencyClaim } from './idempotency';
 import { APPLY_SEAT_MAP, CANCEL_BOOKING, CANCEL_FLIGHT, CONFIRM, HOLD, PROVISION, READ_ALL, READ_SEATS, RELEASE } from './scripts';
@@ -6,10 +6,14 @@ import { seatInfo, type Booking, type HoldRecord, type MigrationOutcome, type Se
 
 /**
  * The seats service's Redis store: a thin layer over the Lua scripts. Script answers are JSON:
- * `{ok: true, …}` or `{error: CODE, …}`; the domain turns errors into HTTP problems.
+ * `{ok: true, …}` or `{error: CODE, …}`; the domain turns errors into HTTP problems. The same code
+ * serves a single server and a cluster: every script's keys share the flight's hash tag, and every
+ * other command takes one key. Every change but a hold or a release (a booking and its cancel, a
+ * flight's seats, cancel and migrations) is acknowledged only once the replicas have it
+ * (lib/clients/redis.ts, waitForReplicas).
  */
 
-export type ScriptAnswer<T> = (({ ok: true } & T) | { error: string; seats?: string[]; bookingId?: string; conflicts?: unknown[]; limit?: number; held?: number }) & {
+export type ScriptAnswer<T> = (({ ok: true } & T) | { error: string; seats?: string[]; bookingId?: string; conflicts?: unknown[]; limit?: number; held?: number; fence?: number; lastFence?: number }) & {
   /** How many holds the script found expired and ended on the way. */
   expired: number;
   /** Set when the answer is the stored first answer to an Idempotency-Key, not a new change. */
@@ -61,7 +65,7 @@ export interface SeatStore {
   release(flightId: string, holdId: string, userId: string): Promise<ScriptAnswer<object>>;
   cancelBooking(flightId: string, args: { bookingId: string; callerId: string; isAdmin: boolean; cancelledAt: string }): Promise<ScriptAnswer<{ booking: Booking }>>;
   cancelFlight(flightId: string, cancelledAt: string): Promise<ScriptAnswer<{ holdsVoided: number; bookingsCancelled: number }>>;
-  applySeatMap(flightId: string, args: { lockToken: string; policy: 'reject' | 'keep'; seatMap: SeatMapInput }): Promise<ScriptAnswer<MigrationOutcome>>;
+  applySeatMap(flightId: string, args: { fenceToken: number; policy: 'reject' | 'keep'; seatMap: SeatMapInput }): Promise<ScriptAnswer<MigrationOutcome>>;
   seats(flightId: string): Promise<FlightSnapshot | undefined>;
   snapshot(flightId: string): Promise<FullSnapshot | undefined>;
   getHold(flightId: string, holdId: string): Promise<HoldRecord | undefined>;
@@ -91,7 +95,7 @@ export class RedisSeatStore implements SeatStore {
     ScriptRunner
   >;
 
-  constructor(private readonly redis: Redis) {
+  constructor(private readonly redis: RedisClient) {
     const define = (name: string, lua: string): ScriptRunner => {
       // defineCommand sends EVALSHA and falls back to EVAL (loading the script) only on NOSCRIPT.
       redis.defineCommand(name, { lua, numberOfKeys: SCRIPT_KEY_COUNT });
@@ -115,6 +119,13 @@ export class RedisSeatStore implements SeatStore {
     return JSON.parse(String(await runner(scriptKeys(flightId), args))) as ScriptAnswer<T>;
   }
 
+  /** A change that must not be lost in a failover: answered once the replicas hold it. */
+  private async replicated<T>(flightId: string, change: Promise<ScriptAnswer<T>>): Promise<ScriptAnswer<T>> {
+    const answer = await change;
+    if ('ok' in answer) await waitForReplicas(this.redis, flightKeys(flightId).meta);
+    return answer;
+  }
+
   /** A script that takes an Idempotency-Key: its record is the last key, fingerprint and TTL the first arguments. */
   private async runOnce<T>(runner: ScriptRunner, flightId: string, userId: string, claim: IdempotencyClaim | undefined, args: (string | number)[]) {
     const keys = scriptKeys(flightId, claim && { userId, keyDigest: claim.keyDigest });
@@ -125,7 +136,7 @@ export class RedisSeatStore implements SeatStore {
   }
 
   provision(flightId: string, mapVersion: number, seatMap: SeatMapInput) {
-    return this.run<{ existed: boolean }>(this.scripts.provision, flightId, [mapVersion, ...seatArgs(seatMap)]);
+    return this.replicated(flightId, this.run<{ existed: boolean }>(this.scripts.provision, flightId, [mapVersion, ...seatArgs(seatMap)]));
   }
 
   hold(flightId: string, hold: NewHold, idempotency?: IdempotencyClaim) {
@@ -140,7 +151,10 @@ export class RedisSeatStore implements SeatStore {
   }
 
   confirm(flightId: string, args: { holdId: string; userId: string; bookingId: string; createdAt: string }, idempotency?: IdempotencyClaim) {
-    return this.runOnce<{ booking: Booking }>(this.scripts.confirm, flightId, args.userId, idempotency, [args.holdId, args.userId, args.bookingId, args.createdAt, flightId]);
+    return this.replicated(
+      flightId,
+      this.runOnce<{ booking: Booking }>(this.scripts.confirm, flightId, args.userId, idempotency, [args.holdId, args.userId, args.bookingId, args.createdAt, flightId]),
+    );
   }
 
   async claimIdempotencyKeyForFlight(userId: string, claim: IdempotencyClaim, flightId: string): Promise<string | null> {
@@ -153,15 +167,15 @@ export class RedisSeatStore implements SeatStore {
   }
 
   cancelBooking(flightId: string, args: { bookingId: string; callerId: string; isAdmin: boolean; cancelledAt: string }) {
-    return this.run<{ booking: Booking }>(this.scripts.cancelBooking, flightId, [args.bookingId, args.callerId, args.isAdmin ? '1' : '0', args.cancelledAt]);
+    return this.replicated(flightId, this.run<{ booking: Booking }>(this.scripts.cancelBooking, flightId, [args.bookingId, args.callerId, args.isAdmin ? '1' : '0', args.cancelledAt]));
   }
 
   cancelFlight(flightId: string, cancelledAt: string) {
-    return this.run<{ holdsVoided: number; bookingsCancelled: number }>(this.scripts.cancelFlight, flightId, [cancelledAt]);
+    return this.replicated(flightId, this.run<{ holdsVoided: number; bookingsCancelled: number }>(this.scripts.cancelFlight, flightId, [cancelledAt]));
   }
 
-  async applySeatMap(flightId: string, args: { lockToken: string; policy: 'reject' | 'keep'; seatMap: SeatMapInput }) {
-    const answer = await this.run<MigrationOutcome>(this.scripts.applySeatMap, flightId, [args.lockToken, args.policy, ...seatArgs(args.seatMap)]);
+  async applySeatMap(flightId: string, args: { fenceToken: number; policy: 'reject' | 'keep'; seatMap: SeatMapInput }) {
+    const answer = await this.replicated(flightId, this.run<MigrationOutcome>(this.scripts.applySeatMap, flightId, [args.fenceToken, args.policy, ...seatArgs(args.seatMap)]));
     // cjson writes an empty Lua table as {}, not []
     if ('conflicts' in answer && !Array.isArray(answer.conflicts)) answer.conflicts = [];
     return answer;
@@ -202,10 +216,10 @@ export class RedisSeatStore implements SeatStore {
   }
 
   async getBookings(ids: string[]): Promise<Booking[]> {
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hget(flightKeys(flightOfId(id)!).bookings, id);
-    const results = (await pipeline.exec()) ?? [];
-    return results.flatMap(([error, raw]) => (error || !raw ? [] : [JSON.parse(raw as string) as Booking]));
+    // One read per booking, not a pipeline: a user's bookings are on many flights, so in many slots.
+    // ioredis writes them back to back on each connection, which costs what a pipeline would.
+    const raws = await Promise.all(ids.map((id) => this.redis.hget(flightKeys(flightOfId(id)!).bookings, id)));
+    return raws.flatMap((raw) => (raw ? [JSON.parse(raw) as Booking] : []));
   }
 
   async indexUserBooking(userId: string, bookingId: string, createdAtMs: number): Promise<void> {

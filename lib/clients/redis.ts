@@ -1,43 +1,167 @@
-import Redis, { type RedisOptions } from 'ioredis';
+import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { config } from '../config';
+import { serviceUnavailable } from '../http/unavailable';
 
 /**
- * ioredis connections, one per container per URL and purpose, connected lazily. Every command has a
- * deadline and at most one retry after a reconnect, so an outage (refused, or a hung server) fails a
- * request within about 1.5 s instead of hanging it; ioredis keeps reconnecting in the background and
- * the first request after the server returns succeeds.
+ * ioredis connections, one per container per purpose (and per URL for single servers), connected
+ * lazily. The seats store is a single server (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES:
+ * MemoryDB, ElastiCache in cluster mode, or the local cluster of `REDIS_TOPOLOGY=cluster`); every key
+ * a script or multi-key command touches shares one hash tag, so both serve the same code.
+ *
+ * Every command has a deadline, so an outage (refused, a hung server, a primary failing over) fails a
+ * request within about 1.2 s instead of hanging it; ioredis keeps reconnecting (and, for a cluster,
+ * follows the promoted replica) in the background, and the first request after that succeeds.
  */
-const clients = new Map<string, Redis>();
 
 /** `data`: the seats store and locks. `limits`: the rate limiter, which must never slow a request down. */
 export type RedisPurpose = 'data' | 'limits';
 
-const OPTIONS: Record<RedisPurpose, RedisOptions> = {
-  data: { commandTimeout: 1_500 },
+/** A single server or a cluster: the commands the services use are the same on both. */
+export type RedisClient = Redis | Cluster;
+
+/**
+ * A request makes at most two Redis round trips one after the other (a hold: the key's claim, then
+ * the script; a confirm: the script, then WAIT), so 1.2 s each keeps it within the 3 s API.md promises.
+ */
+const DEADLINE_MS: Record<RedisPurpose, number> = {
+  data: 1_200,
   // A rate-limit check that does not answer at once falls back to the container's own counters.
-  limits: { commandTimeout: 250 },
+  limits: 250,
 };
+
+const clients = new Map<string, RedisClient>();
+
+const quiet = <T extends RedisClient>(client: T): T => {
+  // Errors surface on the commands that fail; without a listener ioredis would also print them.
+  client.on('error', () => undefined);
+  return client;
+};
+
+function connectionOptions(purpose: RedisPurpose): RedisOptions {
+  return { connectTimeout: 1_000, maxRetriesPerRequest: 1, commandTimeout: DEADLINE_MS[purpose] };
+}
 
 export function redisAt(url: string, purpose: RedisPurpose = 'data'): Redis {
   const key = `${purpose} ${url}`;
-  let client = clients.get(key);
+  let client = clients.get(key) as Redis | undefined;
   if (!client) {
-    client = new Redis(url, {
-      lazyConnect: true,
-      connectTimeout: 1_000,
-      maxRetriesPerRequest: 1,
-      retryStrategy: (attempt) => Math.min(attempt * 200, 1_000),
-      ...OPTIONS[purpose],
-    });
-    // Errors surface on the commands that fail; without a listener ioredis would also print them.
-    client.on('error', () => undefined);
+    client = quiet(new Redis(url, { lazyConnect: true, retryStrategy: (attempt) => Math.min(attempt * 200, 1_000), ...connectionOptions(purpose) }));
     clients.set(key, client);
   }
   return client;
 }
 
-export function redis(purpose: RedisPurpose = 'data'): Redis {
-  return redisAt(config('redis').REDIS_URL, purpose);
+/**
+ * A cluster client whose deadline covers a command's whole journey: ioredis retries a command on
+ * another node while the cluster fails over (MOVED, CLUSTERDOWN, a closed connection), and a command
+ * waiting for the cluster to come back sits in its offline queue, where no per-connection timeout
+ * reaches it. The first timer a command gets is the one that counts.
+ */
+class DeadlineCluster extends Cluster {
+  constructor(
+    nodes: { host: string; port: number }[],
+    options: ClusterOptions,
+    private readonly deadlineMs: number,
+  ) {
+    super(nodes, options);
+  }
+
+  override sendCommand(...args: Parameters<Cluster['sendCommand']>): ReturnType<Cluster['sendCommand']> {
+    args[0].setTimeout(this.deadlineMs);
+    return super.sendCommand(...args);
+  }
+}
+
+function clusterAt(seeds: string[], purpose: RedisPurpose): Cluster {
+  const key = `${purpose} cluster ${seeds.join(',')}`;
+  let client = clients.get(key) as Cluster | undefined;
+  if (!client) {
+    const { REDIS_TLS, REDIS_USERNAME, REDIS_PASSWORD } = config('redis');
+    const nodes = seeds.map((seed) => {
+      const at = seed.lastIndexOf(':');
+      return { host: seed.slice(0, at), port: Number(seed.slice(at + 1)) };
+    });
+    client = quiet(
+      new DeadlineCluster(
+        nodes,
+        {
+          lazyConnect: true,
+          // Follow a failover quickly: ask again for the slots soon after a node stops answering.
+          retryDelayOnFailover: 100,
+          retryDelayOnClusterDown: 100,
+          // While a failover is under way the other nodes still point at the dead primary: without a
+          // pause the redirections are used up in a few milliseconds.
+          retryDelayOnMoved: 100,
+          slotsRefreshTimeout: 1_000,
+          // MemoryDB and ElastiCache with TLS: connect by the names the cluster announces, so the
+          // certificate's host name matches (AWS's advice for ioredis).
+          ...(REDIS_TLS ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
+          redisOptions: {
+            ...connectionOptions(purpose),
+            ...(REDIS_TLS ? { tls: {} } : {}),
+            ...(REDIS_USERNAME ? { username: REDIS_USERNAME } : {}),
+            ...(REDIS_PASSWORD ? { password: REDIS_PASSWORD } : {}),
+          },
+        },
+        DEADLINE_MS[purpose],
+      ),
+    );
+    clients.set(key, client);
+  }
+  return client;
+}
+
+/** The seats store: the cluster when REDIS_CLUSTER_NODES is set, else the server at REDIS_URL. */
+export function redis(purpose: RedisPurpose = 'data'): RedisClient {
+  const { REDIS_CLUSTER_NODES, REDIS_URL } = config('redis');
+  return REDIS_CLUSTER_NODES ? clusterAt(REDIS_CLUSTER_NODES, purpose) : redisAt(REDIS_URL!, purpose);
+}
+
+/** How many replicas must hold a write before it is acknowledged: REDIS_MIN_REPLICA_ACKS, else 1 on a cluster, 0 on a single server. */
+export function minReplicaAcks(): number {
+  const { REDIS_MIN_REPLICA_ACKS, REDIS_CLUSTER_NODES } = config('redis');
+  return REDIS_MIN_REPLICA_ACKS ?? (REDIS_CLUSTER_NODES ? 1 : 0);
+}
+
+/**
+ * Waits until the replicas hold every write made so far on the connection to the server that owns
+ * `key` (WAIT), and throws 503 when they do not within REDIS_REPLICA_ACK_TIMEOUT_MS: a booking only
+ * the primary holds is lost if that primary fails now and a replica without it is promoted, so it is
+ * not promised. The request is then retried with its Idempotency-Key, whose replay writes again and
+ * waits again.
+ *
+ * It waits for `minReplicaAcks()` replicas, or for as many as the primary has (ROLE) when a failure
+ * took some: after a failover the promoted primary has none until its old primary returns as its
+ * replica, and with no replica to promote no failover can lose the write, so refusing every booking
+ * meanwhile would be an outage for no gain (docs/architecture.md, "Acknowledged means replicated").
+ * The replica list comes from the primary itself, not from CLUSTER SLOTS, which leaves out replicas
+ * that have not reported an offset yet.
+ *
+ * ROLE and WAIT have no key; sent in a pipeline behind a read of `key`, they reach the connection to
+ * that key's primary on a cluster (the connection the write went through), the one server otherwise.
+ */
+export async function waitForReplicas(client: RedisClient, key: string): Promise<void> {
+  const configured = minReplicaAcks();
+  if (configured === 0) return;
+  const [role] = await answers(client.pipeline().exists(key).call('ROLE'), 1);
+  const [kind, , replicas] = role as [string, number, unknown[]];
+  // A primary demoted since the write (a failover under way): the write may be lost, so say nothing.
+  if (kind !== 'master') throw serviceUnavailable();
+  const needed = Math.min(configured, replicas.length);
+  if (needed === 0) return;
+  const [acknowledged] = await answers(client.pipeline().exists(key).call('WAIT', needed, config('redis').REDIS_REPLICA_ACK_TIMEOUT_MS), 1);
+  if (Number(acknowledged) < needed) {
+    throw serviceUnavailable(`The change is saved on the primary but not yet on ${needed} replica(s); retry shortly (with the same Idempotency-Key, if any)`);
+  }
+}
+
+/** The answers of a pipeline's commands from `from` on; the first failed command's error is thrown. */
+async function answers(pipeline: ReturnType<RedisClient['pipeline']>, from: number): Promise<unknown[]> {
+  const results = (await pipeline.exec()) ?? [];
+  return results.slice(from).map(([error, answer]) => {
+    if (error) throw error;
+    return answer;
+  });
 }
 
 export async function closeRedis(): Promise<void> {

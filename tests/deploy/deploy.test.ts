@@ -1,4 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { APIGatewayClient, GetResourcesCommand, GetRestApisCommand } from '@aws-sdk/client-api-gateway';
 import { CloudFormationClient, ListStackResourcesCommand } from '@aws-sdk/client-cloudformation';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -6,6 +10,7 @@ import { GetRoleCommand, IAMClient, ListRolePoliciesCommand } from '@aws-sdk/cli
 import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { routePolicy } from '../../functions/gateway/route-policy';
 import { METRICS_NAMESPACE } from '../../lib/observability';
+import { PROJECT_ROOT } from '../../scripts/stack';
 import { PACKAGED_ALARM_EMAIL } from '../support/deploy-setup';
 
 /**
@@ -25,12 +30,21 @@ const NOT_MODELLED_BY_MOTO = {
 };
 
 type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: unknown; Condition?: string };
-const template = JSON.parse(readFileSync(process.env.DEPLOY_TEMPLATE!, 'utf8')) as {
+type Template = {
   Parameters: Record<string, Record<string, unknown>>;
   Conditions: Record<string, unknown>;
   Resources: Record<string, Resource>;
 };
-const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+const template = JSON.parse(readFileSync(process.env.DEPLOY_TEMPLATE!, 'utf8')) as Template;
+const resourcesOfType = (from: Template, type: string) => Object.entries(from.Resources).filter(([, r]) => r.Type === type);
+const ofType = (type: string) => resourcesOfType(template, type);
+/** Every statement of every inline policy of a role. */
+const statementsOf = (role: Resource): { Action: string | string[]; Resource: unknown }[] => role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+
+/** What the execution role of a function in a VPC needs (AWSLambdaVPCAccessExecutionRole's EC2 actions). */
+const { NETWORK_INTERFACE_ACTIONS } = require('../../scripts/vpc.js') as { NETWORK_INTERFACE_ACTIONS: string[] };
+/** The seats store's cluster settings and the lock's servers, as serverless.yml passes them to every function. */
+const REDIS_SETTINGS = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_TLS', 'REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_MIN_REPLICA_ACKS', 'REDIS_REPLICA_ACK_TIMEOUT_MS', 'REDLOCK_URLS'];
 const clientConfig = { endpoint: process.env.DEPLOY_ENDPOINT, region: 'us-east-1' };
 
 type Metric = { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: string }[] };
@@ -140,11 +154,24 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
 
     it('least privilege: no wildcard actions, and resources scoped to the stack (but ListTables, which AWS cannot scope)', () => {
       for (const [id, role] of ofType('AWS::IAM::Role')) {
-        for (const statement of role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement)) {
+        for (const statement of statementsOf(role)) {
           const actions = [statement.Action].flat() as string[];
           expect({ id, wildcard: actions.some((a) => a === '*' || a.endsWith(':*')) }).toEqual({ id, wildcard: false });
           if (statement.Resource === '*') expect({ id, actions }).toEqual({ id, actions: ['dynamodb:ListTables'] });
         }
+      }
+    });
+
+    it('no VPC when none is given: no function has a VpcConfig and no role may manage network interfaces', () => {
+      expect(ofType('AWS::Lambda::Function').filter(([, fn]) => fn.Properties.VpcConfig).map(([id]) => id)).toEqual([]);
+      const ec2Actions = ofType('AWS::IAM::Role').flatMap(([, role]) => statementsOf(role).flatMap((s) => [s.Action].flat().filter((a) => a.startsWith('ec2:'))));
+      expect(ec2Actions).toEqual([]);
+    });
+
+    it("every function's environment names the seats store's cluster settings and the lock's servers", () => {
+      for (const [id, fn] of ofType('AWS::Lambda::Function')) {
+        const names = Object.keys(fn.Properties.Environment.Variables);
+        expect({ id, missing: REDIS_SETTINGS.filter((name) => !names.includes(name)) }).toEqual({ id, missing: [] });
       }
     });
 
@@ -299,5 +326,120 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
         expect(new Set(cells).size).toBe(cells.length);
       });
     });
+  });
+});
+
+/** Runs `sls package` to completion; its output goes to `logFile`. */
+function slsPackage(args: string[], env: NodeJS.ProcessEnv, logFile: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(PROJECT_ROOT, 'node_modules', 'osls', 'bin', 'serverless.js'), 'package', ...args], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const log = createWriteStream(logFile);
+    child.stdout.pipe(log);
+    child.stderr.pipe(log);
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`sls package ${args.join(' ')} exited ${code}; see ${logFile}`))));
+  });
+}
+
+/**
+ * The production shape, packaged once more (a few seconds): stage prod with the functions in a VPC and
+ * the seats store on a Redis Cluster. Made-up ids and hosts; the password is random for this run.
+ */
+describe('packaged for AWS with a VPC and a Redis Cluster given (scripts/vpc.js)', () => {
+  const vpc = { subnetIds: ['subnet-0a1b2c3d4e5f60718', 'subnet-0f1e2d3c4b5a69788'], securityGroupIds: ['sg-0123456789abcdef0'] };
+  const redis = {
+    REDIS_URL: '',
+    REDIS_CLUSTER_NODES: 'clustercfg.seats.deploy-check.invalid:6379',
+    REDIS_TLS: 'true',
+    REDIS_USERNAME: 'seats-app',
+    REDIS_PASSWORD: randomBytes(24).toString('base64url'),
+    REDIS_MIN_REPLICA_ACKS: '1',
+    REDIS_REPLICA_ACK_TIMEOUT_MS: '750',
+    REDLOCK_URLS: ['a', 'b', 'c'].map((node) => `rediss://lock-${node}.deploy-check.invalid:6379`).join(','),
+  };
+  let vpcTemplate: Template;
+  let vpcTemplateFile: string;
+
+  beforeAll(async () => {
+    const workDir = mkdtempSync(path.join(tmpdir(), 'flight-booking-vpc-'));
+    await slsPackage(
+      ['--stage', 'prod', '--package', path.join(workDir, 'package')],
+      {
+        ...process.env,
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+        AWS_REGION: 'us-east-1',
+        SLS_TELEMETRY_DISABLED: '1',
+        ALARM_EMAIL: '',
+        // its own build folder, so that it never meets another build's
+        ESBUILD_WORK_FOLDER: path.join(workDir, 'esbuild'),
+        LAMBDA_VPC_SUBNET_IDS: vpc.subnetIds.join(','),
+        // spaces after the commas are allowed
+        LAMBDA_VPC_SECURITY_GROUP_IDS: vpc.securityGroupIds.join(', '),
+        ...redis,
+      },
+      path.join(workDir, 'package.log'),
+    );
+    vpcTemplateFile = path.join(workDir, 'package', 'cloudformation-template-update-stack.json');
+    vpcTemplate = JSON.parse(readFileSync(vpcTemplateFile, 'utf8')) as Template;
+  }, 180_000);
+
+  it('passes cfn-lint', () => {
+    const lint = spawnSync(path.join(PROJECT_ROOT, '.tools', 'venv', 'bin', 'cfn-lint'), ['--ignore-checks', 'W3005', '--', vpcTemplateFile], { encoding: 'utf8' });
+    expect({ status: lint.status, output: `${lint.stdout}${lint.stderr}` }).toEqual({ status: 0, output: '' });
+  });
+
+  it('every function runs in the given subnets with the given security groups', () => {
+    const functions = resourcesOfType(vpcTemplate, 'AWS::Lambda::Function');
+    expect(functions).toHaveLength(ofType('AWS::Lambda::Function').length);
+    for (const [id, fn] of functions) {
+      expect({ id, vpc: fn.Properties.VpcConfig }).toEqual({ id, vpc: { SubnetIds: vpc.subnetIds, SecurityGroupIds: vpc.securityGroupIds } });
+    }
+  });
+
+  it("every function's role may manage the function's network interfaces, and nothing else is added", () => {
+    const roleIds = new Set(resourcesOfType(vpcTemplate, 'AWS::Lambda::Function').map(([, fn]) => fn.Properties.Role['Fn::GetAtt'][0] as string));
+    expect([...roleIds].sort()).toEqual(['FlightsRole', 'GatewayRole', 'RegistryRole', 'SeatsRole', 'UsersRole']);
+    for (const roleId of roleIds) {
+      const policies = vpcTemplate.Resources[roleId]!.Properties.Policies as { PolicyName: string; PolicyDocument: { Statement: unknown[] } }[];
+      const withoutVpc = template.Resources[roleId]!.Properties.Policies as { PolicyName: string }[];
+      expect(policies.map((p) => p.PolicyName)).toEqual([...withoutVpc.map((p) => p.PolicyName), 'lambda-vpc-network-interfaces']);
+      // DescribeNetworkInterfaces works only on "*"; AWS's managed policy grants all six on "*"
+      expect(policies.at(-1)!.PolicyDocument.Statement).toEqual([{ Effect: 'Allow', Action: NETWORK_INTERFACE_ACTIONS, Resource: '*' }]);
+    }
+    expect(vpcTemplate.Resources.IamRoleLambdaExecution).toBeUndefined();
+  });
+
+  it("the seats store's cluster settings and the lock's servers reach every function's environment", () => {
+    for (const [id, fn] of resourcesOfType(vpcTemplate, 'AWS::Lambda::Function')) {
+      const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
+      expect({ id, redis: Object.fromEntries(REDIS_SETTINGS.map((name) => [name, variables[name]])) }).toEqual({ id, redis });
+    }
+  });
+
+  it("keeps each function's environment within Lambda's 4 KB", () => {
+    for (const [id, fn] of resourcesOfType(vpcTemplate, 'AWS::Lambda::Function')) {
+      // a value built with Fn::Join (the API's URL) is counted as its JSON, longer than what it resolves to
+      const size = Object.entries(fn.Properties.Environment.Variables as Record<string, unknown>).reduce(
+        (sum, [name, value]) => sum + name.length + (typeof value === 'string' ? value.length : JSON.stringify(value).length),
+        0,
+      );
+      expect({ id, fits: size <= 4096 }).toEqual({ id, fits: true });
+    }
+  });
+
+  it('refuses half a VPC or ids in the wrong variable, before packaging', () => {
+    type Serverless = { service: { custom: Record<string, unknown>; provider: Record<string, unknown> }; classes: { Error: typeof Error } };
+    const Vpc = require('../../scripts/vpc.js') as new (serverless: Serverless) => { placeFunctionsInVpc(): void };
+    const placed = (subnetIds: string, securityGroupIds: string) => {
+      const serverless: Serverless = { service: { custom: { lambdaVpc: { subnetIds, securityGroupIds } }, provider: {} }, classes: { Error } };
+      new Vpc(serverless).placeFunctionsInVpc();
+      return serverless.service.provider.vpc;
+    };
+    expect(placed('', '')).toBeUndefined();
+    expect(placed('subnet-0a1b', 'sg-0c2d')).toEqual({ subnetIds: ['subnet-0a1b'], securityGroupIds: ['sg-0c2d'] });
+    expect(() => placed('subnet-0a1b', '')).toThrow('give both subnet ids and security group ids, or neither');
+    expect(() => placed('', 'sg-0c2d')).toThrow('give both subnet ids and security group ids, or neither');
+    expect(() => placed('sg-0c2d', 'subnet-0a1b')).toThrow('not subnet ids: sg-0c2d; not security group ids: subnet-0a1b');
   });
 });

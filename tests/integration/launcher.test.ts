@@ -3,13 +3,23 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import { MongoClient } from 'mongodb';
-import { startStack } from '../../scripts/stack';
+import { startStack, type Stack } from '../../scripts/stack';
+import { clusterNodes } from '../support/redis-cluster';
 
 /** The servers this process has started (the `ps` that lists them aside). */
 const childrenOf = (pid: number) =>
   execSync(`ps -o pid=,comm= --ppid ${pid} || true`).toString().split('\n').filter((line) => line.trim() && !/\b(ps|sh)$/.test(line.trim()));
+const redisServersOf = (pid: number) => childrenOf(pid).filter((line) => /redis-server$/.test(line.trim()));
+const isAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 describe('the launcher', () => {
   it('uses the URLs it is given instead of starting servers', async () => {
@@ -32,6 +42,11 @@ describe('the launcher', () => {
     const stack = await startStack({ dataDir: mkdtempSync(path.join(tmpdir(), 'launcher-')), env: {}, stage: 'test' });
     const pids = stack.services.map((s) => Number(/pid (\d+)/.exec(s.source)?.[1]));
     expect(pids.every((pid) => pid > 0)).toBe(true);
+    // The default topology: one redis-server, no Redlock servers of its own.
+    expect(stack.services.map((s) => s.name)).toEqual(['mongo', 'redis', 'dynamodb']);
+    expect(stack.redisNodes()).toEqual([{ port: Number(new URL(stack.env.REDIS_URL!).port), pid: stack.control('redis').pid }]);
+    expect(stack.env).toMatchObject({ REDLOCK_URLS: '' });
+    expect(stack.env).not.toHaveProperty('REDIS_CLUSTER_NODES');
     await stack.stop();
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
   });
@@ -89,5 +104,186 @@ describe('the launcher in crash and outage drills', () => {
       await stack.stop();
     }
     for (const service of stack.services) expect(() => process.kill(service.pid!, 0)).toThrow();
+  });
+});
+
+/** Polls until `check` passes (it throws until then) or `ms` have passed. */
+async function eventually(check: () => Promise<void>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+function redisAt(port: number): Redis {
+  const client = new Redis({ host: '127.0.0.1', port, commandTimeout: 1_000, maxRetriesPerRequest: 0 });
+  client.on('error', () => undefined);
+  return client;
+}
+
+const clusterOf = (stack: Stack) => new Cluster(stack.env.REDIS_CLUSTER_NODES!.split(','), { redisOptions: { commandTimeout: 1_000 } });
+
+describe('the launcher with a Redis Cluster', () => {
+  // The shared MongoDB and DynamoDB are given, so that these starts are about Redis alone.
+  const given = { MONGODB_URI: process.env.MONGODB_URI, DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+  const dataDir = () => mkdtempSync(path.join(tmpdir(), 'launcher-cluster-'));
+
+  it('starts 3 primaries with a replica each, AOF on everywhere, writes routed by slot; and three Redlock servers beside it', async () => {
+    const stack = await startStack({ dataDir: dataDir(), env: { ...given, REDIS_TOPOLOGY: 'cluster' }, stage: 'test' });
+    const cluster = clusterOf(stack);
+    try {
+      const nodes = stack.redisNodes();
+      expect(nodes).toHaveLength(6);
+      expect(stack.env.REDIS_CLUSTER_NODES).toBe(nodes.map(({ port }) => `127.0.0.1:${port}`).join(','));
+      expect(stack.env).not.toHaveProperty('REDIS_URL');
+      expect(stack.services.map((s) => [s.name, s.source])).toEqual([
+        ['mongo', 'given'],
+        ['redis', 'Redis Cluster: 3 primaries + 3 replicas (redis-server, AOF on)'],
+        ['redlock', '3 independent redis-servers (AOF on)'],
+        ['dynamodb', 'given'],
+      ]);
+
+      for (const { port } of nodes) {
+        const client = redisAt(port);
+        try {
+          expect(String(await client.call('CLUSTER', 'INFO'))).toMatch(/^cluster_state:ok/m);
+          expect(await client.config('GET', 'appendonly')).toEqual(['appendonly', 'yes']);
+        } finally {
+          client.disconnect();
+        }
+      }
+      const view = await clusterNodes([nodes[0]!.port]);
+      const primaries = view.filter((node) => node.primary);
+      expect(primaries).toHaveLength(3);
+      for (const primary of primaries) expect(view.filter((node) => node.primaryId === primary.id)).toHaveLength(1);
+
+      // Keys in different slots land on different primaries; the cluster client follows the slots.
+      const keys = ['{flight:A1}:seats', '{flight:B2}:seats', '{flight:C3}:seats', '{flight:D4}:seats'];
+      for (const key of keys) await cluster.set(key, key);
+      expect(await Promise.all(keys.map((key) => cluster.get(key)))).toEqual(keys);
+      expect(new Set(await Promise.all(keys.map((key) => cluster.cluster('KEYSLOT', key)))).size).toBe(keys.length);
+
+      const lockPorts = stack.env.REDLOCK_URLS!.split(',').map((url) => Number(new URL(url).port));
+      expect(new Set([...lockPorts, ...nodes.map(({ port }) => port)]).size).toBe(9);
+      for (const port of lockPorts) {
+        const client = redisAt(port);
+        try {
+          expect(await client.ping()).toBe('PONG');
+          expect(await client.config('GET', 'cluster-enabled')).toEqual(['cluster-enabled', 'no']);
+        } finally {
+          client.disconnect();
+        }
+      }
+      // Several servers: which one a drill means must be said.
+      expect(() => stack.control('redis')).toThrow(/port/);
+      expect(() => stack.control('redlock')).toThrow(/port/);
+      expect(stack.control('redlock', lockPorts[1]).pid).toBeGreaterThan(0);
+
+      // Another stack given this cluster and these lock servers starts no Redis of its own.
+      const before = redisServersOf(process.pid);
+      const again = await startStack({
+        dataDir: dataDir(),
+        env: { ...given, REDIS_TOPOLOGY: 'cluster', REDIS_CLUSTER_NODES: stack.env.REDIS_CLUSTER_NODES, REDLOCK_URLS: stack.env.REDLOCK_URLS },
+        stage: 'test',
+      });
+      expect(again.services.filter((s) => s.name === 'redis' || s.name === 'redlock').map((s) => s.source)).toEqual(['given', 'given']);
+      expect(again.env).toMatchObject({ REDIS_CLUSTER_NODES: stack.env.REDIS_CLUSTER_NODES, REDLOCK_URLS: stack.env.REDLOCK_URLS });
+      expect(again.redisNodes()).toEqual([]);
+      expect(redisServersOf(process.pid)).toEqual(before);
+      await again.stop();
+
+      const pids = [...nodes.map(({ pid }) => pid), ...lockPorts.map((port) => stack.control('redlock', port).pid)];
+      await stack.stop();
+      expect(pids.filter(isAlive)).toEqual([]);
+    } finally {
+      cluster.disconnect();
+      await stack.stop();
+    }
+  });
+
+  it('promotes the replica of a primary killed with SIGKILL; the restarted node rejoins as a replica; stop() ends every node; the next start brings the cluster back', async () => {
+    const dir = dataDir();
+    let stack = await startStack({ dataDir: dir, env: given, stage: 'test', redisTopology: 'cluster', redlockServers: false });
+    const key = '{flight:F1}:booking';
+    try {
+      const view = await clusterNodes([stack.redisNodes()[0]!.port]);
+      const primaryClient = redisAt(view[0]!.port);
+      const slot = Number(await primaryClient.cluster('KEYSLOT', key));
+      primaryClient.disconnect();
+      const owner = view.find((node) => node.primary && node.slots.some(([from, to]) => from <= slot && slot <= to))!;
+      const replica = view.find((node) => node.primaryId === owner.id)!;
+      const ownerClient = redisAt(owner.port);
+      try {
+        await ownerClient.set(key, 'confirmed');
+        // Acknowledged by the replica too: the failover must not lose it.
+        expect(await ownerClient.wait(1, 2_000)).toBe(1);
+      } finally {
+        ownerClient.disconnect();
+      }
+
+      stack.control('redis', owner.port).kill('SIGKILL');
+      await eventually(async () => {
+        const now = await clusterNodes([replica.port]);
+        expect(now.find((node) => node.port === replica.port)).toMatchObject({ primary: true, failed: false });
+      }, 10_000);
+      const cluster = clusterOf(stack);
+      try {
+        expect(await cluster.get(key)).toBe('confirmed');
+      } finally {
+        cluster.disconnect();
+      }
+
+      await stack.control('redis', owner.port).restart();
+      await eventually(async () => {
+        const me = (await clusterNodes([owner.port])).find((node) => node.port === owner.port);
+        expect(me).toMatchObject({ primary: false, primaryId: replica.id, failed: false });
+        const client = redisAt(owner.port);
+        try {
+          expect(await client.info('replication')).toMatch(/^master_link_status:up/m);
+        } finally {
+          client.disconnect();
+        }
+      });
+
+      // stop() ends a restarted node and a frozen one alike.
+      const pids = stack.redisNodes().map(({ pid }) => pid);
+      stack.control('redis', replica.port).kill('SIGSTOP');
+      await stack.stop();
+      expect(pids.filter(isAlive)).toEqual([]);
+
+      // Same data folder, its ports free again: the same cluster comes back, with its data.
+      stack = await startStack({ dataDir: dir, env: given, stage: 'test', redisTopology: 'cluster', redlockServers: false });
+      expect(stack.redisNodes().map(({ port }) => port).sort()).toEqual(view.map((node) => node.port).sort());
+      const back = clusterOf(stack);
+      try {
+        expect(await back.get(key)).toBe('confirmed');
+      } finally {
+        back.disconnect();
+      }
+    } finally {
+      await stack.stop();
+    }
+  });
+
+  it('leaves no redis-server running when its start is cancelled half-way', async () => {
+    const before = redisServersOf(process.pid);
+    const cancel = new AbortController();
+    const starting = startStack({ dataDir: dataDir(), env: { ...given, REDIS_TOPOLOGY: 'cluster' }, stage: 'test', signal: cancel.signal });
+    // Cancelled once its nodes run, before the cluster is made of them.
+    await eventually(async () => expect(redisServersOf(process.pid).length - before.length).toBeGreaterThanOrEqual(6), 10_000);
+    cancel.abort(new Error('cancelled by the test'));
+    await expect(starting).rejects.toThrow('cancelled by the test');
+    expect(redisServersOf(process.pid)).toEqual(before);
+  });
+
+  it('refuses an unknown REDIS_TOPOLOGY, naming the ones it knows', async () => {
+    await expect(startStack({ dataDir: dataDir(), env: { ...given, REDIS_TOPOLOGY: 'sentinel' }, stage: 'test' })).rejects.toThrow(
+      'REDIS_TOPOLOGY is "sentinel"; it must be one of: single, cluster',
+    );
   });
 });

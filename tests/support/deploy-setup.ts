@@ -29,9 +29,12 @@ const JWT_KEYS = `deploy:${randomBytes(32).toString('base64url')}`;
 /** The address the packaged template subscribes to the alarm topic; the stack on moto is deployed with none. */
 export const PACKAGED_ALARM_EMAIL = 'alarms@example.com';
 
+/** The developer's own deployment settings, which would change the template the tests expect. */
+const DEPLOYMENT_SETTINGS = /^(REDIS_|REDLOCK_|LAMBDA_VPC_)/;
+
 function slsEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return {
-    ...process.env,
+    ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !DEPLOYMENT_SETTINGS.test(name))),
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_REGION: 'us-east-1',

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { startStack, type Stack } from '../../scripts/stack';
+import { startStack, type Stack, type StackOptions } from '../../scripts/stack';
 
 /**
  * Starts the real backing services for a test run on throwaway ports and folders (never the dev data
@@ -13,10 +13,10 @@ declare global {
   var testStack: { stack: Stack; stopOthers?: () => Promise<void> } | undefined;
 }
 
-export async function startTestStack(): Promise<Stack> {
+export async function startTestStack(options: Pick<StackOptions, 'redisTopology' | 'redlockServers'> = {}): Promise<Stack> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'flight-booking-test-'));
   // Only what the test run itself starts: URLs from the developer's shell are ignored on purpose.
-  const stack = await startStack({ dataDir, env: { AWS_REGION: 'us-east-1' }, stage: 'test' });
+  const stack = await startStack({ dataDir, env: { AWS_REGION: 'us-east-1' }, stage: 'test', ...options });
   Object.assign(process.env, stack.env, {
     TEST_DATA_DIR: dataDir,
     STAGE: 'test',
