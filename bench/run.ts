@@ -5,12 +5,14 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
-import Redis from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import { build, type Metafile } from 'esbuild';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { freePort, PROJECT_ROOT, startStack } from '../scripts/stack';
 import { startOffline } from '../scripts/offline';
 import { fmt, load, median, repeated, type LoadResult } from './measure';
+import type { RedisClient } from '../lib/clients/redis';
+import type { SeatService } from '../functions/seats/service';
 
 /**
  * `npm run bench`: the hot paths against real local services, each next to a baseline measured in
@@ -79,32 +81,44 @@ async function seatModules() {
   return { redis, RedisSeatStore, SeatService, newFlightId, ...support };
 }
 
+/**
+ * Fresh seats for hold runs: `provision(count)` empties the store and provisions `count` flights of
+ * 1,000 seats; `nextSeat()` hands each seat out once, nine seats to a traveller (the most one person
+ * may hold on a flight).
+ */
+async function freshSeats(client: RedisClient, seats: SeatService) {
+  const { seatMap, newFlightId } = await seatModules();
+  const { HOLD_LIMIT_PER_USER } = await import('../functions/seats/model');
+  const SEAT_IDS = seatMap(100, 'ABCDEFGHJK').seats.map((s) => s.id);
+  let flights: string[] = [];
+  let next = 0;
+  return {
+    provision: async (count: number) => {
+      // FLUSHDB has no key: a cluster client would send it to one node only.
+      await (client instanceof Cluster ? Promise.all(client.nodes('master').map((node) => node.flushdb())) : client.flushdb());
+      flights = Array.from({ length: count }, newFlightId);
+      await Promise.all(flights.map((id) => seats.provision(id, 1, seatMap(100, 'ABCDEFGHJK'))));
+      next = 0;
+    },
+    nextSeat: () => {
+      const k = next++;
+      const caller = { userId: `bench-${Math.floor(k / HOLD_LIMIT_PER_USER)}`, role: 'user' as const, email: '' };
+      return { flightId: flights[Math.floor(k / 1000) % flights.length]!, seat: SEAT_IDS[k % 1000]!, caller };
+    },
+  };
+}
+
 /* ---------- 1. hold hot path: domain function vs raw EVALSHA vs WATCH/MULTI ---------- */
 async function holdHotPath() {
   say('hold hot path');
-  const { redis, RedisSeatStore, SeatService, seatMap, newFlightId } = await seatModules();
+  const { redis, RedisSeatStore, SeatService } = await seatModules();
   const { HOLD } = await import('../functions/seats/scripts');
   const { flightKeys, scriptKeys, SCRIPT_KEY_COUNT } = await import('../functions/seats/keys');
   const { HOLD_LIMIT_PER_USER } = await import('../functions/seats/model');
   const client = redis();
   const seats = new SeatService(new RedisSeatStore(client), 600_000);
   const sha = (await client.script('LOAD', HOLD)) as string;
-  // Fresh seats for every run: each hold takes one seat, 1000 seats a flight, and nine seats a traveller
-  // (the most one person may hold on a flight).
-  let flights: string[] = [];
-  const SEAT_IDS = seatMap(100, 'ABCDEFGHJK').seats.map((s) => s.id);
-  let next = 0;
-  const provision = async (count: number) => {
-    await client.flushdb();
-    flights = Array.from({ length: count }, newFlightId);
-    await Promise.all(flights.map((id) => seats.provision(id, 1, seatMap(100, 'ABCDEFGHJK'))));
-    next = 0;
-  };
-  const nextSeat = () => {
-    const k = next++;
-    const caller = { userId: `bench-${Math.floor(k / HOLD_LIMIT_PER_USER)}`, role: 'user' as const, email: '' };
-    return { flightId: flights[Math.floor(k / 1000) % flights.length]!, seat: SEAT_IDS[k % 1000]!, caller };
-  };
+  const { provision, nextSeat } = await freshSeats(client, seats);
 
   // WATCH is per connection, so the naive version needs a connection per concurrent caller.
   const naiveClients = Array.from({ length: 64 }, () => new Redis(process.env.REDIS_URL!));
