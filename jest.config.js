@@ -31,7 +31,7 @@ module.exports = {
       globalTeardown: '<rootDir>/tests/support/stack-teardown.ts',
     }),
     project('cluster', {
-      testMatch: ['<rootDir>/tests/cluster/**/*.test.ts', ...['seats', 'migrations', 'flights'].map((suite) => `<rootDir>/tests/integration/${suite}.test.ts`)],
+      testMatch: ['<rootDir>/tests/cluster/**/*.test.ts', ...['seats', 'migrations', 'flights', 'live'].map((suite) => `<rootDir>/tests/integration/${suite}.test.ts`)],
       setupFilesAfterEnv: ['<rootDir>/tests/support/real-services-timeout.ts'],
       globalSetup: '<rootDir>/tests/support/cluster-setup.ts',
       globalTeardown: '<rootDir>/tests/support/stack-teardown.ts',

@@ -92,8 +92,22 @@ const sections = {
   migrations: z.object({
     /** The worker a migration request starts right away (an async invoke); its schedule is the fallback. */
     MIGRATION_WORKER_FUNCTION: text(),
+  }),
+  /** Functions invoking functions (lib/clients/lambda.ts). */
+  lambda: z.object({
+    AWS_REGION: text('us-east-1'),
     /** Only under `sls offline`: its Lambda invoke endpoint. Unset on AWS. */
     LAMBDA_ENDPOINT: z.optional(httpUrl),
+  }),
+  /** Live seat maps (functions/seats/live). */
+  live: z.object({
+    /** The broadcaster a change of a watched flight starts (an async invoke). */
+    LIVE_BROADCASTER_FUNCTION: text(),
+    /** Where clients connect: the WebSocket API's stage URL (wss://…; ws://127.0.0.1:… under sls offline). */
+    WEBSOCKET_URL: z.string().check(z.regex(/^wss?:\/\/[^\s/]+/, 'must be a ws(s):// URL')),
+    /** The WebSocket API's @connections endpoint (https://…/stage; http://127.0.0.1:… under sls offline). */
+    WEBSOCKET_MANAGEMENT_ENDPOINT: httpUrl,
+    LIVE_TICKET_TTL_SECONDS: positiveInt(60),
   }),
   registry: z.object({
     REGISTRY_HEARTBEAT_SECONDS: positiveInt(30),

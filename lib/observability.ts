@@ -28,7 +28,9 @@ export type MetricName =
   | 'MigrationsFenced'
   | 'MigrationQueueOldestSeconds'
   | 'DependencyUnavailable'
-  | 'RateLimited';
+  | 'RateLimited'
+  | 'LiveBroadcasts'
+  | 'LiveMessagesSent';
 
 /** Powertools fixes a Metrics' service at construction too, so naming the service makes a new one. */
 const metricsFor = (service: string) =>

@@ -50,6 +50,8 @@ export const routePolicy: readonly RoutePolicy[] = [
   { method: 'GET', path: '/admin/migrations/{batchId}', access: ADMIN },
 
   { method: 'GET', path: '/flights/{flightId}/seats', access: 'public' },
+  // Each ticket opens a socket: as tight a budget as sign-in.
+  { method: 'POST', path: '/realtime/tickets', access: 'public', rateLimit: 'auth' },
   { method: 'POST', path: '/flights/{flightId}/holds', access: PEOPLE },
   { method: 'GET', path: '/holds/{holdId}', access: PEOPLE },
   { method: 'DELETE', path: '/holds/{holdId}', access: PEOPLE },

@@ -9,11 +9,12 @@ import { idempotencyClaim } from './idempotency';
 import { applySeatMapBody, holdBody, provisionSeatsBody } from './model';
 import { REPLAYED, SeatService, type Once } from './service';
 import { RedisSeatStore } from './store';
+import { kickBroadcast } from './live/kick';
 
 // The seats functions verify no tokens (the authorizer does), but JWT_KEYS signs their list cursors.
 assertTokenConfig();
 const { HOLD_TTL_SECONDS, IDEMPOTENCY_TTL_SECONDS } = config('seats');
-const seats = new SeatService(new RedisSeatStore(redis()), HOLD_TTL_SECONDS * 1000);
+const seats = new SeatService(new RedisSeatStore(redis(), kickBroadcast), HOLD_TTL_SECONDS * 1000);
 const http = serviceHandler('seats');
 
 const flightParams = pathParams('flightId');

@@ -15,16 +15,22 @@ import { BOOKING_ID, HOLD_ID } from '../../lib/ids';
  *   seats:{flight:ID}:retired   HASH  seat id → 1: dropped by a migration, kept while held/booked
  *   seats:{flight:ID}:pending   HASH  seat id → JSON {class, price} to apply once the seat is free
  *   seats:{flight:ID}:heldby    HASH  user id → seats held in live holds  the per-person hold cap
+ *   seats:{flight:ID}:changes   STREAM  one entry per change, id <version>-<n>: from (first version
+ *                                     it covers), seats (JSON [{seat, status, expiresAtMs?}]),
+ *                                     seatMapVersion?, flightStatus?  (live seat maps)
+ *   seats:{flight:ID}:watchers  ZSET  connection id → when its subscription lapses (ms)
+ *   seats:{flight:ID}:live-kick STRING  set while a broadcast of this flight is due or running
+ *   seats:{flight:ID}:live-sent STRING  the last version broadcast to the watchers
  *   seats:{user:ID}:bookings    ZSET  booking id → created (ms)             the user's list (own slot)
  *   seats:{flight:ID}:idem:<user>:<sha>  STRING  an Idempotency-Key's fingerprint and stored answer
  *   seats:{user:ID}:idemflight:<sha>  STRING  the flight a user's Idempotency-Key was used on
  */
-const FLIGHT_KEY_PARTS = ['map', 'state', 'meta', 'holdexp', 'holds', 'holdgc', 'bookings', 'retired', 'pending', 'heldBy'] as const;
+const FLIGHT_KEY_PARTS = ['map', 'state', 'meta', 'holdexp', 'holds', 'holdgc', 'bookings', 'retired', 'pending', 'heldBy', 'changes', 'watchers', 'liveKick', 'liveSent'] as const;
 export type FlightKeys = Record<(typeof FLIGHT_KEY_PARTS)[number], string>;
 
 export function flightKeys(flightId: string): FlightKeys {
   const tag = `seats:{flight:${flightId}}`;
-  const names: Partial<Record<(typeof FLIGHT_KEY_PARTS)[number], string>> = { heldBy: 'heldby' };
+  const names: Partial<Record<(typeof FLIGHT_KEY_PARTS)[number], string>> = { heldBy: 'heldby', liveKick: 'live-kick', liveSent: 'live-sent' };
   return Object.fromEntries(FLIGHT_KEY_PARTS.map((part) => [part, `${tag}:${names[part] ?? part}`])) as FlightKeys;
 }
 

@@ -4,12 +4,22 @@
  * (keys.ts, in that order), and every one that reads or changes holds first reclaims those whose time has passed, so an expired hold's seats
  * are available again without any background job. Times come from the Redis server's clock (TIME), so
  * Lambda clocks never disagree about expiry.
+ *
+ * Every script that changes the flight (a bump of the status version) records what it changed in the
+ * flight's change stream in the same atomic step (`publish`): the entry's id starts with the version
+ * it leads to, and it says which version it starts from, so a reader can tell a complete run of
+ * changes from one with a gap. When someone watches the flight (functions/seats/live), the first
+ * change since the last broadcast also asks for one (`kick` in the answer), once while one is due.
  */
 
 const PRELUDE = `
 local K_MAP, K_STATE, K_META, K_HOLDEXP, K_HOLDS, K_HOLDGC, K_BOOKINGS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local K_RETIRED, K_PENDING, K_HELDBY, K_IDEM = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+local K_RETIRED, K_PENDING, K_HELDBY, K_CHANGES, K_WATCHERS, K_KICK, K_SENT, K_IDEM = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15]
 local RETAIN_MS = 86400000
+-- Enough changes for a watcher that reconnects within a minute or two at a busy flight's pace.
+local CHANGES_KEPT = 1000
+-- How long a broadcast asked for may take to start before another may be asked for.
+local KICK_MS = 10000
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -19,21 +29,53 @@ end
 -- How many holds this run found expired and ended: every answer reports it (a metric).
 local holds_expired = 0
 
+-- What this run changed, for the change stream: the first version it made, each seat's new status,
+-- and whether the map or the flight's status changed.
+local changes_from, changed_seats, changed_order, map_changed, flight_changed = nil, {}, {}, false, nil
+
+local function bump()
+  local version = redis.call('HINCRBY', K_META, 'version', 1)
+  if not changes_from then changes_from = version end
+end
+
+local function note_seat(seat, status, expires_at_ms)
+  if not changed_seats[seat] then changed_order[#changed_order + 1] = seat end
+  changed_seats[seat] = {seat = seat, status = status, expiresAtMs = expires_at_ms}
+end
+
+-- Appends this run's changes to the stream (once); true when a broadcast should be asked for.
+local function publish()
+  if not changes_from then return false end
+  local seats = {}
+  for _, seat in ipairs(changed_order) do seats[#seats + 1] = changed_seats[seat] end
+  local version = redis.call('HGET', K_META, 'version')
+  local fields = {'from', changes_from, 'seats', #seats > 0 and cjson.encode(seats) or '[]'}
+  if map_changed then
+    fields[#fields + 1] = 'seatMapVersion'
+    fields[#fields + 1] = redis.call('HGET', K_META, 'mapVersion')
+  end
+  if flight_changed then
+    fields[#fields + 1] = 'flightStatus'
+    fields[#fields + 1] = flight_changed
+  end
+  redis.call('XADD', K_CHANGES, 'MAXLEN', '~', CHANGES_KEPT, version .. '-*', unpack(fields))
+  changes_from = nil
+  return redis.call('EXISTS', K_WATCHERS) == 1 and redis.call('SET', K_KICK, '1', 'NX', 'PX', KICK_MS) ~= false
+end
+
 local function fail(code, extra)
   local answer = extra or {}
   answer.error = code
   answer.expired = holds_expired
+  answer.kick = publish()
   return cjson.encode(answer)
 end
 
 local function ok(result)
   result.ok = true
   result.expired = holds_expired
+  result.kick = publish()
   return cjson.encode(result)
-end
-
-local function bump()
-  redis.call('HINCRBY', K_META, 'version', 1)
 end
 
 -- Frees the seats that still carry this marker; returns how many it freed. A freed seat that a
@@ -46,11 +88,14 @@ local function free_seats(seats, marker)
       freed = freed + 1
       if redis.call('HDEL', K_RETIRED, seat) == 1 then
         redis.call('HDEL', K_MAP, seat)
+        map_changed = true
       else
+        note_seat(seat, 'available')
         local pending = redis.call('HGET', K_PENDING, seat)
         if pending then
           redis.call('HSET', K_MAP, seat, pending)
           redis.call('HDEL', K_PENDING, seat)
+          map_changed = true
         end
       end
     end
@@ -176,8 +221,11 @@ return idempotent(function()
   if #missing > 0 then return fail('SEAT_NOT_FOUND', {seats = missing}) end
   if #unavailable > 0 then return fail('SEAT_UNAVAILABLE', {seats = unavailable}) end
   local marker = 'H:' .. hold_id
-  for _, seat in ipairs(seats) do redis.call('HSET', K_STATE, seat, marker) end
   local hold = {holdId = hold_id, userId = user_id, seats = seats, expiresAtMs = now + ttl_ms, createdAt = created_at, status = 'active', counted = true}
+  for _, seat in ipairs(seats) do
+    redis.call('HSET', K_STATE, seat, marker)
+    note_seat(seat, 'held', hold.expiresAtMs)
+  end
   redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
   redis.call('ZADD', K_HOLDEXP, hold.expiresAtMs, hold_id)
   count_held(hold, #seats)
@@ -208,7 +256,10 @@ return idempotent(function()
     local info = cjson.decode(redis.call('HGET', K_MAP, seat))
     seats[#seats + 1] = {id = seat, class = info.class, price = info.price}
   end
-  for _, seat in ipairs(hold.seats) do redis.call('HSET', K_STATE, seat, 'B:' .. booking_id) end
+  for _, seat in ipairs(hold.seats) do
+    redis.call('HSET', K_STATE, seat, 'B:' .. booking_id)
+    note_seat(seat, 'booked')
+  end
   local booking = {bookingId = booking_id, flightId = flight_id, userId = user_id, seats = seats, status = 'confirmed', createdAt = created_at, holdId = hold_id}
   redis.call('HSET', K_BOOKINGS, booking_id, cjson.encode(booking))
   hold.status = 'confirmed'
@@ -254,6 +305,7 @@ if not flight_status() then return fail('FLIGHT_NOT_FOUND') end
 local now = now_ms()
 reclaim(now)
 redis.call('HSET', K_META, 'status', 'cancelled')
+flight_changed = 'cancelled'
 local holds, bookings = 0, 0
 for _, hold_id in ipairs(redis.call('ZRANGE', K_HOLDEXP, 0, -1)) do
   end_hold(record(K_HOLDS, hold_id), 'voided', now)
@@ -350,15 +402,17 @@ for _, seat in ipairs(set_later) do
   end
 end
 redis.call('HSET', K_META, 'mapVersion', from + 1, 'fence', fence)
+map_changed = true
 bump()
 return ok({fromVersion = from, toVersion = from + 1, added = added, removed = removed, changed = changed, conflicts = conflicts})
 `;
 
-/** No ARGV. Reclaims expired holds, then returns [meta, map, state] as flat arrays (one snapshot) and the holds it expired. */
+/** No ARGV. Reclaims expired holds, then returns [meta, map, state] as flat arrays (one snapshot), the holds it expired, and 1 when a broadcast should be asked for. */
 export const READ_SEATS = `${PRELUDE}
 if not flight_status() then return false end
 reclaim(now_ms())
-return {redis.call('HGETALL', K_META), redis.call('HGETALL', K_MAP), redis.call('HGETALL', K_STATE), holds_expired}
+local kick = publish()
+return {redis.call('HGETALL', K_META), redis.call('HGETALL', K_MAP), redis.call('HGETALL', K_STATE), holds_expired, kick and 1 or 0}
 `;
 
 /** No ARGV. Like READ_SEATS plus holds, active hold expiries and bookings, for the audit. */
@@ -366,7 +420,55 @@ export const READ_ALL = `${PRELUDE}
 if not flight_status() then return false end
 local now = now_ms()
 reclaim(now)
+local kick = publish()
 return {redis.call('HGETALL', K_META), redis.call('HGETALL', K_MAP), redis.call('HGETALL', K_STATE),
   redis.call('HGETALL', K_HOLDS), redis.call('ZRANGE', K_HOLDEXP, 0, -1, 'WITHSCORES'), redis.call('HGETALL', K_BOOKINGS), tostring(now),
-  redis.call('HKEYS', K_RETIRED), redis.call('HGETALL', K_HELDBY), holds_expired}
+  redis.call('HKEYS', K_RETIRED), redis.call('HGETALL', K_HELDBY), holds_expired, kick and 1 or 0}
+`;
+
+/**
+ * ARGV: connection id, until when its subscription lasts (ms), the version the watcher has ('' for
+ * none). Live seat maps (functions/seats/live): adds the watcher, makes sure the flight has a broadcast
+ * cursor from now on, and answers in one snapshot of the flight either the changes since that version
+ * (when the stream still holds every one of them) or the seat statuses:
+ *   {'changes', version, entries, kick} | {'snapshot', version, mapVersion, seat ids, state, hold expiries, kick}
+ * or false for a flight that does not exist.
+ */
+export const LIVE_SUBSCRIBE = `${PRELUDE}
+if not flight_status() then return false end
+reclaim(now_ms())
+local kick = publish() and 1 or 0
+redis.call('ZADD', K_WATCHERS, ARGV[2], ARGV[1])
+redis.call('PEXPIREAT', K_WATCHERS, ARGV[2], 'GT')
+redis.call('PEXPIREAT', K_WATCHERS, ARGV[2], 'NX')
+local version = tonumber(redis.call('HGET', K_META, 'version'))
+redis.call('SET', K_SENT, version, 'NX', 'PX', RETAIN_MS)
+local since = tonumber(ARGV[3])
+if since and since <= version then
+  local entries = redis.call('XRANGE', K_CHANGES, (since + 1) .. '-0', '+')
+  local first = entries[1]
+  -- Complete when nothing happened since, or when the first change kept starts right after it.
+  if since == version or (first and tonumber(first[2][2]) <= since + 1) then return {'changes', version, entries, kick} end
+end
+return {'snapshot', version, tonumber(redis.call('HGET', K_META, 'mapVersion')), redis.call('HKEYS', K_MAP), redis.call('HGETALL', K_STATE),
+  redis.call('ZRANGE', K_HOLDEXP, 0, -1, 'WITHSCORES'), kick}
+`;
+
+/**
+ * No ARGV. The sweep of a watched flight: reclaims expired holds (so watchers hear of an expiry within
+ * the sweep's period even when nobody touches the flight) and asks for a broadcast when changes are
+ * waiting that no broadcast has sent (one that was asked for but never ran). Returns 1 to ask.
+ */
+export const LIVE_SWEEP = `${PRELUDE}
+if not flight_status() then return 0 end
+reclaim(now_ms())
+local kick = publish()
+if not kick and redis.call('EXISTS', K_WATCHERS) == 1 then
+  local last = redis.call('XREVRANGE', K_CHANGES, '+', '-', 'COUNT', 1)[1]
+  local sent = tonumber(redis.call('GET', K_SENT) or '0')
+  if last and tonumber(string.match(last[1], '^%d+')) > sent then
+    kick = redis.call('SET', K_KICK, '1', 'NX', 'PX', KICK_MS) ~= false
+  end
+end
+return kick and 1 or 0
 `;

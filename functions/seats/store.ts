@@ -16,6 +16,8 @@ import { seatInfo, type Booking, type HoldRecord, type MigrationOutcome, type Se
 export type ScriptAnswer<T> = (({ ok: true } & T) | { error: string; seats?: string[]; bookingId?: string; conflicts?: unknown[]; limit?: number; held?: number; fence?: number; lastFence?: number }) & {
   /** How many holds the script found expired and ended on the way. */
   expired: number;
+  /** The script changed a watched flight and asks for a broadcast (functions/seats/live). */
+  kick?: boolean;
   /** Set when the answer is the stored first answer to an Idempotency-Key, not a new change. */
   replayed?: true;
 };
@@ -83,6 +85,9 @@ const seatArgs = (seatMap: SeatMapInput) => seatMap.seats.flatMap((seat) => [sea
 
 type ScriptRunner = (keys: string[], args: (string | number)[]) => Promise<unknown>;
 
+/** Starts a broadcast of a flight's changes to its watchers; never fails the request that changed it. */
+export type BroadcastKick = (flightId: string) => Promise<void>;
+
 const pairs = (flat: string[]): Record<string, string> => {
   const out: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) out[flat[i]!] = flat[i + 1]!;
@@ -95,7 +100,10 @@ export class RedisSeatStore implements SeatStore {
     ScriptRunner
   >;
 
-  constructor(private readonly redis: RedisClient) {
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly kick: BroadcastKick = async () => undefined,
+  ) {
     const define = (name: string, lua: string): ScriptRunner => {
       // defineCommand sends EVALSHA and falls back to EVAL (loading the script) only on NOSCRIPT.
       redis.defineCommand(name, { lua, numberOfKeys: SCRIPT_KEY_COUNT });
@@ -116,7 +124,13 @@ export class RedisSeatStore implements SeatStore {
   }
 
   private async run<T>(runner: ScriptRunner, flightId: string, args: (string | number)[]): Promise<ScriptAnswer<T>> {
-    return JSON.parse(String(await runner(scriptKeys(flightId), args))) as ScriptAnswer<T>;
+    return this.broadcastIfAsked(flightId, JSON.parse(String(await runner(scriptKeys(flightId), args))) as ScriptAnswer<T>);
+  }
+
+  /** A replayed answer asks for nothing: its change was broadcast when it was made. */
+  private async broadcastIfAsked<A extends { kick?: boolean | number; replayed?: true }>(flightId: string, answer: A): Promise<A> {
+    if (answer.kick && !answer.replayed) await this.kick(flightId);
+    return answer;
   }
 
   /** A change that must not be lost in a failover: answered once the replicas hold it. */
@@ -132,7 +146,7 @@ export class RedisSeatStore implements SeatStore {
     const raw = String(await runner(keys, [claim?.fingerprint ?? '', claim?.ttlSeconds ?? 0, ...args]));
     const replayed = raw.startsWith(REPLAY_MARK);
     const answer = JSON.parse(replayed ? raw.slice(REPLAY_MARK.length) : raw) as ScriptAnswer<T>;
-    return replayed ? { ...answer, replayed: true as const } : answer;
+    return this.broadcastIfAsked(flightId, replayed ? { ...answer, replayed: true as const } : answer);
   }
 
   provision(flightId: string, mapVersion: number, seatMap: SeatMapInput) {
@@ -182,14 +196,16 @@ export class RedisSeatStore implements SeatStore {
   }
 
   async seats(flightId: string): Promise<FlightSnapshot | undefined> {
-    const result = (await this.scripts.readSeats(scriptKeys(flightId), [])) as [string[], string[], string[], number] | null;
+    const result = (await this.scripts.readSeats(scriptKeys(flightId), [])) as [string[], string[], string[], number, number] | null;
     if (!result) return undefined;
+    await this.broadcastIfAsked(flightId, { kick: result[4] });
     return { meta: pairs(result[0]), map: pairs(result[1]), state: pairs(result[2]), expired: result[3] };
   }
 
   async snapshot(flightId: string): Promise<FullSnapshot | undefined> {
-    const result = (await this.scripts.readAll(scriptKeys(flightId), [])) as [string[], string[], string[], string[], string[], string[], string, string[], string[], number] | null;
+    const result = (await this.scripts.readAll(scriptKeys(flightId), [])) as [string[], string[], string[], string[], string[], string[], string, string[], string[], number, number] | null;
     if (!result) return undefined;
+    await this.broadcastIfAsked(flightId, { kick: result[10] });
     const expiries = pairs(result[4]);
     return {
       meta: pairs(result[0]),

@@ -1,0 +1,87 @@
+import middy from '@middy/core';
+import { redis } from '../../../lib/clients/redis';
+import { log } from '../../../lib/log';
+import { count, observability, observeAs } from '../../../lib/observability';
+import { apiGatewayConnections, type Connections } from './connections';
+import { coalesce } from './messages';
+import { LiveStore } from './store';
+
+/**
+ * The broadcaster: sends a flight's new changes to everyone watching it. A seat script that changes a
+ * watched flight sets the flight's broadcast flag (if not set) and its function invokes this one
+ * asynchronously: the request never waits for the fan-out, and at most one broadcaster runs per
+ * flight, so watchers get the changes in version order. It reads the changes after the last version
+ * sent, coalesces them (one `seats` message per run, whatever the burst), sends them to every watcher
+ * a few connections at a time, forgets connections that are gone (410), records how far it got, and
+ * repeats until no change is left (store.endTurn).
+ */
+
+export interface BroadcastOptions {
+  /** Connections sent to at once. */
+  concurrency: number;
+  /** Changes read (and coalesced) at once. */
+  batch: number;
+}
+
+export class Broadcaster {
+  constructor(
+    private readonly store: LiveStore,
+    private readonly connections: Connections,
+    private readonly options: BroadcastOptions = { concurrency: 16, batch: 500 },
+  ) {}
+
+  async broadcast(flightId: string): Promise<{ messages: number; gone: number }> {
+    const totals = { messages: 0, gone: 0 };
+    do {
+      for (let sent = await this.store.lastSent(flightId); ; ) {
+        const entries = await this.store.changesSince(flightId, sent, this.options.batch);
+        if (entries.length === 0) break;
+        // The watchers are read after the changes: one who subscribed since has a snapshot at least this new.
+        const watchers = await this.store.watchers(flightId, Date.now());
+        const messages = coalesce(flightId, entries);
+        const gone = await this.fanOut(watchers, messages);
+        await this.store.unwatch(flightId, gone);
+        totals.messages += messages.length * (watchers.length - gone.length);
+        totals.gone += gone.length;
+        sent = entries.at(-1)!.version;
+        await this.store.markSent(flightId, sent);
+      }
+    } while (await this.store.endTurn(flightId));
+    return totals;
+  }
+
+  /** Sends the messages, in order, to each connection, `concurrency` connections at a time; answers those gone. */
+  private async fanOut(connectionIds: string[], messages: Parameters<Connections['send']>[1][]): Promise<string[]> {
+    const gone: string[] = [];
+    const queue = [...connectionIds];
+    const worker = async () => {
+      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+        for (const message of messages) {
+          const outcome = await this.connections.send(id, message).catch((error: Error) => {
+            // One connection's failure must not hold back the others; its next change reaches it.
+            log.warn('could not send to a connection', { connectionId: id, error: error.message });
+            return 'failed' as const;
+          });
+          if (outcome === 'gone') {
+            gone.push(id);
+            break;
+          }
+          if (outcome === 'failed') break;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.options.concurrency, connectionIds.length) }, worker));
+    return gone;
+  }
+}
+
+observeAs('seats');
+const broadcaster = new Broadcaster(new LiveStore(redis()), apiGatewayConnections);
+
+/** Invoked asynchronously with the flight whose changes to send. */
+export const handler = middy(async (event: { flightId: string }) => {
+  const { messages, gone } = await broadcaster.broadcast(event.flightId);
+  count('LiveMessagesSent', messages);
+  count('LiveBroadcasts');
+  if (gone > 0) log.info('forgot connections that were gone', { flightId: event.flightId, gone });
+}).use(observability());

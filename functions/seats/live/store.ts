@@ -1,0 +1,199 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { RedisClient } from '../../../lib/clients/redis';
+import { flightKeys, SCRIPT_KEY_COUNT, scriptKeys } from '../keys';
+import { LIVE_SUBSCRIBE, LIVE_SWEEP } from '../scripts';
+import type { SeatStatus } from '../model';
+
+/**
+ * Live seat maps' state in the seats Redis. A flight's side lives in its slot (keys.ts: the change
+ * stream the seat scripts append to, its watchers, the broadcast cursor and flag); the rest is one key
+ * each:
+ *   live:ticket:<sha256 of ticket>   STRING  {userId?}, 60 s, taken once by the $connect authorizer
+ *   live:{conn:ID}:flights           SET     the flights a connection watches (at most 10)
+ *   live:watched                     ZSET    flight id → until when someone may watch it (the sweep's list)
+ */
+
+export interface SeatChange {
+  seat: string;
+  status: SeatStatus;
+  /** When a held seat's hold runs out. */
+  expiresAt?: string;
+}
+
+/** One entry of a flight's change stream: the changes that led from version `from` - 1 to `version`. */
+export interface ChangeEntry {
+  from: number;
+  version: number;
+  seats: SeatChange[];
+  seatMapVersion?: number;
+  flightStatus?: 'cancelled';
+}
+
+export type WatchStart =
+  | { kind: 'changes'; version: number; entries: ChangeEntry[]; kick: boolean }
+  | { kind: 'snapshot'; version: number; seatMapVersion: number; seats: { id: string; status: SeatStatus; expiresAt?: string }[]; kick: boolean };
+
+const WATCHED = 'live:watched';
+const ticketKey = (ticket: string) => `live:ticket:${createHash('sha256').update(ticket).digest('base64url')}`;
+const connectionKey = (connectionId: string) => `live:{conn:${connectionId}}:flights`;
+/** How long a broadcaster may go between two signs of life before another may take its flight. */
+const BROADCAST_LEASE_MS = 10_000;
+
+/** Adds a flight to a connection's set unless that would pass the limit: 1 added or there already, 0 full. */
+const ADD_SUBSCRIPTION = `
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
+  if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+  redis.call('SADD', KEYS[1], ARGV[1])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
+const pairs = (flat: string[]) => {
+  const out: [string, string][] = [];
+  for (let i = 0; i < flat.length; i += 2) out.push([flat[i]!, flat[i + 1]!]);
+  return out;
+};
+
+type StreamEntry = [id: string, fields: string[]];
+
+function toChangeEntry([id, fields]: StreamEntry): ChangeEntry {
+  const values = Object.fromEntries(pairs(fields));
+  const seats = (JSON.parse(values.seats ?? '[]') as { seat: string; status: SeatStatus; expiresAtMs?: number }[]).map(({ seat, status, expiresAtMs }) => ({
+    seat,
+    status,
+    ...(expiresAtMs ? { expiresAt: new Date(expiresAtMs).toISOString() } : {}),
+  }));
+  return {
+    from: Number(values.from),
+    version: Number(id.split('-')[0]),
+    seats,
+    ...(values.seatMapVersion ? { seatMapVersion: Number(values.seatMapVersion) } : {}),
+    ...(values.flightStatus ? { flightStatus: values.flightStatus as 'cancelled' } : {}),
+  };
+}
+
+type Command = (...args: (string | number)[]) => Promise<unknown>;
+
+export class LiveStore {
+  private readonly subscribeScript: Command;
+  private readonly sweepScript: Command;
+  private readonly addSubscriptionScript: Command;
+
+  constructor(private readonly redis: RedisClient) {
+    const define = (name: string, lua: string, numberOfKeys: number): Command => {
+      redis.defineCommand(name, { lua, numberOfKeys });
+      return (redis as unknown as Record<string, Command>)[name]!.bind(redis);
+    };
+    this.subscribeScript = define('liveSubscribe', LIVE_SUBSCRIBE, SCRIPT_KEY_COUNT);
+    this.sweepScript = define('liveSweep', LIVE_SWEEP, SCRIPT_KEY_COUNT);
+    this.addSubscriptionScript = define('liveAddSubscription', ADD_SUBSCRIPTION, 1);
+  }
+
+  /** A new single-use ticket; only its hash is stored. */
+  async issueTicket(userId: string | undefined, ttlSeconds: number): Promise<string> {
+    const ticket = randomBytes(32).toString('base64url');
+    await this.redis.set(ticketKey(ticket), JSON.stringify(userId ? { userId } : {}), 'EX', ttlSeconds);
+    return ticket;
+  }
+
+  /** Takes a ticket (it works once): what it was issued for, or undefined when unknown, used or expired. */
+  async redeemTicket(ticket: string): Promise<{ userId?: string } | undefined> {
+    const raw = (await this.redis.call('GETDEL', ticketKey(ticket))) as string | null;
+    return raw ? (JSON.parse(raw) as { userId?: string }) : undefined;
+  }
+
+  /** Records that a connection watches a flight: false when it already watches `limit` others. */
+  async addSubscription(connectionId: string, flightId: string, limit: number, leaseMs: number): Promise<boolean> {
+    return (await this.addSubscriptionScript(connectionKey(connectionId), flightId, limit, leaseMs)) === 1;
+  }
+
+  async removeSubscription(connectionId: string, flightId: string): Promise<void> {
+    await this.redis.srem(connectionKey(connectionId), flightId);
+  }
+
+  /** Forgets a connection; answers the flights it watched. */
+  async dropConnection(connectionId: string): Promise<string[]> {
+    const flights = await this.redis.smembers(connectionKey(connectionId));
+    await this.redis.del(connectionKey(connectionId));
+    return flights;
+  }
+
+  /**
+   * Adds a watcher to a flight until `untilMs` and answers where it starts: the changes since
+   * `sinceVersion` when all are kept, else a snapshot. Undefined for a flight that does not exist.
+   */
+  async watch(flightId: string, connectionId: string, untilMs: number, sinceVersion?: number): Promise<WatchStart | undefined> {
+    const result = (await this.subscribeScript(...scriptKeys(flightId), connectionId, untilMs, sinceVersion ?? '')) as unknown[] | null;
+    if (!result) return undefined;
+    await this.redis.zadd(WATCHED, 'GT', untilMs, flightId);
+    if (result[0] === 'changes') {
+      const [, version, entries, kick] = result as [string, number, StreamEntry[], number];
+      return { kind: 'changes', version, entries: entries.map(toChangeEntry), kick: kick === 1 };
+    }
+    const [, version, seatMapVersion, seatIds, state, expiries, kick] = result as [string, number, number, string[], string[], string[], number];
+    const markers = new Map(pairs(state));
+    const holdExpiries = new Map(pairs(expiries).map(([holdId, ms]) => [holdId, new Date(Number(ms)).toISOString()]));
+    const seats = seatIds.map((id) => {
+      const marker = markers.get(id);
+      if (!marker) return { id, status: 'available' as const };
+      if (marker.startsWith('B:')) return { id, status: 'booked' as const };
+      const expiresAt = holdExpiries.get(marker.slice(2));
+      return { id, status: 'held' as const, ...(expiresAt ? { expiresAt } : {}) };
+    });
+    return { kind: 'snapshot', version, seatMapVersion, seats, kick: kick === 1 };
+  }
+
+  async unwatch(flightId: string, connectionIds: string[]): Promise<void> {
+    if (connectionIds.length > 0) await this.redis.zrem(flightKeys(flightId).watchers, ...connectionIds);
+  }
+
+  /** The connections watching a flight now; lapsed subscriptions are dropped on the way. */
+  async watchers(flightId: string, nowMs: number): Promise<string[]> {
+    const key = flightKeys(flightId).watchers;
+    await this.redis.zremrangebyscore(key, '-inf', nowMs);
+    return this.redis.zrangebyscore(key, nowMs, '+inf');
+  }
+
+  /** Up to `count` changes after `version`, oldest first. */
+  async changesSince(flightId: string, version: number, count: number): Promise<ChangeEntry[]> {
+    const entries = (await this.redis.xrange(flightKeys(flightId).changes, `${version + 1}-0`, '+', 'COUNT', count)) as StreamEntry[];
+    return entries.map(toChangeEntry);
+  }
+
+  /** The last version broadcast to the flight's watchers (0 before the first). */
+  async lastSent(flightId: string): Promise<number> {
+    return Number((await this.redis.get(flightKeys(flightId).liveSent)) ?? 0);
+  }
+
+  /** Records a broadcast up to `version`, and renews the broadcaster's hold on the flight. */
+  async markSent(flightId: string, version: number): Promise<void> {
+    const keys = flightKeys(flightId);
+    await Promise.all([this.redis.set(keys.liveSent, version, 'PX', 86_400_000), this.redis.pexpire(keys.liveKick, BROADCAST_LEASE_MS)]);
+  }
+
+  /**
+   * Ends a broadcaster's turn on a flight: lets the next change ask for a broadcast again, then looks
+   * whether a change came in meanwhile; if so and nobody else has taken the flight, takes it again
+   * (true: go on). A change that came while the flag was still set asked for nothing, so this look,
+   * after the flag is gone, is what guarantees it is sent.
+   */
+  async endTurn(flightId: string): Promise<boolean> {
+    const keys = flightKeys(flightId);
+    await this.redis.del(keys.liveKick);
+    const [next] = await this.changesSince(flightId, await this.lastSent(flightId), 1);
+    if (!next) return false;
+    return (await this.redis.set(keys.liveKick, '1', 'PX', BROADCAST_LEASE_MS, 'NX')) === 'OK';
+  }
+
+  /** The flights someone may still be watching. */
+  async watchedFlights(nowMs: number): Promise<string[]> {
+    await this.redis.zremrangebyscore(WATCHED, '-inf', nowMs);
+    return this.redis.zrangebyscore(WATCHED, nowMs, '+inf');
+  }
+
+  /** Reclaims a watched flight's expired holds; true when a broadcast should be asked for. */
+  async sweep(flightId: string): Promise<boolean> {
+    return (await this.sweepScript(...scriptKeys(flightId))) === 1;
+  }
+}

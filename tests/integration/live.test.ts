@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto';
+import { closeRedis, redis } from '../../lib/clients/redis';
+import type { Caller } from '../../lib/auth/roles';
+import { SeatService } from '../../functions/seats/service';
+import { RedisSeatStore } from '../../functions/seats/store';
+import { Broadcaster } from '../../functions/seats/live/broadcaster';
+import type { Connections } from '../../functions/seats/live/connections';
+import { startMessages, type ServerMessage } from '../../functions/seats/live/messages';
+import { LiveStore } from '../../functions/seats/live/store';
+import { sweepWatchedFlights } from '../../functions/seats/live/sweep';
+import { seatMap, testFlightId } from '../support/seats';
+
+/**
+ * Live seat maps against a real Redis: the change stream the seat scripts write, the broadcast flag,
+ * the broadcaster's coalescing and order, catch-up, gone connections, the expiry sweep and tickets.
+ * Connections are recorded in memory here; tests/e2e/live.test.ts drives real WebSockets.
+ */
+
+const user = (): Caller => ({ userId: randomUUID(), role: 'user', email: '' });
+const live = new LiveStore(redis());
+const kicks: string[] = [];
+const seats = new SeatService(new RedisSeatStore(redis(), async (flightId) => void kicks.push(flightId)), 60_000);
+
+/** Connections that record what each was sent; those in `gone` answer 410. */
+function recordingConnections(gone = new Set<string>()) {
+  const sent = new Map<string, ServerMessage[]>();
+  const connections: Connections = {
+    async send(id, message) {
+      if (gone.has(id)) return 'gone';
+      sent.set(id, [...(sent.get(id) ?? []), message]);
+      return 'sent';
+    },
+  };
+  return { connections, sent };
+}
+
+/** A watcher's view of the seats: a snapshot, then every message applied the way API.md says a client does. */
+function fold(messages: ServerMessage[]) {
+  const state = new Map<string, string>();
+  let version = -1;
+  for (const message of messages) {
+    if (message.type === 'snapshot') {
+      state.clear();
+      for (const seat of message.seats) state.set(seat.id, seat.status);
+      version = message.version;
+    } else if (message.type === 'seats') {
+      if (message.version <= version) continue;
+      if (message.fromVersion > version + 1) throw new Error(`gap: at ${version}, got ${message.fromVersion}..${message.version}`);
+      for (const change of message.changes) state.set(change.seat, change.status);
+      version = message.version;
+    }
+  }
+  return { state, version };
+}
+
+async function newFlight(rows = 2) {
+  const flightId = testFlightId();
+  await seats.provision(flightId, 1, seatMap(rows));
+  return flightId;
+}
+
+async function watch(flightId: string, connectionId = randomUUID(), sinceVersion?: number) {
+  const start = (await live.watch(flightId, connectionId, Date.now() + 60_000, sinceVersion))!;
+  return { connectionId, start, messages: startMessages(flightId, start, sinceVersion) };
+}
+
+afterAll(closeRedis);
+
+it('every change reaches the watchers in version order, coalesced, and their folded map equals the seat map', async () => {
+  const flightId = await newFlight(3);
+  const watchers = [await watch(flightId), await watch(flightId)];
+  const { connections, sent } = recordingConnections();
+  const broadcaster = new Broadcaster(live, connections, { concurrency: 4, batch: 3 });
+
+  const traveller = user();
+  const hold = await seats.hold(traveller, flightId, ['1A', '1B']);
+  kicks.length = 0;
+  await seats.confirm(traveller, hold.holdId);
+  expect(kicks).toEqual([]); // the flag from the hold is still set: one broadcast is asked for at a time
+  const otherPerson = user();
+  await seats.release(otherPerson, (await seats.hold(otherPerson, flightId, ['2A'])).holdId);
+  await seats.cancelBooking(traveller, (await seats.listBookings(traveller, 0, 1)).items[0]!.bookingId);
+
+  await broadcaster.broadcast(flightId);
+  const view = await seats.seatMap(flightId);
+  for (const watcher of watchers) {
+    const messages = [...watcher.messages, ...(sent.get(watcher.connectionId) ?? [])];
+    const folded = fold(messages);
+    expect(folded.version).toBe(view.version);
+    expect(Object.fromEntries(folded.state)).toEqual(Object.fromEntries(view.seats.map((s) => [s.id, s.status])));
+    // batches of 3 changes: fewer messages than changes, each run starting where the last ended
+    const runs = (sent.get(watcher.connectionId) ?? []).filter((m) => m.type === 'seats');
+    expect(runs.length).toBeLessThan(6);
+  }
+  // the turn is over: the next change asks for a broadcast again
+  kicks.length = 0;
+  await seats.hold(user(), flightId, ['3A']);
+  expect(kicks).toEqual([flightId]);
+});
+
+it('a held seat carries when its hold runs out; the sweep reclaims expired holds of watched flights and asks for a broadcast', async () => {
+  const flightId = await newFlight(1);
+  const shortSeats = new SeatService(new RedisSeatStore(redis()), 300);
+  const watcher = await watch(flightId);
+  const { connections, sent } = recordingConnections();
+  const broadcaster = new Broadcaster(live, connections);
+  const hold = await shortSeats.hold(user(), flightId, ['1C']);
+  await broadcaster.broadcast(flightId);
+  const held = sent.get(watcher.connectionId)!.find((m) => m.type === 'seats')!;
+  expect(held).toMatchObject({ changes: [{ seat: '1C', status: 'held', expiresAt: hold.expiresAt }] });
+
+  await new Promise((r) => setTimeout(r, 400));
+  const swept: string[] = [];
+  const result = await sweepWatchedFlights(live, async (id) => void swept.push(id));
+  expect(swept).toContain(flightId);
+  expect(result.kicked).toBeGreaterThanOrEqual(1);
+  await broadcaster.broadcast(flightId);
+  expect(sent.get(watcher.connectionId)!.at(-1)).toMatchObject({ type: 'seats', changes: [{ seat: '1C', status: 'available' }] });
+});
+
+it('a watcher that comes back with its version catches up from the stream; one too far behind gets a snapshot', async () => {
+  const flightId = await newFlight(2);
+  const first = await watch(flightId);
+  expect(first.start.kind).toBe('snapshot');
+  const since = first.start.version;
+  const traveller = user();
+  await seats.confirm(traveller, (await seats.hold(traveller, flightId, ['1A'])).holdId);
+
+  const back = await watch(flightId, first.connectionId, since);
+  expect(back.start.kind).toBe('changes');
+  expect(back.messages).toEqual([{ type: 'seats', flightId, fromVersion: since + 1, version: since + 2, changes: [{ seat: '1A', status: 'booked' }] }]);
+  const current = await watch(flightId, first.connectionId, since + 2);
+  expect(current.messages).toEqual([{ type: 'seats', flightId, fromVersion: since + 3, version: since + 2, changes: [] }]);
+
+  await redis().xtrim(`seats:{flight:${flightId}}:changes`, 'MAXLEN', 0);
+  expect((await watch(flightId, first.connectionId, since)).start.kind).toBe('snapshot');
+  expect((await watch(flightId, first.connectionId, since + 1000)).start.kind).toBe('snapshot');
+});
+
+it('a migration and a cancelled flight reach the watchers as seatmap and flight messages', async () => {
+  const flightId = await newFlight(1);
+  const watcher = await watch(flightId);
+  const { connections, sent } = recordingConnections();
+  await seats.applySeatMap(flightId, { fenceToken: 1, policy: 'reject', seatMap: seatMap(2) });
+  await seats.cancelFlight(flightId);
+  await new Broadcaster(live, connections).broadcast(flightId);
+  const types = sent.get(watcher.connectionId)!.map((m) => m.type);
+  expect(types).toEqual(['seats', 'seatmap', 'flight']);
+  expect(sent.get(watcher.connectionId)![1]).toEqual({ type: 'seatmap', flightId, seatMapVersion: 2 });
+});
+
+it('connections that are gone (410) are forgotten; the others still get the changes', async () => {
+  const flightId = await newFlight(1);
+  const stays = await watch(flightId);
+  const leaves = await watch(flightId);
+  const { connections, sent } = recordingConnections(new Set([leaves.connectionId]));
+  await seats.hold(user(), flightId, ['1A']);
+  await new Broadcaster(live, connections).broadcast(flightId);
+  expect(sent.get(stays.connectionId)).toHaveLength(1);
+  expect(await live.watchers(flightId, Date.now())).toEqual([stays.connectionId]);
+});
+
+it('a connection watches at most the limit; tickets work once', async () => {
+  const connectionId = randomUUID();
+  for (let i = 0; i < 3; i += 1) expect(await live.addSubscription(connectionId, `fl-${i}`, 3, 60_000)).toBe(true);
+  expect(await live.addSubscription(connectionId, 'fl-x', 3, 60_000)).toBe(false);
+  expect(await live.addSubscription(connectionId, 'fl-1', 3, 60_000)).toBe(true); // already watched
+  expect((await live.dropConnection(connectionId)).sort()).toEqual(['fl-0', 'fl-1', 'fl-2']);
+
+  const ticket = await live.issueTicket('u-1', 60);
+  expect(await live.redeemTicket(ticket)).toEqual({ userId: 'u-1' });
+  expect(await live.redeemTicket(ticket)).toBeUndefined();
+  expect(await live.redeemTicket('made-up')).toBeUndefined();
+});
