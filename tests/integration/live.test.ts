@@ -160,7 +160,7 @@ it('connections that are gone (410) are forgotten; the others still get the chan
   expect(await live.watchers(flightId, Date.now())).toEqual([stays.connectionId]);
 });
 
-it('a connection watches at most the limit; tickets work once', async () => {
+it('a connection watches at most the limit; tickets work once and only while fresh', async () => {
   const connectionId = randomUUID();
   for (let i = 0; i < 3; i += 1) expect(await live.addSubscription(connectionId, `fl-${i}`, 3, 60_000)).toBe(true);
   expect(await live.addSubscription(connectionId, 'fl-x', 3, 60_000)).toBe(false);
@@ -171,4 +171,8 @@ it('a connection watches at most the limit; tickets work once', async () => {
   expect(await live.redeemTicket(ticket)).toEqual({ userId: 'u-1' });
   expect(await live.redeemTicket(ticket)).toBeUndefined();
   expect(await live.redeemTicket('made-up')).toBeUndefined();
+  const anonymous = await live.issueTicket(undefined, 1);
+  await new Promise((r) => setTimeout(r, 1_100));
+  expect(await live.redeemTicket(anonymous)).toBeUndefined(); // expired
+  expect(await live.redeemTicket(await live.issueTicket(undefined, 60))).toEqual({});
 });
