@@ -3,12 +3,14 @@ import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PROJECT_ROOT, serverlessConfig } from './stack';
+import { PROJECT_ROOT, freePort, serverlessConfig } from './stack';
 
 /** `sls offline` as a child process, and a wait until it serves /health. */
 
 export interface Offline {
   url: string;
+  /** Where WebSocket clients of the live seat maps connect (ws://127.0.0.1:<websocketPort>). */
+  websocketUrl: string;
   child: ChildProcess;
   stop(): Promise<void>;
 }
@@ -43,6 +45,8 @@ export async function runSchedulesOnce(lambdaPort: number, stage: string, signal
 export interface OfflineOptions {
   port: number;
   lambdaPort: number;
+  /** The WebSocket API's port; a free one when not given. */
+  websocketPort?: number;
   env: Record<string, string | undefined>;
   /** Tables and registry namespace follow the stage; the launcher created that stage's tables. */
   stage?: string;
@@ -83,9 +87,16 @@ export async function assertPortsFree(ports: Record<string, number>): Promise<vo
   }
 }
 
-/** The ports `sls offline` listens on, by the variable that sets each (a WebSocket port joins them once serverless.yml has websocket events). */
-export function offlinePorts(options: Pick<OfflineOptions, 'port' | 'lambdaPort'>): Record<string, number> {
-  return { PORT: options.port, LAMBDA_PORT: options.lambdaPort };
+/** The ports `sls offline` listens on, by the variable that sets each (the WebSocket port once it is chosen). */
+export function offlinePorts(options: Pick<OfflineOptions, 'port' | 'lambdaPort' | 'websocketPort'>): Record<string, number> {
+  return { PORT: options.port, LAMBDA_PORT: options.lambdaPort, ...(options.websocketPort === undefined ? {} : { WEBSOCKET_PORT: options.websocketPort }) };
+}
+
+/** A free loopback port that is none of `taken` (the caller's ports, which may be free until the emulator binds them). */
+export async function freePortBesides(taken: number[]): Promise<number> {
+  let port = await freePort();
+  while (taken.includes(port)) port = await freePort();
+  return port;
 }
 
 /**
@@ -119,16 +130,23 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
   const sls = path.join(PROJECT_ROOT, 'node_modules', 'osls', 'bin', 'serverless.js');
   const stage = options.stage ?? 'dev';
   const { signal } = options;
-  await assertPortsFree(offlinePorts(options));
+  const websocketPort = options.websocketPort ?? (await freePortBesides([options.port, options.lambdaPort]));
+  const websocketUrl = `ws://127.0.0.1:${websocketPort}`;
+  await assertPortsFree(offlinePorts({ ...options, websocketPort }));
   signal?.throwIfAborted();
-  const child = spawn(process.execPath, [sls, 'offline', 'start', '--stage', stage], {
+  const child = spawn(process.execPath, [sls, 'offline', 'start', '--stage', stage, '--websocketPort', String(websocketPort)], {
     cwd: PROJECT_ROOT,
     env: {
       ...options.env,
       PORT: String(options.port),
       LAMBDA_PORT: String(options.lambdaPort),
-      // Functions that start other functions (the migration worker) invoke them through the emulator.
+      WEBSOCKET_PORT: String(websocketPort),
+      // Functions that start other functions (the migration worker, the live seat maps' broadcaster) invoke them through the emulator.
       LAMBDA_ENDPOINT: `http://127.0.0.1:${options.lambdaPort}`,
+      // The emulator's WebSocket API: what clients are told to connect to, and its @connections endpoint
+      // (serverless.yml's fallbacks are the deployed API's, built with Fn::Join, which sls offline cannot render).
+      WEBSOCKET_URL: websocketUrl,
+      WEBSOCKET_MANAGEMENT_ENDPOINT: `http://127.0.0.1:${websocketPort}`,
       SLS_TELEMETRY_DISABLED: '1',
       // A bundle folder of its own: serverless-esbuild deletes its folder when it stops, which would
       // pull the code from under another emulator of this checkout (a test's, `npm start`).
@@ -155,7 +173,7 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
     options.log?.('sls offline answers; running the scheduled functions once…');
     await runSchedulesOnce(options.lambdaPort, stage, signal);
     signal?.throwIfAborted();
-    return { url, child, stop };
+    return { url, websocketUrl, child, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -210,7 +210,7 @@ const IDEMPOTENCY_ERRORS: ErrorCode[] = ['IDEMPOTENCY_KEY_REUSED'];
 export const operations: Record<string, Operation> = {
   'GET /health': { summary: 'Health of every dependency (503 names the failing one)', status: 200, response: 'Health', errors: ['DEPENDENCY_DOWN'] },
   'GET /openapi.json': { summary: 'This document', status: 200, response: 'Empty' },
-  'POST /realtime/tickets': { summary: 'A ticket to connect to the live seat maps (WebSocket); with a bearer token it carries the user', status: 201, response: 'LiveTicket', errors: [] },
+  'POST /realtime/tickets': { summary: 'A ticket to connect to the live seat maps (WebSocket); with a bearer token it carries the user', status: 201, response: 'LiveTicket', errors: ['UNAUTHORIZED'] },
   'POST /auth/register': { summary: 'Register a user', status: 201, response: 'Session', body: registerBody, errors: ['EMAIL_TAKEN'] },
   'POST /auth/login': { summary: 'Log in', status: 200, response: 'Session', body: loginBody, errors: ['INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS'] },
   'POST /auth/refresh': { summary: 'Rotate a refresh token', status: 200, response: 'Session', body: refreshBody, errors: ['INVALID_TOKEN'] },

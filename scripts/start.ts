@@ -2,13 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PROJECT_ROOT, freePort, redisTopology, startStack, type Stack } from './stack';
-import { PortTakenError, assertPortsFree, isPortFree, offlinePorts, startOffline, type Offline } from './offline';
+import { PortTakenError, assertPortsFree, freePortBesides, isPortFree, offlinePorts, startOffline, type Offline } from './offline';
 import { seedAdmin } from './seed-admin';
 import { closeMongo } from '../lib/clients/mongo';
 
 /**
  * `npm start`: the backing services (given by URL, or started here with data in .data/), the first
- * admin when ADMIN_EMAIL / ADMIN_PASSWORD are set, then `sls offline` on PORT (3000). Ctrl-C or
+ * admin when ADMIN_EMAIL / ADMIN_PASSWORD are set, then `sls offline` on PORT (3000), with the live
+ * seat maps' WebSocket API on WEBSOCKET_PORT (a free port unless given). Ctrl-C or
  * SIGTERM at any moment stops everything this started, and a port already in use is refused before
  * anything starts.
  *
@@ -65,15 +66,21 @@ async function start(): Promise<void> {
   const topology = redisTopology(process.env);
   const port = Number(process.env.PORT ?? 3000);
   const givenLambdaPort = process.env.LAMBDA_PORT ? Number(process.env.LAMBDA_PORT) : undefined;
+  const givenWebsocketPort = process.env.WEBSOCKET_PORT ? Number(process.env.WEBSOCKET_PORT) : undefined;
   // The ports asked for are refused before the databases start; startOffline checks again in case one was taken meanwhile.
-  ports = givenLambdaPort ? offlinePorts({ port, lambdaPort: givenLambdaPort }) : { PORT: port };
+  ports = {
+    PORT: port,
+    ...(givenLambdaPort ? { LAMBDA_PORT: givenLambdaPort } : {}),
+    ...(givenWebsocketPort ? { WEBSOCKET_PORT: givenWebsocketPort } : {}),
+  };
   await assertPortsFree(ports);
 
   say(`starting backing services${topology === 'cluster' ? ' (Redis topology: cluster)' : ''}…`);
   stack = await startStack({ dataDir: DATA_DIR, log: say, signal, redisTopology: topology });
-  // Chosen once the backing services hold their free ports (eighteen with a cluster), so that it is none of theirs.
+  // Chosen once the backing services hold their free ports (eighteen with a cluster), so that they are none of theirs.
   const lambdaPort = givenLambdaPort ?? (await freePort());
-  ports = offlinePorts({ port, lambdaPort });
+  const websocketPort = givenWebsocketPort ?? (await freePortBesides([port, lambdaPort]));
+  ports = offlinePorts({ port, lambdaPort, websocketPort });
   // A REDIS_URL left in the shell beside the cluster's REDIS_CLUSTER_NODES (or the reverse, which the
   // functions would prefer) would point them at another Redis than the one listed below.
   for (const name of ['REDIS_URL', 'REDIS_CLUSTER_NODES']) if (!(name in stack.env)) delete process.env[name];
@@ -91,11 +98,12 @@ async function start(): Promise<void> {
   if (seeded) say(seeded);
 
   say('starting sls offline (bundling the functions takes a few seconds)…');
-  offline = await startOffline({ port, lambdaPort, env, log: say, signal });
+  offline = await startOffline({ port, lambdaPort, websocketPort, env, log: say, signal });
   offline.child.on('exit', (code) => void shutdown(code ?? 1));
 
   console.log('');
   say(`API: ${apiUrl}   (try: curl ${apiUrl}/health)`);
+  say(`WebSocket: ${offline.websocketUrl}   (live seat maps: connect with a ticket from POST /realtime/tickets)`);
   for (const service of stack.services) say(`${service.name.padEnd(8)} ${service.url}  ← ${service.source}`);
   const redisNodes = stack.redisNodes();
   if (redisNodes.length > 1) say(`${''.padEnd(8)} nodes: ${redisNodes.map(({ port: nodePort, pid }) => `${nodePort} (pid ${pid})`).join(', ')}`);

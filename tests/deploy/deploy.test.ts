@@ -27,6 +27,7 @@ const NOT_MODELLED_BY_MOTO = {
   'OPTIONS methods (MOCK integrations)': 'moto cannot create a method without an integration URI, so the stack is deployed with API_CORS=false',
   'AWS::CloudWatch::Alarm': 'moto skips it in CloudFormation',
   'AWS::SNS::Subscription': 'moto skips it in CloudFormation',
+  'AWS::ApiGatewayV2::* (the WebSocket API, its routes, integrations, authorizer, deployment and stage)': 'moto skips them in CloudFormation (a Ref to one resolves to None there)',
 };
 
 type Resource = { Type: string; Properties: Record<string, any>; DependsOn?: unknown; Condition?: string };
@@ -40,6 +41,16 @@ const resourcesOfType = (from: Template, type: string) => Object.entries(from.Re
 const ofType = (type: string) => resourcesOfType(template, type);
 /** Every statement of every inline policy of a role. */
 const statementsOf = (role: Resource): { Action: string | string[]; Resource: unknown }[] => role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+
+/** A CloudFormation value as text, each Ref as {Name}: "wss://{WebsocketsApi}.execute-api.{AWS::Region}.amazonaws.com/local". */
+const rendered = (value: unknown): string => {
+  if (typeof value === 'string') return value;
+  const node = value as { Ref?: string; 'Fn::Join'?: [string, unknown[]] };
+  if (node.Ref) return `{${node.Ref}}`;
+  if (node['Fn::Join']) return node['Fn::Join'][1].map(rendered).join(node['Fn::Join'][0]);
+  throw new Error(`cannot render ${JSON.stringify(value)}`);
+};
+const SERVICE_PREFIX = 'flight-booking-local';
 
 /** What the execution role of a function in a VPC needs (AWSLambdaVPCAccessExecutionRole's EC2 actions). */
 const { NETWORK_INTERFACE_ACTIONS } = require('../../scripts/vpc.js') as { NETWORK_INTERFACE_ACTIONS: string[] };
@@ -145,7 +156,7 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
 
   describe('checked in the template, since moto does not model them', () => {
     it('lists what moto does not model', () => {
-      expect(Object.keys(NOT_MODELLED_BY_MOTO)).toHaveLength(9);
+      expect(Object.keys(NOT_MODELLED_BY_MOTO)).toHaveLength(10);
     });
 
     it('TTL on the registry table', () => {
@@ -218,6 +229,104 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
       const routes = templateRoutes();
       const paths = new Set(routes.filter((r) => !r.startsWith('OPTIONS ')).map((r) => r.split(' ')[1]));
       for (const path of paths) expect(routes).toContain(`OPTIONS ${path}`);
+    });
+
+    describe('the live seat maps: the WebSocket API, its functions and what they may do', () => {
+      const [[apiId, api]] = ofType('AWS::ApiGatewayV2::Api') as [[string, Resource]];
+      const routes = Object.fromEntries(ofType('AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey as string, r.Properties]));
+      /** The function an integration (or an authorizer) invokes, by its logical id. */
+      const invoked = (uri: any) => (uri['Fn::Join'][1] as any[]).find((part) => part['Fn::GetAtt'])['Fn::GetAtt'][0] as string;
+      const seatsStatements = () => statementsOf(template.Resources.SeatsRole!);
+      const functionNamed = (key: string) => template.Resources[`${key[0]!.toUpperCase()}${key.slice(1)}LambdaFunction`]!;
+
+      it('one WebSocket API that routes on the action of a message', () => {
+        expect(ofType('AWS::ApiGatewayV2::Api')).toHaveLength(1);
+        expect(api.Properties).toMatchObject({ ProtocolType: 'WEBSOCKET', RouteSelectionExpression: '$request.body.action' });
+        const [[, stage]] = ofType('AWS::ApiGatewayV2::Stage') as [[string, Resource]];
+        expect(stage.Properties).toMatchObject({ ApiId: { Ref: apiId }, StageName: 'local' });
+      });
+
+      it('five routes, each to its own function', () => {
+        const integrations = Object.fromEntries(ofType('AWS::ApiGatewayV2::Integration').map(([id, i]) => [id, i.Properties]));
+        const targets = Object.fromEntries(
+          Object.entries(routes).map(([key, route]) => {
+            const integration = integrations[route.Target['Fn::Join'][1][1].Ref]!;
+            expect({ key, api: route.ApiId, type: integration.IntegrationType }).toEqual({ key, api: { Ref: apiId }, type: 'AWS_PROXY' });
+            return [key, invoked(integration.IntegrationUri)];
+          }),
+        );
+        expect(targets).toEqual({
+          $connect: 'LiveConnectLambdaFunction',
+          $disconnect: 'LiveDisconnectLambdaFunction',
+          subscribe: 'LiveSubscribeLambdaFunction',
+          unsubscribe: 'LiveUnsubscribeLambdaFunction',
+          $default: 'LiveDefaultLambdaFunction',
+        });
+      });
+
+      it('a REQUEST authorizer on the ticket in the query string, on $connect only', () => {
+        const [[authorizerId, authorizer]] = ofType('AWS::ApiGatewayV2::Authorizer') as [[string, Resource]];
+        expect(ofType('AWS::ApiGatewayV2::Authorizer')).toHaveLength(1);
+        expect(authorizer.Properties).toMatchObject({ ApiId: { Ref: apiId }, AuthorizerType: 'REQUEST', IdentitySource: ['route.request.querystring.ticket'] });
+        expect(invoked(authorizer.Properties.AuthorizerUri)).toBe('LiveAuthorizerLambdaFunction');
+        expect(Object.fromEntries(Object.entries(routes).map(([key, route]) => [key, [route.AuthorizationType, route.AuthorizerId?.Ref ?? null]]))).toEqual({
+          $connect: ['CUSTOM', authorizerId],
+          $disconnect: ['NONE', null],
+          subscribe: ['NONE', null],
+          unsubscribe: ['NONE', null],
+          $default: ['NONE', null],
+        });
+      });
+
+      it('the broadcaster (invoked, no event source, 30 s) and the sweep (every minute)', () => {
+        expect(functionNamed('liveBroadcaster').Properties).toMatchObject({ FunctionName: `${SERVICE_PREFIX}-liveBroadcaster`, Timeout: 30 });
+        // nothing (a rule, a route, a permission for a service) refers to it: only the functions' own invokes start it
+        const referring = Object.entries(template.Resources).filter(([, r]) => JSON.stringify(r.Properties ?? {}).includes('"LiveBroadcasterLambdaFunction"'));
+        expect(referring.map(([id]) => id)).toEqual([]);
+        const sweepRules = ofType('AWS::Events::Rule').filter(([, rule]) => JSON.stringify(rule.Properties.Targets).includes('"LiveSweepLambdaFunction"'));
+        expect(sweepRules.map(([, rule]) => rule.Properties.ScheduleExpression)).toEqual(['rate(1 minute)']);
+      });
+
+      it("ManageConnections on this stage's WebSocket API only (POST to push, DELETE to close), and on the seats role only", () => {
+        const manage = ofType('AWS::IAM::Role').flatMap(([id, role]) =>
+          statementsOf(role)
+            .filter((statement) => [statement.Action].flat().some((action) => action.startsWith('execute-api:')))
+            .map((statement) => ({ id, actions: statement.Action, resources: [statement.Resource].flat().map(rendered) })),
+        );
+        expect(manage).toEqual([
+          {
+            id: 'SeatsRole',
+            actions: ['execute-api:ManageConnections'],
+            resources: ['POST', 'DELETE'].map((method) => `arn:aws:execute-api:{AWS::Region}:{AWS::AccountId}:{${apiId}}/local/${method}/@connections/*`),
+          },
+        ]);
+        // osls grants its own wildcard ManageConnections to its default role, which this template has none of.
+        expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
+      });
+
+      it('InvokeFunction on the broadcaster only, for the seats role', () => {
+        const invokes = seatsStatements().filter((statement) => [statement.Action].flat().includes('lambda:InvokeFunction'));
+        expect(invokes.map((statement) => ({ actions: statement.Action, resources: [statement.Resource].flat().map(rendered) }))).toEqual([
+          { actions: ['lambda:InvokeFunction'], resources: [`arn:aws:lambda:{AWS::Region}:{AWS::AccountId}:function:${SERVICE_PREFIX}-liveBroadcaster`] },
+        ]);
+      });
+
+      it("every function's environment names the broadcaster and the WebSocket API's URLs", () => {
+        for (const [id, fn] of ofType('AWS::Lambda::Function')) {
+          const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
+          expect({
+            id,
+            broadcaster: variables.LIVE_BROADCASTER_FUNCTION,
+            url: rendered(variables.WEBSOCKET_URL),
+            management: rendered(variables.WEBSOCKET_MANAGEMENT_ENDPOINT),
+          }).toEqual({
+            id,
+            broadcaster: `${SERVICE_PREFIX}-liveBroadcaster`,
+            url: `wss://{${apiId}}.execute-api.localhost.localstack.cloud:4566/local`,
+            management: `https://{${apiId}}.execute-api.localhost.localstack.cloud:4566/local`,
+          });
+        }
+      });
     });
 
     it('log groups with a retention for every function', () => {
@@ -376,6 +485,9 @@ describe('packaged for AWS with a VPC and a Redis Cluster given (scripts/vpc.js)
         LAMBDA_VPC_SUBNET_IDS: vpc.subnetIds.join(','),
         // spaces after the commas are allowed
         LAMBDA_VPC_SECURITY_GROUP_IDS: vpc.securityGroupIds.join(', '),
+        // the deployed API's own URLs, whatever a developer's shell says
+        WEBSOCKET_URL: undefined,
+        WEBSOCKET_MANAGEMENT_ENDPOINT: undefined,
         ...redis,
       },
       path.join(workDir, 'package.log'),
@@ -414,6 +526,17 @@ describe('packaged for AWS with a VPC and a Redis Cluster given (scripts/vpc.js)
     for (const [id, fn] of resourcesOfType(vpcTemplate, 'AWS::Lambda::Function')) {
       const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
       expect({ id, redis: Object.fromEntries(REDIS_SETTINGS.map((name) => [name, variables[name]])) }).toEqual({ id, redis });
+    }
+  });
+
+  it("on AWS, the WebSocket URL and the @connections endpoint are the WebSocket API's stage on execute-api", () => {
+    for (const [id, fn] of resourcesOfType(vpcTemplate, 'AWS::Lambda::Function')) {
+      const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
+      expect({ id, url: rendered(variables.WEBSOCKET_URL), management: rendered(variables.WEBSOCKET_MANAGEMENT_ENDPOINT) }).toEqual({
+        id,
+        url: 'wss://{WebsocketsApi}.execute-api.{AWS::Region}.amazonaws.com/prod',
+        management: 'https://{WebsocketsApi}.execute-api.{AWS::Region}.amazonaws.com/prod',
+      });
     }
   });
 

@@ -29,8 +29,8 @@ const JWT_KEYS = `deploy:${randomBytes(32).toString('base64url')}`;
 /** The address the packaged template subscribes to the alarm topic; the stack on moto is deployed with none. */
 export const PACKAGED_ALARM_EMAIL = 'alarms@example.com';
 
-/** The developer's own deployment settings, which would change the template the tests expect. */
-const DEPLOYMENT_SETTINGS = /^(REDIS_|REDLOCK_|LAMBDA_VPC_)/;
+/** The developer's own deployment settings (and `npm start`'s WebSocket URLs), which would change the template the tests expect. */
+const DEPLOYMENT_SETTINGS = /^(REDIS_|REDLOCK_|LAMBDA_VPC_|WEBSOCKET_)/;
 
 function slsEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return {
