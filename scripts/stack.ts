@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -163,6 +163,8 @@ function tcpProbe(port: number): Promise<void> {
 function startChild(command: string, args: string[], logFile: string): ChildProcess {
   const out = openSync(logFile, 'a');
   const child = spawn(command, args, { stdio: ['ignore', out, out] });
+  // The child has its own copy of the descriptor; ours would leak one per (re)start.
+  closeSync(out);
   child.on('error', () => undefined);
   return child;
 }

@@ -13,6 +13,8 @@ import type { RedisClient } from '../../lib/clients/redis';
  */
 
 export interface HeldLock {
+  /** Extends the lock now: false when it has run out (it may be someone else's). */
+  stillHeld(): Promise<boolean>;
   release(): Promise<void>;
 }
 
@@ -72,6 +74,15 @@ export class FlightLock {
             );
           }, this.options.lockMs / 2);
     return {
+      stillHeld: async () => {
+        if (this.options.extend === false) return lock.expiration > Date.now();
+        try {
+          lock = await lock.extend(this.options.lockMs);
+          return true;
+        } catch {
+          return false;
+        }
+      },
       release: async () => {
         clearInterval(timer);
         await lock.release().catch(() => undefined);

@@ -175,20 +175,28 @@ export class MigrationRunner {
       count('MigrationsFailed');
       return { ...claim, status: 'failed' as const, error };
     };
+    /** Back to the queue with backoff, or failed once the attempts are used up. */
+    const retryLater = async (reason: string, lastWords: string) => {
+      if (claim.attempts >= this.options.maxAttempts) return fail(`${lastWords} in ${claim.attempts} attempts`);
+      const backoff = Math.min(this.options.retryBaseMs * 2 ** (claim.attempts - 1), this.options.retryMaxMs);
+      await this.store.requeue(claim, new Date(this.now().getTime() + backoff), `${reason}; queued again`);
+      return { ...claim, status: 'queued' as const };
+    };
 
     // No flight check first: the apply script refuses a missing or cancelled flight itself (the seats
     // side is cancelled before the flight record is), so the run is five round trips: claim, lock,
     // fence token, apply, then the release, the flight's copy of the version and the report together.
     const held = await this.lock.acquire(claim.flightId);
-    if (!held) {
-      if (claim.attempts >= this.options.maxAttempts) return fail(`could not take the flight's lock in ${claim.attempts} attempts`);
-      const backoff = Math.min(this.options.retryBaseMs * 2 ** (claim.attempts - 1), this.options.retryMaxMs);
-      await this.store.requeue(claim, new Date(this.now().getTime() + backoff), "the flight's lock could not be had (held by another run, or a majority of its servers unreachable); queued again");
-      return { ...claim, status: 'queued' };
-    }
+    if (!held) return retryLater("the flight's lock could not be had (held by another run, or a majority of its servers unreachable)", "could not take the flight's lock");
     let outcome: MigrationOutcome;
     try {
       const fenceToken = await this.store.nextFenceToken(claim.flightId);
+      // The token must come after every earlier holder's: a lock that ran out while this run was
+      // paused (or failed to extend) may be someone else's by now, and their token older than ours.
+      if (!(await held.stillHeld())) {
+        await held.release();
+        return retryLater("the flight's lock ran out before the apply", "could not keep the flight's lock");
+      }
       await this.options.beforeApply?.(claim);
       outcome = await this.seats.applySeatMap(claim.flightId, { fenceToken, policy: claim.policy, seatMap: claim.seatMap });
     } catch (error) {
@@ -205,11 +213,14 @@ export class MigrationRunner {
         case 'MIGRATION_CONFLICTS':
           return fail('rejected: the new map drops held or booked seats; nothing changed', error.extensions.conflicts as MigrationRecord['conflicts']);
         case 'MIGRATION_FENCED':
+          // A newer migration of the flight applied meanwhile; this one is still wanted, after it.
           count('MigrationsFenced');
-          return fail(`fenced: ${error.detail}; nothing was applied`);
+          return retryLater(`fenced: ${error.detail}; nothing was applied`, 'fenced every time');
         case 'SERVICE_UNAVAILABLE':
         case 'SERVICE_NOT_FOUND':
-          return fail('the seats service was unreachable; nothing was applied');
+          // The apply may or may not have happened (a 503 can come after it, from the replicas' wait);
+          // applying the same map again is harmless, so it runs again rather than claim either.
+          return retryLater('the seats service did not answer; the map may or may not be applied', 'the seats service did not answer');
         default:
           return fail(`${error.code}: ${error.detail ?? error.title}`);
       }

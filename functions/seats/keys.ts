@@ -21,17 +21,20 @@ import { BOOKING_ID, HOLD_ID } from '../../lib/ids';
  *   seats:{flight:ID}:watchers  ZSET  connection id → when its subscription lapses (ms)
  *   seats:{flight:ID}:live-kick STRING  set while a broadcast of this flight is due or running
  *   seats:{flight:ID}:live-sent STRING  the last version broadcast to the watchers
+ *   seats:{flight:ID}:acks      STRING  a counter written before WAIT (lib/clients/redis.ts)
  *   seats:{user:ID}:bookings    ZSET  booking id → created (ms)             the user's list (own slot)
  *   seats:{flight:ID}:idem:<user>:<sha>  STRING  an Idempotency-Key's fingerprint and stored answer
  *   seats:{user:ID}:idemflight:<sha>  STRING  the flight a user's Idempotency-Key was used on
  */
 const FLIGHT_KEY_PARTS = ['map', 'state', 'meta', 'holdexp', 'holds', 'holdgc', 'bookings', 'retired', 'pending', 'heldBy', 'changes', 'watchers', 'liveKick', 'liveSent'] as const;
-export type FlightKeys = Record<(typeof FLIGHT_KEY_PARTS)[number], string>;
+/** Keys of the flight's slot that no script takes. */
+const OTHER_FLIGHT_KEYS = ['acks'] as const;
+export type FlightKeys = Record<(typeof FLIGHT_KEY_PARTS)[number] | (typeof OTHER_FLIGHT_KEYS)[number], string>;
 
 export function flightKeys(flightId: string): FlightKeys {
   const tag = `seats:{flight:${flightId}}`;
-  const names: Partial<Record<(typeof FLIGHT_KEY_PARTS)[number], string>> = { heldBy: 'heldby', liveKick: 'live-kick', liveSent: 'live-sent' };
-  return Object.fromEntries(FLIGHT_KEY_PARTS.map((part) => [part, `${tag}:${names[part] ?? part}`])) as FlightKeys;
+  const names: Partial<Record<keyof FlightKeys, string>> = { heldBy: 'heldby', liveKick: 'live-kick', liveSent: 'live-sent' };
+  return Object.fromEntries([...FLIGHT_KEY_PARTS, ...OTHER_FLIGHT_KEYS].map((part) => [part, `${tag}:${names[part] ?? part}`])) as FlightKeys;
 }
 
 /** The flight's keys, then the Idempotency-Key record of the request (a placeholder when it has none). */

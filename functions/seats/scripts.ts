@@ -75,6 +75,7 @@ local function ok(result)
   result.ok = true
   result.expired = holds_expired
   result.kick = publish()
+  result.statusVersion = tonumber(redis.call('HGET', K_META, 'version'))
   return cjson.encode(result)
 end
 

@@ -18,6 +18,8 @@ export type ScriptAnswer<T> = (({ ok: true } & T) | { error: string; seats?: str
   expired: number;
   /** The script changed a watched flight and asks for a broadcast (functions/seats/live). */
   kick?: boolean;
+  /** The flight's status version after a change (proof that a server has it). */
+  statusVersion?: number;
   /** Set when the answer is the stored first answer to an Idempotency-Key, not a new change. */
   replayed?: true;
 };
@@ -136,7 +138,10 @@ export class RedisSeatStore implements SeatStore {
   /** A change that must not be lost in a failover: answered once the replicas hold it. */
   private async replicated<T>(flightId: string, change: Promise<ScriptAnswer<T>>): Promise<ScriptAnswer<T>> {
     const answer = await change;
-    if ('ok' in answer) await waitForReplicas(this.redis, flightKeys(flightId).meta);
+    if ('ok' in answer) {
+      const keys = flightKeys(flightId);
+      await waitForReplicas(this.redis, { ackKey: keys.acks, versionKey: keys.meta, version: answer.statusVersion ?? 0 });
+    }
     return answer;
   }
 

@@ -20,8 +20,9 @@ export type RedisPurpose = 'data' | 'limits';
 export type RedisClient = Redis | Cluster;
 
 /**
- * A request makes at most two Redis round trips one after the other (a hold: the key's claim, then
- * the script; a confirm: the script, then WAIT), so 1.2 s each keeps it within the 3 s API.md promises.
+ * Per command, retries and redirections included. A request makes two Redis round trips (a hold: the
+ * key's claim, then the script) or, when it waits for the replicas, a third of at most 1.2 s + the
+ * WAIT timeout; a failover usually costs one of them its deadline, well within the 3 s API.md promises.
  */
 const DEADLINE_MS: Record<RedisPurpose, number> = {
   data: 1_200,
@@ -123,42 +124,67 @@ export function minReplicaAcks(): number {
   return REDIS_MIN_REPLICA_ACKS ?? (REDIS_CLUSTER_NODES ? 1 : 0);
 }
 
+/** Where a change was made, and how to tell that a server still has it. */
+export interface ChangeProof {
+  /** A key in the change's slot that this function may write (a counter of acknowledgements). */
+  ackKey: string;
+  /** The hash in the change's slot whose `version` field the change raised... */
+  versionKey: string;
+  /** ...to at least this. */
+  version: number;
+}
+
 /**
- * Waits until the replicas hold every write made so far on the connection to the server that owns
- * `key` (WAIT), and throws 503 when they do not within REDIS_REPLICA_ACK_TIMEOUT_MS: a booking only
- * the primary holds is lost if that primary fails now and a replica without it is promoted, so it is
- * not promised. The request is then retried with its Idempotency-Key, whose replay writes again and
- * waits again.
+ * Waits until the replicas hold a change (WAIT), and throws 503 when they do not within
+ * REDIS_REPLICA_ACK_TIMEOUT_MS: a booking only the primary holds is lost if that primary fails now and
+ * a replica without it is promoted, so it is not promised. The request is then retried with its
+ * Idempotency-Key and returns the one booking.
  *
- * It waits for `minReplicaAcks()` replicas, or for as many as the primary has (ROLE) when a failure
- * took some: after a failover the promoted primary has none until its old primary returns as its
- * replica, and with no replica to promote no failover can lose the write, so refusing every booking
- * meanwhile would be an outage for no gain (docs/architecture.md, "Acknowledged means replicated").
- * The replica list comes from the primary itself, not from CLUSTER SLOTS, which leaves out replicas
- * that have not reported an offset yet.
+ * WAIT counts from the last write made on the connection that sends it, and with a failover under way
+ * the connection may not be the one the change went through. So the pipeline that waits first writes
+ * (a counter in the change's slot: now the connection's last write comes after the change) and reads
+ * the change's version (proof that this primary has the change; a promoted replica that never got it
+ * answers an older one, and the request fails rather than promise a lost change).
  *
- * ROLE and WAIT have no key; sent in a pipeline behind a read of `key`, they reach the connection to
- * that key's primary on a cluster (the connection the write went through), the one server otherwise.
+ * It waits for `minReplicaAcks()` replicas, or for as many as the primary has online (ROLE) when a
+ * failure took some: after a failover the promoted primary has none until its old primary returns as
+ * its replica, and refusing every booking meanwhile would be an outage (docs/architecture.md,
+ * "Acknowledged means replicated", says what that trades). Keyless ROLE and WAIT reach the change's
+ * primary on a cluster because they share a pipeline with commands on its keys.
  */
-export async function waitForReplicas(client: RedisClient, key: string): Promise<void> {
+export async function waitForReplicas(client: RedisClient, proof: ChangeProof): Promise<void> {
   const configured = minReplicaAcks();
   if (configured === 0) return;
-  const [role] = await answers(client.pipeline().exists(key).call('ROLE'), 1);
-  const [kind, , replicas] = role as [string, number, unknown[]];
-  // A primary demoted since the write (a failover under way): the write may be lost, so say nothing.
-  if (kind !== 'master') throw serviceUnavailable();
-  const needed = Math.min(configured, replicas.length);
-  if (needed === 0) return;
-  const [acknowledged] = await answers(client.pipeline().exists(key).call('WAIT', needed, config('redis').REDIS_REPLICA_ACK_TIMEOUT_MS), 1);
-  if (Number(acknowledged) < needed) {
-    throw serviceUnavailable(`The change is saved on the primary but not yet on ${needed} replica(s); retry shortly (with the same Idempotency-Key, if any)`);
+  const { REDIS_REPLICA_ACK_TIMEOUT_MS } = config('redis');
+  const lost = () => serviceUnavailable('The change may not have been kept through a failover of the seats store; retry (with the same Idempotency-Key, if any)');
+  const wait = async () => {
+    const [version, role] = await answers(client.pipeline().hget(proof.versionKey, 'version').call('ROLE'));
+    const [kind, , replicas] = role as [string, number, unknown[]];
+    if (kind !== 'master' || Number(version) < proof.version) throw lost();
+    const needed = Math.min(configured, replicas.length);
+    if (needed === 0) return;
+    const [, versionNow, acknowledged] = await answers(client.pipeline().incr(proof.ackKey).hget(proof.versionKey, 'version').call('WAIT', needed, REDIS_REPLICA_ACK_TIMEOUT_MS));
+    if (Number(versionNow) < proof.version) throw lost();
+    if (Number(acknowledged) < needed) {
+      throw serviceUnavailable(`The change is saved on the primary but not yet on ${needed} replica(s); retry shortly (with the same Idempotency-Key, if any)`);
+    }
+  };
+  // One deadline over both round trips: ioredis restarts a pipeline's timers when it retries it.
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('Command timed out')), DEADLINE_MS.data + REDIS_REPLICA_ACK_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([wait(), deadline]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
-/** The answers of a pipeline's commands from `from` on; the first failed command's error is thrown. */
-async function answers(pipeline: ReturnType<RedisClient['pipeline']>, from: number): Promise<unknown[]> {
+/** The answers of a pipeline's commands; the first failed command's error is thrown. */
+async function answers(pipeline: ReturnType<RedisClient['pipeline']>): Promise<unknown[]> {
   const results = (await pipeline.exec()) ?? [];
-  return results.slice(from).map(([error, answer]) => {
+  return results.map(([error, answer]) => {
     if (error) throw error;
     return answer;
   });

@@ -149,6 +149,20 @@ it('a migration and a cancelled flight reach the watchers as seatmap and flight 
   expect(sent.get(watcher.connectionId)![1]).toEqual({ type: 'seatmap', flightId, seatMapVersion: 2 });
 });
 
+it('two runs of the broadcaster on one flight (a duplicate invoke) never send a watcher out of order', async () => {
+  const flightId = await newFlight(3);
+  const watcher = await watch(flightId);
+  const { connections, sent } = recordingConnections();
+  const [first, second] = [new Broadcaster(live, connections, { concurrency: 1, batch: 1 }), new Broadcaster(live, connections, { concurrency: 1, batch: 1 })];
+  for (const seat of ['1A', '1B', '1C', '2A', '2B']) await seats.hold(user(), flightId, [seat]);
+  await Promise.all([first.broadcast(flightId), second.broadcast(flightId)]);
+  await first.broadcast(flightId);
+  const runs = (sent.get(watcher.connectionId) ?? []).filter((m) => m.type === 'seats') as { version: number }[];
+  const folded = fold([...watcher.messages, ...(sent.get(watcher.connectionId) ?? [])]);
+  expect(folded.version).toBe((await seats.seatMap(flightId)).version);
+  expect(runs.map((r) => r.version)).toEqual([...runs.map((r) => r.version)].sort((a, b) => a - b));
+});
+
 it('connections that are gone (410) are forgotten; the others still get the changes', async () => {
   const flightId = await newFlight(1);
   const stays = await watch(flightId);

@@ -127,10 +127,26 @@ describe('seat-map migrations', () => {
     await sleep(600); // the frozen migrator's lock has expired
     expect(await runner.run(fresh.migrationId)).toMatchObject({ status: 'succeeded', toVersion: 2 });
     resume();
-    expect(await staleRun).toMatchObject({ status: 'failed', error: expect.stringMatching(/fenced/) });
+    // Refused, and queued again: its map is still wanted, after the other one.
+    expect(await staleRun).toMatchObject({ status: 'queued' });
+    expect(await store.get(stale.migrationId)).toMatchObject({ status: 'queued', error: expect.stringMatching(/^fenced: Fence token 1 is not newer than 2/) });
     const view = await seatService.seatMap(flight.id);
     expect(view.seatMapVersion).toBe(2);
     expect(view.seats.every((s) => s.price.amount === 2)).toBe(true);
+  });
+
+  it('a migrator whose lock ran out before it drew its token does not apply', async () => {
+    const flight = await newFlight(seatMap(1));
+    const lapsed = new MigrationRunner(store, flightStore, seats, new FlightLock([redis()], { lockMs: 300, waitMs: 3_000, extend: false }), runnerOptions);
+    const slowToken = store.nextFenceToken.bind(store);
+    const slowStore = Object.assign(Object.create(store) as MigrationStore, { nextFenceToken: async (id: string) => (await sleep(400), slowToken(id)) });
+    const paused = new MigrationRunner(slowStore, flightStore, seats, new FlightLock([redis()], { lockMs: 300, waitMs: 3_000, extend: false }), runnerOptions);
+    const request = await migrations.request(flight.id, mapWithPrice(1, 3), 'reject', 'queue');
+    expect(await paused.run(request.migrationId)).toMatchObject({ status: 'queued' });
+    expect(await store.get(request.migrationId)).toMatchObject({ error: expect.stringMatching(/lock ran out before the apply/) });
+    expect((await seatService.seatMap(flight.id)).seatMapVersion).toBe(1);
+    await sleep(runnerOptions.retryMaxMs + 10);
+    expect(await lapsed.run(request.migrationId)).toMatchObject({ status: 'succeeded', toVersion: 2 });
   });
 
   it('a busy lock re-queues the migration with backoff; it runs once the lock is free', async () => {
@@ -146,13 +162,31 @@ describe('seat-map migrations', () => {
     expect(await impatient.run(request.migrationId)).toMatchObject({ status: 'succeeded' });
   });
 
-  it('an unreachable seats service fails the migration with a clear reason and applies nothing', async () => {
+  it('a seats service that does not answer: the migration runs again, and fails with a clear reason once its attempts are used up', async () => {
     const flight = await newFlight(seatMap(1));
     const unreachable = { ...seats, applySeatMap: () => Promise.reject(new AppError('SERVICE_UNAVAILABLE')) };
     const broken = new MigrationRunner(store, flightStore, unreachable, lock, runnerOptions);
     const request = await migrations.request(flight.id, mapWithPrice(1, 7), 'reject', 'queue');
-    expect(await broken.run(request.migrationId)).toMatchObject({ status: 'failed', error: expect.stringMatching(/unreachable; nothing was applied/) });
+    for (let attempt = 1; attempt < runnerOptions.maxAttempts; attempt += 1) {
+      expect(await broken.run(request.migrationId)).toMatchObject({ status: 'queued' });
+      await sleep(runnerOptions.retryMaxMs + 10);
+    }
+    expect(await broken.run(request.migrationId)).toMatchObject({ status: 'failed', error: `the seats service did not answer in ${runnerOptions.maxAttempts} attempts` });
     expect((await seatService.seatMap(flight.id)).seatMapVersion).toBe(1);
+  });
+
+  it('an apply that happened but was answered 503 (the replicas did not confirm in time) runs again and is recorded', async () => {
+    const flight = await newFlight(seatMap(1));
+    const appliedThenLost = { ...seats, applySeatMap: async (...args: Parameters<typeof seats.applySeatMap>) => {
+      await seats.applySeatMap(...args);
+      throw new AppError('SERVICE_UNAVAILABLE');
+    } };
+    const request = await migrations.request(flight.id, mapWithPrice(1, 9), 'reject', 'queue');
+    expect(await new MigrationRunner(store, flightStore, appliedThenLost, lock, runnerOptions).run(request.migrationId)).toMatchObject({ status: 'queued' });
+    await sleep(runnerOptions.retryMaxMs + 10);
+    expect(await runner.run(request.migrationId)).toMatchObject({ status: 'succeeded', fromVersion: 2, toVersion: 3, changed: 0 });
+    expect((await flights.get(flight.id)).seatMapVersion).toBe(3);
+    expect((await seatService.seatMap(flight.id)).seats[0]!.price.amount).toBe(9);
   });
 
   it('a migration left running by a dead worker is taken over when its lease ends', async () => {

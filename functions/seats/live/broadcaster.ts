@@ -1,8 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { redis } from '../../../lib/clients/redis';
 import { log } from '../../../lib/log';
 import { count, observability, observeAs } from '../../../lib/observability';
 import { apiGatewayConnections, type Connections } from './connections';
+import { kickBroadcast } from './kick';
 import { coalesce } from './messages';
 import { LiveStore } from './store';
 
@@ -13,7 +16,8 @@ import { LiveStore } from './store';
  * flight, so watchers get the changes in version order. It reads the changes after the last version
  * sent, coalesces them (one `seats` message per run, whatever the burst), sends them to every watcher
  * a few connections at a time, forgets connections that are gone (410), records how far it got, and
- * repeats until no change is left (store.endTurn).
+ * repeats until no change is left (store.endTurn). Near its time limit it hands the flight to a new
+ * run; a run whose turn another took over (a duplicate invoke) stops.
  */
 
 export interface BroadcastOptions {
@@ -30,10 +34,18 @@ export class Broadcaster {
     private readonly options: BroadcastOptions = { concurrency: 16, batch: 500 },
   ) {}
 
-  async broadcast(flightId: string): Promise<{ messages: number; gone: number }> {
+  /** Sends the flight's new changes until none is left, or until `deadline` (then `handOver` starts another run). */
+  async broadcast(flightId: string, deadline = Infinity, handOver: (flightId: string) => Promise<void> = async () => undefined): Promise<{ messages: number; gone: number }> {
     const totals = { messages: 0, gone: 0 };
+    const runToken = randomUUID();
+    await this.store.takeTurn(flightId, runToken);
     do {
       for (let sent = await this.store.lastSent(flightId); ; ) {
+        if (Date.now() > deadline) {
+          await this.store.endTurn(flightId, runToken);
+          await handOver(flightId);
+          return totals;
+        }
         const entries = await this.store.changesSince(flightId, sent, this.options.batch);
         if (entries.length === 0) break;
         // The watchers are read after the changes: one who subscribed since has a snapshot at least this new.
@@ -44,9 +56,9 @@ export class Broadcaster {
         totals.messages += messages.length * (watchers.length - gone.length);
         totals.gone += gone.length;
         sent = entries.at(-1)!.version;
-        await this.store.markSent(flightId, sent);
+        if (!(await this.store.markSent(flightId, runToken, sent))) return totals;
       }
-    } while (await this.store.endTurn(flightId));
+    } while (await this.store.endTurn(flightId, runToken));
     return totals;
   }
 
@@ -79,8 +91,12 @@ observeAs('seats');
 const broadcaster = new Broadcaster(new LiveStore(redis()), apiGatewayConnections);
 
 /** Invoked asynchronously with the flight whose changes to send. */
-export const handler = middy(async (event: { flightId: string }) => {
-  const { messages, gone } = await broadcaster.broadcast(event.flightId);
+/** The time a run leaves itself to hand over before its function's timeout. */
+const HAND_OVER_MS = 5_000;
+
+export const handler = middy(async (event: { flightId: string }, context: Context) => {
+  const deadline = Date.now() + context.getRemainingTimeInMillis() - HAND_OVER_MS;
+  const { messages, gone } = await broadcaster.broadcast(event.flightId, deadline, kickBroadcast);
   count('LiveMessagesSent', messages);
   count('LiveBroadcasts');
   if (gone > 0) log.info('forgot connections that were gone', { flightId: event.flightId, gone });

@@ -39,6 +39,20 @@ const connectionKey = (connectionId: string) => `live:{conn:${connectionId}}:fli
 /** How long a broadcaster may go between two signs of life before another may take its flight. */
 const BROADCAST_LEASE_MS = 10_000;
 
+/** KEYS: flag, cursor. ARGV: run token, version, lease. Moves the cursor forward if the run still holds the flag: 1, else 0. */
+const MARK_SENT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if tonumber(redis.call('GET', KEYS[2]) or '0') < tonumber(ARGV[2]) then redis.call('SET', KEYS[2], ARGV[2], 'PX', 86400000) end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+`;
+
+/** KEYS: flag. ARGV: run token. Clears the flag if it is this run's. */
+const END_TURN = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+`;
+
 /** Adds a flight to a connection's set unless that would pass the limit: 1 added or there already, 0 full. */
 const ADD_SUBSCRIPTION = `
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
@@ -79,6 +93,8 @@ export class LiveStore {
   private readonly subscribeScript: Command;
   private readonly sweepScript: Command;
   private readonly addSubscriptionScript: Command;
+  private readonly markSentScript: Command;
+  private readonly endTurnScript: Command;
 
   constructor(private readonly redis: RedisClient) {
     const define = (name: string, lua: string, numberOfKeys: number): Command => {
@@ -88,6 +104,8 @@ export class LiveStore {
     this.subscribeScript = define('liveSubscribe', LIVE_SUBSCRIBE, SCRIPT_KEY_COUNT);
     this.sweepScript = define('liveSweep', LIVE_SWEEP, SCRIPT_KEY_COUNT);
     this.addSubscriptionScript = define('liveAddSubscription', ADD_SUBSCRIPTION, 1);
+    this.markSentScript = define('liveMarkSent', MARK_SENT, 2);
+    this.endTurnScript = define('liveEndTurn', END_TURN, 1);
   }
 
   /** A new single-use ticket; only its hash is stored. */
@@ -166,24 +184,33 @@ export class LiveStore {
     return Number((await this.redis.get(flightKeys(flightId).liveSent)) ?? 0);
   }
 
-  /** Records a broadcast up to `version`, and renews the broadcaster's hold on the flight. */
-  async markSent(flightId: string, version: number): Promise<void> {
+  /**
+   * Starts a broadcaster's turn on a flight: the flag (set by the change that asked for it) now holds
+   * this run's token. A second run of the same flight (a duplicate or retried invoke, a run that
+   * outlived its lease) takes it over, and the first stops at its next `markSent`.
+   */
+  async takeTurn(flightId: string, runToken: string): Promise<void> {
+    await this.redis.set(flightKeys(flightId).liveKick, runToken, 'PX', BROADCAST_LEASE_MS);
+  }
+
+  /** Records a broadcast up to `version` (never backwards) and renews the turn; false when the turn is no longer this run's. */
+  async markSent(flightId: string, runToken: string, version: number): Promise<boolean> {
     const keys = flightKeys(flightId);
-    await Promise.all([this.redis.set(keys.liveSent, version, 'PX', 86_400_000), this.redis.pexpire(keys.liveKick, BROADCAST_LEASE_MS)]);
+    return (await this.markSentScript(keys.liveKick, keys.liveSent, runToken, version, BROADCAST_LEASE_MS)) === 1;
   }
 
   /**
-   * Ends a broadcaster's turn on a flight: lets the next change ask for a broadcast again, then looks
-   * whether a change came in meanwhile; if so and nobody else has taken the flight, takes it again
-   * (true: go on). A change that came while the flag was still set asked for nothing, so this look,
-   * after the flag is gone, is what guarantees it is sent.
+   * Ends a broadcaster's turn: lets the next change ask for a broadcast again, then looks whether a
+   * change came in meanwhile; if so and nobody else has taken the flight, takes it again (true: go on).
+   * A change that came while the flag was still set asked for nothing, so this look, after the flag is
+   * gone, is what guarantees it is sent.
    */
-  async endTurn(flightId: string): Promise<boolean> {
+  async endTurn(flightId: string, runToken: string): Promise<boolean> {
     const keys = flightKeys(flightId);
-    await this.redis.del(keys.liveKick);
+    await this.endTurnScript(keys.liveKick, runToken);
     const [next] = await this.changesSince(flightId, await this.lastSent(flightId), 1);
     if (!next) return false;
-    return (await this.redis.set(keys.liveKick, '1', 'PX', BROADCAST_LEASE_MS, 'NX')) === 'OK';
+    return (await this.redis.set(keys.liveKick, runToken, 'PX', BROADCAST_LEASE_MS, 'NX')) === 'OK';
   }
 
   /** The flights someone may still be watching. */
