@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -134,6 +134,7 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
   const websocketUrl = `ws://127.0.0.1:${websocketPort}`;
   await assertPortsFree(offlinePorts({ ...options, websocketPort }));
   signal?.throwIfAborted();
+  const bundleFolder = `.esbuild-offline-${options.port}`;
   const child = spawn(process.execPath, [sls, 'offline', 'start', '--stage', stage, '--websocketPort', String(websocketPort)], {
     cwd: PROJECT_ROOT,
     env: {
@@ -150,7 +151,7 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
       SLS_TELEMETRY_DISABLED: '1',
       // A bundle folder of its own: serverless-esbuild deletes its folder when it stops, which would
       // pull the code from under another emulator of this checkout (a test's, `npm start`).
-      ESBUILD_WORK_FOLDER: `.esbuild-offline-${options.port}`,
+      ESBUILD_WORK_FOLDER: bundleFolder,
       ...(options.quiet ? { SLS_LOG_LEVEL: 'warning' } : {}),
     },
     stdio: options.logFile ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
@@ -163,9 +164,12 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
     child.stderr?.pipe(out);
   }
   const url = `http://127.0.0.1:${options.port}`;
-  // The group, not only the child: esbuild's service and anything else it started go with it, even after the child itself died.
+  // The group, not only the child: esbuild's service and anything else it started go with it, even
+  // after the child itself died. Then its bundle folder, which serverless-esbuild leaves when it is
+  // stopped by a signal.
   const stop = async () => {
     if (child.pid !== undefined) await stopProcessGroup(child.pid);
+    rmSync(path.join(PROJECT_ROOT, bundleFolder), { recursive: true, force: true });
   };
 
   try {
