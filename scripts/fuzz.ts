@@ -201,16 +201,6 @@ const KNOWN_LIMITS_OF_THE_DOCUMENT = [
   operations(['POST /flights/{flightId}/holds', 'POST /holds/{holdId}/confirm']),
   `checks.positive_data_acceptance.expected-statuses = ${JSON.stringify([...DEFAULT_POSITIVE_STATUSES, '422'])}`,
   '',
-  // DELETE of a flight, hold or booking cancels it and it stays readable with its new status (API.md),
-  // and so do the flight's migrations. The stateful phase reads its checks from its own section, not the
-  // operations' (schemathesis 4: phase settings win over operation settings).
-  '[[operations]]',
-  'include-path-regex = "^/(flights|holds|bookings)"',
-  'checks.use_after_free.enabled = false',
-  '',
-  '[phases.stateful]',
-  'checks.use_after_free.enabled = false',
-  '',
 ];
 
 const randomCredentials = (prefix: string): Credentials => ({
@@ -306,6 +296,10 @@ async function fuzzRole(role: Role, apiUrl: string, token: string | undefined, o
     '--config-file', configFile,
     'run', `${apiUrl}/openapi.json`,
     '--checks', 'all',
+    // DELETE of a flight, hold or booking cancels it: it stays readable with its new status, and so do
+    // a flight's migrations (API.md). Per-operation settings do not reach the stateful phase, where
+    // this check runs, so it is left out on the command line (the registry's deletes: tests/e2e).
+    '--exclude-checks', 'use_after_free',
     '--phases', options.phases,
     '--max-examples', options.maxExamples,
     '--workers', options.workers,
