@@ -3,7 +3,8 @@
 #   Node >= 22 (from the npm registry, into .tools/node, when the machine's node is older),
 #   npm dependencies (npm ci, when node_modules is missing or older than package-lock.json),
 #   FerretDB v1.24.2 (built with Go into .tools/bin, unless MONGODB_URI is set),
-#   redis-server (from Debian's packages, unless REDIS_URL is set).
+#   redis-server (from Debian's packages, unless REDIS_URL is set),
+#   Python virtualenvs in .tools: moto and cfn-lint, LocalStack (Python >= 3.13), schemathesis.
 # Nothing global changes except the Debian package; everything else stays inside the project.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -76,6 +77,33 @@ if [ ! -x "$tools/venv/bin/moto_server" ] || [ ! -x "$tools/venv/bin/cfn-lint" ]
     "$tools/venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
   else
     say "python3 is missing: the deploy check (moto, cfn-lint) will be skipped"
+  fi
+fi
+
+# LocalStack (the open-source core, on the host, no Docker) for npm run deploy:localstack and the deploy
+# phase's LocalStack test, in a virtualenv of its own: it needs Python >= 3.13 and pins its own boto3 and
+# moto. Its runtime dependencies are pinned to the release's requirements-runtime.txt
+# (localstack/constraints-*.txt); this repository's LocalStack plugins (localstack/plugin) are installed
+# editable next to it. Reinstalled when the version or the plugins' entry points change.
+LOCALSTACK_VERSION=4.14.0
+localstack_stamp="$LOCALSTACK_VERSION $(cksum < localstack/plugin/pyproject.toml)"
+if [ "$(cat "$tools/localstack-venv/.installed" 2>/dev/null)" != "$localstack_stamp" ]; then
+  localstack_python=""
+  for candidate in python3.13 "$HOME"/.pyenv/versions/3.13*/bin/python python3; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 13))' 2>/dev/null; then
+      localstack_python="$candidate"
+      break
+    fi
+  done
+  if [ -n "$localstack_python" ]; then
+    say "installing localstack-core $LOCALSTACK_VERSION and the project's LocalStack plugins into .tools/localstack-venv (one time, about a minute)"
+    rm -rf "$tools/localstack-venv"
+    "$localstack_python" -m venv "$tools/localstack-venv"
+    "$tools/localstack-venv/bin/pip" install --quiet --disable-pip-version-check -c "localstack/constraints-$LOCALSTACK_VERSION.txt" "localstack-core[runtime]==$LOCALSTACK_VERSION"
+    "$tools/localstack-venv/bin/pip" install --quiet --disable-pip-version-check -c "localstack/constraints-$LOCALSTACK_VERSION.txt" -e localstack/plugin
+    echo "$localstack_stamp" > "$tools/localstack-venv/.installed"
+  else
+    say "no Python >= 3.13: LocalStack is not installed, so npm run deploy:localstack and its test cannot run"
   fi
 fi
 

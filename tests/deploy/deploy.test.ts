@@ -280,9 +280,11 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
 
       it('the broadcaster (invoked, no event source, 30 s) and the sweep (every minute)', () => {
         expect(functionNamed('liveBroadcaster').Properties).toMatchObject({ FunctionName: `${SERVICE_PREFIX}-liveBroadcaster`, Timeout: 30 });
-        // nothing (a rule, a route, a permission for a service) refers to it: only the functions' own invokes start it
+        // nothing (a rule, a route, a permission for a service) starts it but the functions' own invokes;
+        // its async-invoke settings say Lambda does not retry a failed run (the sweep starts another)
         const referring = Object.entries(template.Resources).filter(([, r]) => JSON.stringify(r.Properties ?? {}).includes('"LiveBroadcasterLambdaFunction"'));
-        expect(referring.map(([id]) => id)).toEqual([]);
+        expect(referring.map(([id, r]) => [id, r.Type])).toEqual([['LiveBroadcasterLambdaEvConf', 'AWS::Lambda::EventInvokeConfig']]);
+        expect(referring[0]![1].Properties).toMatchObject({ MaximumRetryAttempts: 0 });
         const sweepRules = ofType('AWS::Events::Rule').filter(([, rule]) => JSON.stringify(rule.Properties.Targets).includes('"LiveSweepLambdaFunction"'));
         expect(sweepRules.map(([, rule]) => rule.Properties.ScheduleExpression)).toEqual(['rate(1 minute)']);
       });

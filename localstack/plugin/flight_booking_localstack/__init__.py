@@ -1,0 +1,1 @@
+"""LocalStack plugins for running the flight-booking stack without Docker (test infrastructure)."""

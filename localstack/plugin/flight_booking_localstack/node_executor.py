@@ -1,0 +1,272 @@
+"""Lambda functions as local Node processes (LAMBDA_RUNTIME_EXECUTOR=local-node).
+
+The only Lambda executor in LocalStack's open-source core starts each execution environment as a
+Docker container running LocalStack's init binary (a Go build of the Runtime Interface Emulator)
+and the runtime image of the function (public.ecr.aws/lambda/nodejs:22), both fetched at run time.
+This executor starts the environment as a child process instead: `node node_runtime.mjs` with the
+function's unzipped code as working directory and the environment variables LocalStack computed for
+the container. node_runtime.mjs speaks the same executor HTTP protocol as the init binary:
+
+- it listens on 127.0.0.1:<port> and answers `POST /invoke` (the payload LocalStack sends);
+- it reports `POST <runtime endpoint>/status/<id>/ready` once the handler module is loaded (or
+  `/status/<id>/error` when it cannot be);
+- per invocation it posts `/invocations/<request id>/logs`, then `/response` or `/error`.
+
+Timeouts are enforced twice: node_runtime.mjs answers `Sandbox.Timedout` when the function's timeout
+passes, and this executor, should that answer not arrive within a grace period after the timeout
+(a blocked event loop, a crashed process), answers it itself and restarts the process, as Lambda
+resets a sandbox after a timeout. Only `nodejs*` runtimes with zip packages are supported.
+"""
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from localstack import config
+from localstack.aws.api.lambda_ import PackageType
+from localstack.services.lambda_.invocation.executor_endpoint import ExecutorEndpoint
+from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
+from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
+from localstack.services.lambda_.invocation.runtime_executor import (
+    LambdaRuntimeException,
+    RuntimeExecutor,
+)
+from localstack.utils.net import get_free_tcp_port
+
+LOG = logging.getLogger(__name__)
+
+RUNTIME_SCRIPT = Path(__file__).with_name("node_runtime.mjs")
+# How long after the function's own timeout the executor stops waiting for node_runtime.mjs.
+TIMEOUT_GRACE_SECONDS = float(os.environ.get("LOCAL_NODE_TIMEOUT_GRACE_SECONDS", "2"))
+# How long a process may take to load its handler and report ready.
+STARTUP_TIMEOUT_SECONDS = float(os.environ.get("LOCAL_NODE_STARTUP_TIMEOUT_SECONDS", "20"))
+LOG_DIR = os.environ.get("LOCAL_NODE_LOG_DIR") or None
+
+
+class NodeProcessEndpoint(ExecutorEndpoint):
+    """LocalStack's executor endpoint, noting when the runtime says it exits after this error (a crash)."""
+
+    exiting = False
+
+    def invocation_error(self, request, req_id):
+        if request.headers.get("X-Local-Node-Exiting"):
+            self.exiting = True
+        return super().invocation_error(request, req_id)
+
+
+def node_binary() -> str:
+    binary = os.environ.get("LOCAL_NODE_BINARY") or shutil.which("node")
+    if not binary:
+        raise LambdaRuntimeException("local-node executor: no `node` on PATH (set LOCAL_NODE_BINARY)")
+    return binary
+
+
+def timeout_result(request_id: str, timeout_seconds: float, logs: str | None) -> InvocationResult:
+    payload = json.dumps(
+        {
+            "errorType": "Sandbox.Timedout",
+            "errorMessage": f"{request_id} Task timed out after {timeout_seconds:.2f} seconds",
+        }
+    ).encode()
+    return InvocationResult(request_id, payload, is_error=True, logs=logs)
+
+
+class NodeProcessExecutor(RuntimeExecutor):
+    process: subprocess.Popen | None
+
+    def __init__(self, id: str, function_version: FunctionVersion) -> None:
+        super().__init__(id=id, function_version=function_version)
+        self.executor_endpoint = NodeProcessEndpoint(self.id, container_address="127.0.0.1")
+        self.process = None
+        self.env_vars: dict[str, str] = {}
+        self.log_path: Path | None = None
+        self._lock = threading.Lock()
+
+    # Process lifecycle
+
+    def _code_dir(self) -> Path:
+        return Path(self.function_version.config.code.get_unzipped_code_location())
+
+    def _spawn(self) -> None:
+        port = get_free_tcp_port()
+        self.executor_endpoint.container_port = port
+        env = {key: str(value) for key, value in self.env_vars.items()}
+        code_dir = self._code_dir()
+        env.update(
+            {
+                "PATH": os.environ.get("PATH", ""),
+                "HOME": os.environ.get("HOME", "/tmp"),
+                "LAMBDA_TASK_ROOT": str(code_dir),
+                "LOCAL_NODE_PORT": str(port),
+            }
+        )
+        if LOG_DIR:
+            os.makedirs(LOG_DIR, exist_ok=True)
+            self.log_path = Path(LOG_DIR) / f"{self.function_version.id.function_name}-{self.id}.log"
+        else:
+            self.log_path = Path(config.dirs.tmp) / f"local-node-{self.id}.log"
+        log_file = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [node_binary(), str(RUNTIME_SCRIPT)],
+            cwd=code_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            # in LocalStack's process group, so that stopping the group stops the functions too
+        )
+        log_file.close()
+        LOG.debug("local-node: started pid %s for %s on port %s", self.process.pid, self.id, port)
+
+    def _wait_ready(self) -> None:
+        future = self.executor_endpoint.startup_future
+        deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+        while not future.done():
+            if self.process.poll() is not None:
+                raise LambdaRuntimeException(
+                    f"local-node: the runtime process exited with {self.process.returncode} before it was ready; see {self.log_path}"
+                )
+            if time.monotonic() > deadline:
+                raise LambdaRuntimeException(f"local-node: the runtime was not ready within {STARTUP_TIMEOUT_SECONDS}s; see {self.log_path}")
+            time.sleep(0.02)
+        self.executor_endpoint.wait_for_startup()
+
+    def _kill(self) -> None:
+        process, self.process = self.process, None
+        if process and process.poll() is None:
+            process.kill()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                LOG.warning("local-node: pid %s did not exit after SIGKILL", process.pid)
+
+    def start(self, env_vars: dict[str, str]) -> None:
+        self.env_vars = env_vars
+        self.executor_endpoint.start()
+        self._spawn()
+        self._wait_ready()
+
+    def stop(self) -> None:
+        self._kill()
+        try:
+            self.executor_endpoint.shutdown()
+        except Exception as e:  # already unregistered
+            LOG.debug("local-node: error while stopping endpoint %s: %s", self.id, e)
+
+    def _restart(self) -> None:
+        """A fresh process after a timeout, as Lambda resets the sandbox."""
+        self._kill()
+        try:
+            self.executor_endpoint.shutdown()
+        except Exception:
+            pass
+        self.executor_endpoint.start()
+        self._spawn()
+        self._wait_ready()
+
+    # Invocation
+
+    def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        timeout_seconds = float(self.function_version.config.timeout or 3)
+        request_id = payload["invoke-id"]
+        if self.process is None or self.process.poll() is not None:
+            # the last invocation crashed the process (uncaught exception): start a fresh one
+            self._restart()
+        result: dict[str, InvocationResult] = {}
+        error: dict[str, BaseException] = {}
+
+        def run():
+            try:
+                result["value"] = self.executor_endpoint.invoke(payload)
+            except BaseException as e:  # noqa: BLE001 - handed to the caller
+                error["value"] = e
+
+        worker = threading.Thread(target=run, name=f"local-node-invoke-{request_id}", daemon=True)
+        worker.start()
+        deadline = time.monotonic() + timeout_seconds + TIMEOUT_GRACE_SECONDS
+        while worker.is_alive() and time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                # it may have posted its error just before exiting (an uncaught exception)
+                worker.join(timeout=0.5)
+                break
+            worker.join(timeout=0.05)
+        if "value" in result:
+            answer = result["value"]
+            if self.executor_endpoint.exiting:
+                # a crash: the runtime reported it and exits; the next invocation starts a fresh process
+                self.executor_endpoint.exiting = False
+                self._kill()
+            elif answer.is_error and answer.payload and b"Sandbox.Timedout" in answer.payload:
+                self._restart()  # the timed-out handler may still be running: a fresh process
+            return answer
+        if "value" in error:
+            raise error["value"]
+        # No answer in time, or the process died: answer for it and start a fresh process.
+        exited = self.process is None or self.process.poll() is not None
+        LOG.warning(
+            "local-node: %s %s; restarting its process",
+            request_id,
+            "runtime process exited" if exited else f"no answer within {timeout_seconds}s (+{TIMEOUT_GRACE_SECONDS}s grace)",
+        )
+        logs = self.executor_endpoint.logs
+        if self.executor_endpoint.invocation_future and not self.executor_endpoint.invocation_future.done():
+            self.executor_endpoint.invocation_future.cancel()
+        self._restart()
+        if exited:
+            payload_bytes = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: Runtime exited"}).encode()
+            return InvocationResult(request_id, payload_bytes, is_error=True, logs=logs)
+        return timeout_result(request_id, timeout_seconds, logs)
+
+    # Addresses: everything is on this host.
+
+    def get_address(self) -> str:
+        return "127.0.0.1"
+
+    def get_endpoint_from_executor(self) -> str:
+        return "127.0.0.1"
+
+    def get_runtime_endpoint(self) -> str:
+        return f"http://127.0.0.1:{config.GATEWAY_LISTEN[0].port}{self.executor_endpoint.get_endpoint_prefix()}"
+
+    def get_logs(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace") if self.log_path else ""
+        except OSError:
+            return ""
+
+    # Versions
+
+    @classmethod
+    def prepare_version(cls, function_version: FunctionVersion) -> None:
+        runtime = function_version.config.runtime or ""
+        if function_version.config.package_type != PackageType.Zip or not runtime.startswith("nodejs"):
+            raise LambdaRuntimeException(
+                f"local-node executor runs only nodejs zip functions, not {runtime or function_version.config.package_type}"
+            )
+        if function_version.config.code:
+            function_version.config.code.prepare_for_execution()
+
+    @classmethod
+    def cleanup_version(cls, function_version: FunctionVersion) -> None:
+        pass
+
+    @classmethod
+    def validate_environment(cls) -> bool:
+        try:
+            node_binary()
+        except LambdaRuntimeException as e:
+            LOG.warning("%s", e)
+            return False
+        return True
+
+
+class NodeProcessExecutorPlugin(RuntimeExecutorPlugin):
+    name = "local-node"
+
+    def load(self, *args, **kwargs):
+        return NodeProcessExecutor
