@@ -238,7 +238,7 @@ async function seedFlight(env: Record<string, string>): Promise<{ id: string; or
   const { RedisSeatStore } = await import('../functions/seats/store');
   const { redis } = await import('../lib/clients/redis');
   const client = redis();
-  const seats = new SeatService(new RedisSeatStore(client, async () => undefined), 600_000);
+  const seats = new SeatService(new RedisSeatStore(client), 600_000);
   const documents = new DynamoDocuments(env.DYNAMODB_ENDPOINT, 'us-east-1');
   try {
     const flights = new FlightService(new DynamoFlightStore(documents, env.FLIGHTS_TABLE!), {

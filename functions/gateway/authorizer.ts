@@ -2,7 +2,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Poli
 import { config } from '../../lib/config';
 import { mongoDb } from '../../lib/clients/mongo';
 import { assertTokenConfig } from '../../lib/auth/keys';
-import { verifyAccessToken } from '../../lib/auth/tokens';
+import { bearerToken, verifyAccessToken } from '../../lib/auth/tokens';
 import type { Caller, Role } from '../../lib/auth/roles';
 import middy from '@middy/core';
 import { log } from '../../lib/log';
@@ -22,8 +22,6 @@ import { routesAllowedFor } from './route-policy';
 observeAs('gateway');
 assertTokenConfig();
 const users = new UserService(new MongoUserStore(mongoDb()));
-
-const BEARER = /^Bearer ([\w-]+\.[\w-]+\.[\w-]*)$/;
 
 /**
  * This container's answers for recent tokens, like API Gateway's own result cache and with the same
@@ -88,7 +86,7 @@ export function policyFor(role: Role, methodArn: string): PolicyDocument {
 
 export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> {
   const header = event.headers?.Authorization ?? event.headers?.authorization ?? '';
-  const token = BEARER.exec(header)?.[1];
+  const token = bearerToken(header);
   if (!token) throw unauthorized();
 
   const now = Date.now();

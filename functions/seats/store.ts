@@ -1,4 +1,4 @@
-import { waitForReplicas, type RedisClient } from '../../lib/clients/redis';
+import { redisScript, waitForReplicas, type RedisClient, type RedisScript } from '../../lib/clients/redis';
 import { flightKeys, flightOfId, idempotencyFlightKey, SCRIPT_KEY_COUNT, scriptKeys, userBookingsKey } from './keys';
 import type { IdempotencyClaim } from './idempotency';
 import { APPLY_SEAT_MAP, CANCEL_BOOKING, CANCEL_FLIGHT, CONFIRM, HOLD, PROVISION, READ_ALL, READ_SEATS, RELEASE } from './scripts';
@@ -85,8 +85,6 @@ const REPLAY_MARK = 'replay\n';
 /** Seat id / seat JSON pairs as the scripts take them; one encoding, so equal seats compare equal in Lua. */
 const seatArgs = (seatMap: SeatMapInput) => seatMap.seats.flatMap((seat) => [seat.id, seatInfo(seat)]);
 
-type ScriptRunner = (keys: string[], args: (string | number)[]) => Promise<unknown>;
-
 /** Starts a broadcast of a flight's changes to its watchers; never fails the request that changed it. */
 export type BroadcastKick = (flightId: string) => Promise<void>;
 
@@ -99,19 +97,14 @@ const pairs = (flat: string[]): Record<string, string> => {
 export class RedisSeatStore implements SeatStore {
   private readonly scripts: Record<
     'provision' | 'hold' | 'confirm' | 'release' | 'cancelBooking' | 'cancelFlight' | 'applySeatMap' | 'readSeats' | 'readAll',
-    ScriptRunner
+    RedisScript
   >;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly kick: BroadcastKick = async () => undefined,
   ) {
-    const define = (name: string, lua: string): ScriptRunner => {
-      // defineCommand sends EVALSHA and falls back to EVAL (loading the script) only on NOSCRIPT.
-      redis.defineCommand(name, { lua, numberOfKeys: SCRIPT_KEY_COUNT });
-      const command = (redis as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>)[name]!.bind(redis);
-      return (keys, args) => command(...keys, ...args);
-    };
+    const define = (name: string, lua: string) => redisScript(redis, name, lua, SCRIPT_KEY_COUNT);
     this.scripts = {
       provision: define('seatsProvision', PROVISION),
       hold: define('seatsHold', HOLD),
@@ -125,7 +118,7 @@ export class RedisSeatStore implements SeatStore {
     };
   }
 
-  private async run<T>(runner: ScriptRunner, flightId: string, args: (string | number)[]): Promise<ScriptAnswer<T>> {
+  private async run<T>(runner: RedisScript, flightId: string, args: (string | number)[]): Promise<ScriptAnswer<T>> {
     return this.broadcastIfAsked(flightId, JSON.parse(String(await runner(scriptKeys(flightId), args))) as ScriptAnswer<T>);
   }
 
@@ -146,7 +139,7 @@ export class RedisSeatStore implements SeatStore {
   }
 
   /** A script that takes an Idempotency-Key: its record is the last key, fingerprint and TTL the first arguments. */
-  private async runOnce<T>(runner: ScriptRunner, flightId: string, userId: string, claim: IdempotencyClaim | undefined, args: (string | number)[]) {
+  private async runOnce<T>(runner: RedisScript, flightId: string, userId: string, claim: IdempotencyClaim | undefined, args: (string | number)[]) {
     const keys = scriptKeys(flightId, claim && { userId, keyDigest: claim.keyDigest });
     const raw = String(await runner(keys, [claim?.fingerprint ?? '', claim?.ttlSeconds ?? 0, ...args]));
     const replayed = raw.startsWith(REPLAY_MARK);

@@ -66,6 +66,13 @@ function verifiedClaims(token: string): Jwt.JwtPayload {
   }
 }
 
+const BEARER = /^Bearer ([\w-]+\.[\w-]+\.[\w-]*)$/;
+
+/** The JWT of an `Authorization: Bearer …` header, or undefined when the header is not one. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header ? BEARER.exec(header)?.[1] : undefined;
+}
+
 export function verifyAccessToken(token: string): Caller & { expiresAtMs: number } {
   const payload = verifiedClaims(token);
   const role = payload.role as Role;

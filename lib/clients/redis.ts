@@ -112,6 +112,15 @@ function clusterAt(seeds: string[], purpose: RedisPurpose): Cluster {
   return client;
 }
 
+/** A Lua script as a function of its keys and arguments, run by EVALSHA (loaded by EVAL on the first call per connection, and after NOSCRIPT). */
+export type RedisScript = (keys: string[], args: (string | number)[]) => Promise<unknown>;
+
+export function redisScript(client: RedisClient, name: string, lua: string, numberOfKeys: number): RedisScript {
+  client.defineCommand(name, { lua, numberOfKeys });
+  const command = (client as unknown as Record<string, (...args: (string | number)[]) => Promise<unknown>>)[name]!.bind(client);
+  return (keys, args) => command(...keys, ...args);
+}
+
 /** The seats store: the cluster when REDIS_CLUSTER_NODES is set, else the server at REDIS_URL. */
 export function redis(purpose: RedisPurpose = 'data'): RedisClient {
   const { REDIS_CLUSTER_NODES, REDIS_URL } = config('redis');

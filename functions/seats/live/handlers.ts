@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
-import { InvalidTokenError, verifyAccessToken } from '../../../lib/auth/tokens';
+import { bearerToken, InvalidTokenError, verifyAccessToken } from '../../../lib/auth/tokens';
 import { redis } from '../../../lib/clients/redis';
 import { config } from '../../../lib/config';
 import { AppError } from '../../../lib/http/errors';
@@ -22,14 +22,13 @@ const store = new LiveStore(redis());
 const http = serviceHandler('seats');
 /** API Gateway closes a WebSocket after 2 hours, so no subscription outlives that. */
 const CONNECTION_MAX_MS = 2 * 3600 * 1000;
-const BEARER = /^Bearer ([A-Za-z0-9_.-]+)$/;
 
 /** POST /realtime/tickets: public; with a valid bearer token the ticket carries the user. */
 export const createTicket = http({}, async ({ headers }) => {
   const { WEBSOCKET_URL, LIVE_TICKET_TTL_SECONDS } = config('live');
   let userId: string | undefined;
   if (headers.authorization) {
-    const token = BEARER.exec(headers.authorization)?.[1];
+    const token = bearerToken(headers.authorization);
     try {
       userId = token ? verifyAccessToken(token).userId : undefined;
     } catch (error) {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { RedisClient } from '../../../lib/clients/redis';
+import { redisScript, type RedisClient, type RedisScript } from '../../../lib/clients/redis';
 import { flightKeys, SCRIPT_KEY_COUNT, scriptKeys } from '../keys';
 import { LIVE_SUBSCRIBE, LIVE_SWEEP } from '../scripts';
 import type { SeatStatus } from '../model';
@@ -87,25 +87,19 @@ function toChangeEntry([id, fields]: StreamEntry): ChangeEntry {
   };
 }
 
-type Command = (...args: (string | number)[]) => Promise<unknown>;
-
 export class LiveStore {
-  private readonly subscribeScript: Command;
-  private readonly sweepScript: Command;
-  private readonly addSubscriptionScript: Command;
-  private readonly markSentScript: Command;
-  private readonly endTurnScript: Command;
+  private readonly subscribeScript: RedisScript;
+  private readonly sweepScript: RedisScript;
+  private readonly addSubscriptionScript: RedisScript;
+  private readonly markSentScript: RedisScript;
+  private readonly endTurnScript: RedisScript;
 
   constructor(private readonly redis: RedisClient) {
-    const define = (name: string, lua: string, numberOfKeys: number): Command => {
-      redis.defineCommand(name, { lua, numberOfKeys });
-      return (redis as unknown as Record<string, Command>)[name]!.bind(redis);
-    };
-    this.subscribeScript = define('liveSubscribe', LIVE_SUBSCRIBE, SCRIPT_KEY_COUNT);
-    this.sweepScript = define('liveSweep', LIVE_SWEEP, SCRIPT_KEY_COUNT);
-    this.addSubscriptionScript = define('liveAddSubscription', ADD_SUBSCRIPTION, 1);
-    this.markSentScript = define('liveMarkSent', MARK_SENT, 2);
-    this.endTurnScript = define('liveEndTurn', END_TURN, 1);
+    this.subscribeScript = redisScript(redis, 'liveSubscribe', LIVE_SUBSCRIBE, SCRIPT_KEY_COUNT);
+    this.sweepScript = redisScript(redis, 'liveSweep', LIVE_SWEEP, SCRIPT_KEY_COUNT);
+    this.addSubscriptionScript = redisScript(redis, 'liveAddSubscription', ADD_SUBSCRIPTION, 1);
+    this.markSentScript = redisScript(redis, 'liveMarkSent', MARK_SENT, 2);
+    this.endTurnScript = redisScript(redis, 'liveEndTurn', END_TURN, 1);
   }
 
   /** A new single-use ticket; only its hash is stored. */
@@ -123,7 +117,7 @@ export class LiveStore {
 
   /** Records that a connection watches a flight: false when it already watches `limit` others. */
   async addSubscription(connectionId: string, flightId: string, limit: number, leaseMs: number): Promise<boolean> {
-    return (await this.addSubscriptionScript(connectionKey(connectionId), flightId, limit, leaseMs)) === 1;
+    return (await this.addSubscriptionScript([connectionKey(connectionId)], [flightId, limit, leaseMs])) === 1;
   }
 
   async removeSubscription(connectionId: string, flightId: string): Promise<void> {
@@ -142,7 +136,7 @@ export class LiveStore {
    * `sinceVersion` when all are kept, else a snapshot. Undefined for a flight that does not exist.
    */
   async watch(flightId: string, connectionId: string, untilMs: number, sinceVersion?: number): Promise<WatchStart | undefined> {
-    const result = (await this.subscribeScript(...scriptKeys(flightId), connectionId, untilMs, sinceVersion ?? '')) as unknown[] | null;
+    const result = (await this.subscribeScript(scriptKeys(flightId), [connectionId, untilMs, sinceVersion ?? ''])) as unknown[] | null;
     if (!result) return undefined;
     await this.redis.zadd(WATCHED, 'GT', untilMs, flightId);
     if (result[0] === 'changes') {
@@ -196,7 +190,7 @@ export class LiveStore {
   /** Records a broadcast up to `version` (never backwards) and renews the turn; false when the turn is no longer this run's. */
   async markSent(flightId: string, runToken: string, version: number): Promise<boolean> {
     const keys = flightKeys(flightId);
-    return (await this.markSentScript(keys.liveKick, keys.liveSent, runToken, version, BROADCAST_LEASE_MS)) === 1;
+    return (await this.markSentScript([keys.liveKick, keys.liveSent], [runToken, version, BROADCAST_LEASE_MS])) === 1;
   }
 
   /**
@@ -207,7 +201,7 @@ export class LiveStore {
    */
   async endTurn(flightId: string, runToken: string): Promise<boolean> {
     const keys = flightKeys(flightId);
-    await this.endTurnScript(keys.liveKick, runToken);
+    await this.endTurnScript([keys.liveKick], [runToken]);
     const [next] = await this.changesSince(flightId, await this.lastSent(flightId), 1);
     if (!next) return false;
     return (await this.redis.set(keys.liveKick, runToken, 'PX', BROADCAST_LEASE_MS, 'NX')) === 'OK';
@@ -221,6 +215,6 @@ export class LiveStore {
 
   /** Reclaims a watched flight's expired holds; true when a broadcast should be asked for. */
   async sweep(flightId: string): Promise<boolean> {
-    return (await this.sweepScript(...scriptKeys(flightId))) === 1;
+    return (await this.sweepScript(scriptKeys(flightId), [])) === 1;
   }
 }
