@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isPortFree } from '../../scripts/offline';
-import { PROJECT_ROOT, freePort } from '../../scripts/stack';
+import { PROJECT_ROOT } from '../../scripts/stack';
 import { liveProcesses, processTree } from '../support/processes';
 
 /**
@@ -146,9 +146,25 @@ function listen(onPort: number): Promise<Server> {
   });
 }
 
+/**
+ * The launcher's fixed ports come from below the kernel's ephemeral range: every port the launcher
+ * and the other test files pick with port 0 (databases, WebSocket, outbound connections) lies inside
+ * it, so none of them can take these between one case and the next (it happened: a launcher's own
+ * database was given the LAMBDA_PORT it was about to use).
+ */
+async function freeFixedPort(besides: number[] = []): Promise<number> {
+  const [ephemeralLow] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+  const low = 20_000;
+  const high = Math.min(ephemeralLow ?? 32_768, 32_768) - 1;
+  for (;;) {
+    const candidate = low + Math.floor(Math.random() * (high - low));
+    if (!besides.includes(candidate) && (await isPortFree(candidate))) return candidate;
+  }
+}
+
 beforeAll(async () => {
-  port = await freePort();
-  lambdaPort = await freePort();
+  port = await freeFixedPort();
+  lambdaPort = await freeFixedPort([port]);
 });
 
 afterEach(() => {
