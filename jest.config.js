@@ -1,6 +1,7 @@
 /**
- * Five projects, run one after another by scripts/run-tests.ts: unit, integration, cluster, end-to-end,
- * deploy. `cluster` runs the seats and migration integration suites again with the seats store on a
+ * Six projects, run one after another by scripts/run-tests.ts: unit, integration, cluster, end-to-end,
+ * web (the web app in Debian's chromium, driven by playwright-core, against the same kind of stack as
+ * end-to-end), deploy. `cluster` runs the seats and migration integration suites again with the seats store on a
  * local Redis Cluster, plus the failover and Redlock drills (tests/cluster).
  */
 const transform = {
@@ -37,6 +38,11 @@ module.exports = {
       globalTeardown: '<rootDir>/tests/support/stack-teardown.ts',
     }),
     project('e2e', {
+      setupFilesAfterEnv: ['<rootDir>/tests/support/real-services-timeout.ts'],
+      globalSetup: '<rootDir>/tests/support/e2e-setup.ts',
+      globalTeardown: '<rootDir>/tests/support/stack-teardown.ts',
+    }),
+    project('web', {
       setupFilesAfterEnv: ['<rootDir>/tests/support/real-services-timeout.ts'],
       globalSetup: '<rootDir>/tests/support/e2e-setup.ts',
       globalTeardown: '<rootDir>/tests/support/stack-teardown.ts',

@@ -4,6 +4,7 @@
 #   npm dependencies (npm ci, when node_modules is missing or older than package-lock.json),
 #   FerretDB v1.24.2 (built with Go into .tools/bin, unless MONGODB_URI is set),
 #   redis-server (from Debian's packages, unless REDIS_URL is set),
+#   chromium (from Debian's packages) for the web app's browser tests and Lighthouse,
 #   Python virtualenvs in .tools: moto and cfn-lint, LocalStack (Python >= 3.13), schemathesis.
 # Nothing global changes except the Debian package; everything else stays inside the project.
 set -euo pipefail
@@ -64,6 +65,18 @@ if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
   else
     say "redis-server is missing: install it (e.g. 'sudo apt-get install redis-server') or set REDIS_URL"
     exit 1
+  fi
+fi
+
+# The web app's browser tests (npm run test:web) and its Lighthouse run drive Debian's chromium with
+# playwright-core: no browser download. Elsewhere set CHROMIUM_PATH to a Chromium or Chrome.
+if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    say "installing chromium from Debian's packages (for the web app's browser tests; one time, about a minute)"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    say "chromium is missing: the web app's browser tests cannot run (install it, e.g. 'sudo apt-get install chromium', or set CHROMIUM_PATH)"
   fi
 fi
 

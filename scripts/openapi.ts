@@ -202,6 +202,8 @@ interface Operation {
   idempotent?: true;
   /** Answers 304 to If-None-Match. */
   etag?: true;
+  /** A success that is not JSON: its media types (the web app's page and files). */
+  media?: string[];
 }
 
 const IDEMPOTENCY_ERRORS: ErrorCode[] = ['IDEMPOTENCY_KEY_REUSED'];
@@ -210,6 +212,8 @@ const IDEMPOTENCY_ERRORS: ErrorCode[] = ['IDEMPOTENCY_KEY_REUSED'];
 export const operations: Record<string, Operation> = {
   'GET /health': { summary: 'Health of every dependency (503 names the failing one)', status: 200, response: 'Health', errors: ['DEPENDENCY_DOWN'] },
   'GET /openapi.json': { summary: 'This document', status: 200, response: 'Empty' },
+  'GET /': { summary: 'The web app (search, live seat map, booking, admin pages)', status: 200, media: ['text/html'] },
+  'GET /app/{file}': { summary: "One of the web app's files (scripts, styles, icon)", status: 200, media: ['text/javascript', 'text/css', 'image/svg+xml'], errors: ['NOT_FOUND'] },
   'POST /realtime/tickets': { summary: 'A ticket to connect to the live seat maps (WebSocket); with a bearer token it carries the user', status: 201, response: 'LiveTicket', errors: ['UNAUTHORIZED'] },
   'POST /auth/register': { summary: 'Register a user', status: 201, response: 'Session', body: registerBody, errors: ['EMAIL_TAKEN'] },
   'POST /auth/login': { summary: 'Log in', status: 200, response: 'Session', body: loginBody, errors: ['INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS'] },
@@ -321,7 +325,11 @@ function operation(route: RoutePolicy) {
     ...(op.idempotent ? [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: IDEMPOTENCY_KEY_FORMAT.source } }] : []),
     ...(op.etag ? [{ name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } }] : []),
   ];
-  const success = op.response ? { description: 'Success', content: { 'application/json': { schema: ref(op.response) } } } : { description: 'Success' };
+  const success = op.media
+    ? { description: 'Success', content: Object.fromEntries(op.media.map((media) => [media, { schema: { type: 'string' } }])) }
+    : op.response
+      ? { description: 'Success', content: { 'application/json': { schema: ref(op.response) } } }
+      : { description: 'Success' };
   return {
     summary: op.summary,
     operationId: key.replace(/[^A-Za-z0-9]+(.)?/g, (_, c: string | undefined) => (c ? c.toUpperCase() : '')),

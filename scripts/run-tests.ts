@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 /**
- * `npm test` after the bootstrap: type check, then unit → integration → cluster → end-to-end → fuzz → deploy, each its
+ * `npm test` after the bootstrap: type check, then unit → integration → cluster → end-to-end → web → fuzz → deploy, each its
  * own process (so each starts only the services it needs), stopping at the first failing phase. Ends with
  * one "N passed, N failed" line over all phases. The fuzz phase is the bounded schemathesis run
  * (scripts/fuzz.ts, docs/fuzzing.md); it counts one test per operation and role, and one per role for
  * the stateful phase's call sequences when they fail.
  */
-const phases = ['unit', 'integration', 'cluster', 'e2e', 'fuzz', 'deploy'];
+const phases = ['unit', 'integration', 'cluster', 'e2e', 'web', 'fuzz', 'deploy'];
 const jest = path.resolve(__dirname, '..', 'node_modules', 'jest', 'bin', 'jest.js');
 const tsx = require.resolve('tsx/cli');
 // About 25 examples per operation keeps the three roles' runs to a minute or two on two cores.
@@ -45,7 +45,10 @@ function counts(phase: string, outputFile: string): { passed: number; failed: nu
   return { passed: jestResults.numPassedTests, failed: jestResults.numFailedTests, total: jestResults.numTotalTests };
 }
 
-const typecheck = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '--noEmit'], { stdio: 'inherit' });
+// The backend, then the web app (its own tsconfig: DOM types, no Node).
+const typecheck = [[], ['-p', 'web']]
+  .map((project) => spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '--noEmit', ...project], { stdio: 'inherit' }))
+  .find((run) => run.status !== 0) ?? { status: 0 };
 if (typecheck.status !== 0) {
   console.error('type check failed');
   process.exit(1);

@@ -103,6 +103,7 @@ async function start(): Promise<void> {
 
   console.log('');
   say(`API: ${apiUrl}   (try: curl ${apiUrl}/health)`);
+  say(`Web app: ${apiUrl}/   (open it in a browser)`);
   say(`WebSocket: ${offline.websocketUrl}   (live seat maps: connect with a ticket from POST /realtime/tickets)`);
   for (const service of stack.services) say(`${service.name.padEnd(8)} ${service.url}  ← ${service.source}`);
   const redisNodes = stack.redisNodes();

@@ -29,6 +29,9 @@ const SERVICES = ['service'] as const;
 export const routePolicy: readonly RoutePolicy[] = [
   { method: 'GET', path: '/health', access: 'public' },
   { method: 'GET', path: '/openapi.json', access: 'public' },
+  // The web app's page and files (functions/web).
+  { method: 'GET', path: '/', access: 'public' },
+  { method: 'GET', path: '/app/{file}', access: 'public' },
 
   { method: 'POST', path: '/auth/register', access: 'public', rateLimit: 'auth' },
   { method: 'POST', path: '/auth/login', access: 'public', rateLimit: 'auth' },

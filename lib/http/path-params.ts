@@ -16,6 +16,8 @@ export const PATH_PARAMS = {
   batchId: { pattern: BATCH_ID, notFound: 'BATCH_NOT_FOUND' },
   service: { pattern: SERVICE_NAME, notFound: 'SERVICE_NOT_FOUND' },
   instanceId: { pattern: INSTANCE_ID, notFound: 'INSTANCE_NOT_FOUND' },
+  // A file of the web app (GET /app/{file}): one name, no folders.
+  file: { pattern: /^[\w-]+(\.[\w-]+)+$/, notFound: 'NOT_FOUND' },
 } as const satisfies Record<string, { pattern: RegExp; notFound: ErrorCode }>;
 
 export type PathParamName = keyof typeof PATH_PARAMS;

@@ -29,11 +29,16 @@ export interface HttpRequest<B, Q, P> {
   /** Who the authorizer let in; undefined on public routes. */
   caller: Caller | undefined;
   requestId: string;
+  /** Where the API is mounted: `/dev` under a deployed stage's URL, `` at a host's root (sls offline). */
+  basePath: string;
 }
 
 export interface HttpResponse {
   status: number;
+  /** Sent as JSON. */
   body?: unknown;
+  /** Sent as it is, with the content-type the handler sets (the web app's files). */
+  text?: string;
   headers?: Record<string, string>;
 }
 
@@ -127,8 +132,18 @@ export function jsonResult(response: HttpResponse, requestId: string): APIGatewa
       'x-request-id': requestId,
       ...response.headers,
     },
-    body: response.body === undefined ? '' : JSON.stringify(response.body),
+    body: response.text ?? (response.body === undefined ? '' : JSON.stringify(response.body)),
   };
+}
+
+/**
+ * The path prefix the API is mounted under: API Gateway's `requestContext.path` is the full path
+ * (`/dev/flights`), `path` the route's (`/flights`).
+ */
+export function basePathOf(event: APIGatewayProxyEvent): string {
+  const full = (event.requestContext?.path ?? '').replace(/\/+$/, '');
+  const route = event.path.replace(/\/+$/, '');
+  return full.endsWith(route) ? full.slice(0, full.length - route.length) : '';
 }
 
 export function problemResult(error: AppError, requestId: string, extraHeaders: Record<string, string> = {}): APIGatewayProxyResult {
@@ -205,6 +220,7 @@ export function httpHandler<B = undefined, Q = undefined, P = undefined>(
         headers,
         caller,
         requestId: context.requestId,
+        basePath: basePathOf(event),
       };
       const response = await handle(request);
       return jsonResult({ ...response, headers: { ...context.responseHeaders, ...response.headers } }, context.requestId);

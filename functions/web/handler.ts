@@ -1,0 +1,111 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { AppError } from '../../lib/http/errors';
+import { PATH_PARAMS } from '../../lib/http/path-params';
+import { httpHandler, type HttpResponse } from '../../lib/http/stack';
+import * as z from '../../lib/validation';
+
+/**
+ * The web app (web/, built by Vite into web/dist): `GET /` answers its page and `GET /app/{file}` its
+ * assets, so the app works wherever the API runs (sls offline, LocalStack, AWS) and calls the API on
+ * its own origin. The files travel in this function's package (serverless.yml: package.patterns) and
+ * are read once per cold start. The page's <base href> is the API's own mount point (`/dev/` on a
+ * deployed stage), which the app's relative URLs build on.
+ */
+
+// In the function's package, web/dist sits at the root beside functions/web/; `sls offline` runs the
+// bundle from its own work folder, in the project folder, where the build writes web/dist.
+const DIST = [path.resolve(__dirname, '../../web/dist'), path.resolve('web/dist')].find((dir) => existsSync(path.join(dir, 'index.html')));
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.map': 'application/json',
+};
+
+interface Files {
+  page: string;
+  assets: Map<string, string>;
+}
+
+let files: Files | undefined;
+
+function load(): Files {
+  if (files) return files;
+  // Missing only when the build did not run: an operator's problem, said plainly in the logs (500).
+  if (!DIST) throw new Error('the web app is not built: no web/dist/index.html (the web-build plugin builds it before sls offline and packaging)');
+  const page = path.join(DIST, 'index.html');
+  const appDir = path.join(DIST, 'app');
+  const assets = new Map<string, string>();
+  for (const name of existsSync(appDir) ? readdirSync(appDir) : []) {
+    if (path.extname(name) in CONTENT_TYPES) assets.set(name, readFileSync(path.join(appDir, name), 'utf8'));
+  }
+  files = { page: readFileSync(page, 'utf8'), assets };
+  return files;
+}
+
+/**
+ * Only this origin's scripts and styles, and API calls to this origin and the WebSocket API: no inline
+ * script can run, which is what keeps the refresh token in sessionStorage out of injected code's reach.
+ */
+export function contentSecurityPolicy(websocketUrl: string | undefined): string {
+  let websocketOrigin = '';
+  try {
+    if (websocketUrl) websocketOrigin = ` ${new URL(websocketUrl).origin.replace(/^http/, 'ws')}`;
+  } catch {
+    // An unset or unrendered URL (a stage without the WebSocket API): the app then polls.
+  }
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src 'self'${websocketOrigin}`,
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "object-src 'none'",
+  ].join('; ');
+}
+
+const securityHeaders = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+
+/** The page, with <base href> at the API's mount point. Never cached: it names the current assets. */
+function pageResponse(basePath: string): HttpResponse {
+  return {
+    status: 200,
+    text: load().page.replace('<head>', `<head>\n    <base href="${basePath}/" />`),
+    headers: {
+      ...securityHeaders,
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-cache',
+      'content-security-policy': contentSecurityPolicy(process.env.WEBSOCKET_URL),
+    },
+  };
+}
+
+/** A built asset. Names carry a content hash, so they are cached for good. */
+function assetResponse(file: string): HttpResponse {
+  const text = load().assets.get(file);
+  if (text === undefined) throw new AppError('NOT_FOUND', 'No such file of the web app');
+  return {
+    status: 200,
+    text,
+    headers: {
+      ...securityHeaders,
+      'content-type': CONTENT_TYPES[path.extname(file)]!,
+      'cache-control': /-[\w-]{8}\.\w+$/.test(file) ? 'public, max-age=31536000, immutable' : 'public, max-age=300',
+    },
+  };
+}
+
+const webParams = z.object({ file: z.optional(z.string().check(z.regex(PATH_PARAMS.file.pattern))) });
+
+/** GET / (the page) and GET /app/{file} (its assets): one small function for the whole app. */
+export const handler = httpHandler({ params: webParams }, async ({ params, basePath }) =>
+  params.file === undefined ? pageResponse(basePath) : assetResponse(params.file),
+);

@@ -1,0 +1,50 @@
+import { session } from '../session';
+
+/**
+ * The caller's own live holds, remembered per user and flight in sessionStorage: the API's seat map
+ * never says who holds a seat, so this is how a reloaded flight page still marks "your hold" and shows
+ * the countdown. The confirm Idempotency-Key lives with the hold, so a confirm retried after a reload
+ * is still the same request.
+ */
+export interface OwnHold {
+  holdId: string;
+  flightId: string;
+  seats: string[];
+  expiresAt: string;
+  confirmKey: string;
+}
+
+function storageKey(flightId: string): string | undefined {
+  const user = session.user();
+  return user ? `flight-booking.holds.${user.id}.${flightId}` : undefined;
+}
+
+function write(flightId: string, holds: OwnHold[]): void {
+  const key = storageKey(flightId);
+  if (!key) return;
+  if (holds.length) sessionStorage.setItem(key, JSON.stringify(holds));
+  else sessionStorage.removeItem(key);
+}
+
+/** The remembered holds of this flight that have not expired yet (expired ones are forgotten). */
+export function ownHolds(flightId: string): OwnHold[] {
+  const key = storageKey(flightId);
+  const saved = key ? sessionStorage.getItem(key) : null;
+  let holds: OwnHold[] = [];
+  try {
+    holds = saved ? (JSON.parse(saved) as OwnHold[]) : [];
+  } catch {
+    // Unreadable: as if nothing were remembered.
+  }
+  const live = holds.filter((hold) => Date.parse(hold.expiresAt) > Date.now());
+  if (live.length !== holds.length) write(flightId, live);
+  return live;
+}
+
+export function rememberHold(hold: OwnHold): void {
+  write(hold.flightId, [...ownHolds(hold.flightId).filter((kept) => kept.holdId !== hold.holdId), hold]);
+}
+
+export function forgetHold(flightId: string, holdId: string): void {
+  write(flightId, ownHolds(flightId).filter((kept) => kept.holdId !== holdId));
+}

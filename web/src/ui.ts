@@ -1,0 +1,66 @@
+import { h, show } from './dom';
+import { sentenceFor } from './errors';
+import { currentPath, navigate } from './router';
+import { session } from './session';
+
+/**
+ * The page-wide message areas of index.html: #messages (role=alert) for errors and results a person
+ * must notice, #notices (role=status, visually hidden) for polite announcements to screen readers such
+ * as a live seat change.
+ */
+function messages(): HTMLElement {
+  return document.getElementById('messages')!;
+}
+
+export function showError(error: unknown): void {
+  show(messages(), h('p', { class: 'message error' }, sentenceFor(error)));
+}
+
+export function showMessage(text: string): void {
+  show(messages(), h('p', { class: 'message info' }, text));
+}
+
+export function clearMessages(): void {
+  messages().replaceChildren();
+}
+
+export function announce(text: string): void {
+  document.getElementById('notices')!.textContent = text;
+}
+
+/** Runs an action from a button or form: clears old messages, disables the control while it runs, shows any error as a sentence. */
+export async function act(control: HTMLButtonElement | HTMLFormElement | undefined, action: () => Promise<void>): Promise<void> {
+  clearMessages();
+  const button = control instanceof HTMLFormElement ? control.querySelector<HTMLButtonElement>('button[type=submit]') : control;
+  if (button) button.disabled = true;
+  try {
+    await action();
+  } catch (error) {
+    showError(error);
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+/** Pages for signed-in people send others to the login page, which comes back here afterwards. */
+export function requireLogin(): boolean {
+  if (session.loggedIn()) return true;
+  navigate(`/login?next=${encodeURIComponent(currentPath())}`);
+  return false;
+}
+
+export function requireAdmin(main: HTMLElement): boolean {
+  if (!requireLogin()) return false;
+  if (session.isAdmin()) return true;
+  show(main, h('h1', {}, 'Admin'), h('p', {}, 'These pages are for admins. Your account is not an admin account.'));
+  return false;
+}
+
+/** A form's submit handler without the browser's own navigation. */
+export function onSubmit(form: HTMLFormElement, action: () => Promise<void>): HTMLFormElement {
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void act(form, action);
+  });
+  return form;
+}
