@@ -15,7 +15,7 @@ import { PROJECT_ROOT, freePort, startStack, tableEnvironment, type Stack } from
  *    support for the API Gateway authorizer;
  * 2. MongoDB and Redis from the project's launcher (scripts/stack.ts), as the functions' backing stores;
  * 3. `sls deploy --stage local` through serverless-localstack, and a wait for the CloudFormation stack;
- * 4. the public journey through the deployed API: health, register, log in, search, a flight's seat
+ * 4. the public journey through the deployed API: health, the web app, register, log in, search, a flight's seat
  *    map (a flight is seeded into LocalStack's DynamoDB and the seats into Redis, since creating one
  *    needs an admin token, and LocalStack's open-source API Gateway runs no Lambda authorizer: it is
  *    checked that a protected route answers 401 there);
@@ -273,7 +273,19 @@ async function call(base: string, method: string, route: string, expected: numbe
   });
   const text = await response.text();
   if (response.status !== expected) throw new Surprise(`${method} ${route}: expected ${expected}, got ${response.status} ${text.slice(0, 500)}`);
-  return text ? JSON.parse(text) : undefined;
+  return response.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text;
+}
+
+/** The web app's page, and the script it names resolved against the page's URL, as a browser would. */
+async function webApp(apiUrl: string): Promise<void> {
+  const page = (await call(apiUrl, 'GET', '/', 200)) as string;
+  const script = /<script type="module"[^>]* src="([^"]+)"/.exec(page)?.[1];
+  if (!script) throw new Surprise(`the page names no script: ${page.slice(0, 500)}`);
+  const scriptUrl = new URL(script, `${apiUrl}/`);
+  const response = await fetch(scriptUrl, { signal: AbortSignal.timeout(30_000) });
+  if (response.status !== 200 || !response.headers.get('content-type')?.startsWith('text/javascript')) {
+    throw new Surprise(`the page's script ${scriptUrl} answered ${response.status} ${response.headers.get('content-type')}`);
+  }
 }
 
 /** The smoke client's public journey (scripts/smoke.ts) against the API on LocalStack. */
@@ -290,6 +302,7 @@ async function publicJourney(apiUrl: string, env: Record<string, string>, log: (
     const health = await call(apiUrl, 'GET', '/health', 200);
     if (health.status !== 'ok') throw new Surprise(`health is not ok: ${JSON.stringify(health)}`);
   });
+  await step('the web app and its script load', () => webApp(apiUrl));
   const email = `localstack-${randomUUID()}@example.com`;
   const password = randomBytes(12).toString('base64url');
   await step('register', () => call(apiUrl, 'POST', '/auth/register', 201, { body: { email, password, name: 'LocalStack Smoke' } }));

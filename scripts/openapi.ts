@@ -204,6 +204,8 @@ interface Operation {
   etag?: true;
   /** A success that is not JSON: its media types (the web app's page and files). */
   media?: string[];
+  /** Answers 308 to the same path with a trailing slash (the web app's page). */
+  slashRedirect?: true;
 }
 
 const IDEMPOTENCY_ERRORS: ErrorCode[] = ['IDEMPOTENCY_KEY_REUSED'];
@@ -212,7 +214,7 @@ const IDEMPOTENCY_ERRORS: ErrorCode[] = ['IDEMPOTENCY_KEY_REUSED'];
 export const operations: Record<string, Operation> = {
   'GET /health': { summary: 'Health of every dependency (503 names the failing one)', status: 200, response: 'Health', errors: ['DEPENDENCY_DOWN'] },
   'GET /openapi.json': { summary: 'This document', status: 200, response: 'Empty' },
-  'GET /': { summary: 'The web app (search, live seat map, booking, admin pages)', status: 200, media: ['text/html'] },
+  'GET /': { summary: 'The web app (search, live seat map, booking, admin pages)', status: 200, media: ['text/html'], slashRedirect: true },
   'GET /app/{file}': { summary: "One of the web app's files (scripts, styles, icon)", status: 200, media: ['text/javascript', 'text/css', 'image/svg+xml'], errors: ['NOT_FOUND'] },
   'POST /realtime/tickets': { summary: 'A ticket to connect to the live seat maps (WebSocket); with a bearer token it carries the user', status: 201, response: 'LiveTicket', errors: ['UNAUTHORIZED'] },
   'POST /auth/register': { summary: 'Register a user', status: 201, response: 'Session', body: registerBody, errors: ['EMAIL_TAKEN'] },
@@ -339,6 +341,7 @@ function operation(route: RoutePolicy) {
     responses: {
       [op.status]: { ...success, headers: RATE_LIMIT_HEADERS },
       ...(op.etag ? { 304: { description: 'Not modified since the ETag given in If-None-Match' } } : {}),
+      ...(op.slashRedirect ? { 308: { description: 'The same path with a trailing slash (`/dev` → `/dev/`)', headers: { Location: { schema: { type: 'string' } } } } } : {}),
       ...problemResponses(route),
     },
   };

@@ -2,8 +2,8 @@ import { defineConfig } from 'vite';
 
 /**
  * The web app's build: plain TypeScript modules bundled into web/dist, served by functions/web. Asset
- * URLs are relative (`./app/…`): the page's <base href> (set by the serving function from the request)
- * makes them work under a stage prefix (`/dev/`) as well as at the root. The admin pages are a chunk of
+ * URLs are relative (`./app/…`) to the page's, so they work under a stage prefix (`/dev/`) as well as
+ * at the root. The admin pages are a chunk of
  * their own, loaded only when an admin opens them. Run from web/ (scripts/build-web.ts does).
  */
 export default defineConfig({

@@ -9,8 +9,10 @@ import * as z from '../../lib/validation';
  * The web app (web/, built by Vite into web/dist): `GET /` answers its page and `GET /app/{file}` its
  * assets, so the app works wherever the API runs (sls offline, LocalStack, AWS) and calls the API on
  * its own origin. The files travel in this function's package (serverless.yml: package.patterns) and
- * are read once per cold start. The page's <base href> is the API's own mount point (`/dev/` on a
- * deployed stage), which the app's relative URLs build on.
+ * are read once per cold start. Every URL in the app is relative to the page's, which must therefore
+ * end with a slash: `https://…/dev` is redirected to `https://…/dev/` (the function cannot know the
+ * browser's URL in general — custom domains, LocalStack's `/restapis/…/_user_request_/` — but the
+ * browser does).
  */
 
 // In the function's package, web/dist sits at the root beside functions/web/; `sls offline` runs the
@@ -74,11 +76,11 @@ const securityHeaders = {
   'referrer-policy': 'no-referrer',
 };
 
-/** The page, with <base href> at the API's mount point. Never cached: it names the current assets. */
-function pageResponse(basePath: string): HttpResponse {
+/** The page. Never cached: it names the current assets. */
+function pageResponse(): HttpResponse {
   return {
     status: 200,
-    text: load().page.replace('<head>', `<head>\n    <base href="${basePath}/" />`),
+    text: load().page,
     headers: {
       ...securityHeaders,
       'content-type': 'text/html; charset=utf-8',
@@ -86,6 +88,11 @@ function pageResponse(basePath: string): HttpResponse {
       'content-security-policy': contentSecurityPolicy(process.env.WEBSOCKET_URL),
     },
   };
+}
+
+/** `/dev` → `/dev/`: relative URLs from `/dev` would resolve outside the stage. */
+function slashRedirect(fullPath: string): HttpResponse {
+  return { status: 308, headers: { location: `${fullPath}/`, 'cache-control': 'public, max-age=300' } };
 }
 
 /** A built asset. Names carry a content hash, so they are cached for good. */
@@ -106,6 +113,7 @@ function assetResponse(file: string): HttpResponse {
 const webParams = z.object({ file: z.optional(z.string().check(z.regex(PATH_PARAMS.file.pattern))) });
 
 /** GET / (the page) and GET /app/{file} (its assets): one small function for the whole app. */
-export const handler = httpHandler({ params: webParams }, async ({ params, basePath }) =>
-  params.file === undefined ? pageResponse(basePath) : assetResponse(params.file),
-);
+export const handler = httpHandler({ params: webParams }, async ({ params, fullPath }) => {
+  if (params.file !== undefined) return assetResponse(params.file);
+  return fullPath.endsWith('/') ? pageResponse() : slashRedirect(fullPath);
+});

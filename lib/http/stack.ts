@@ -29,8 +29,8 @@ export interface HttpRequest<B, Q, P> {
   /** Who the authorizer let in; undefined on public routes. */
   caller: Caller | undefined;
   requestId: string;
-  /** Where the API is mounted: `/dev` under a deployed stage's URL, `` at a host's root (sls offline). */
-  basePath: string;
+  /** The path as the client sent it, stage prefix included (`/dev/flights` on a deployed stage). */
+  fullPath: string;
 }
 
 export interface HttpResponse {
@@ -136,14 +136,9 @@ export function jsonResult(response: HttpResponse, requestId: string): APIGatewa
   };
 }
 
-/**
- * The path prefix the API is mounted under: API Gateway's `requestContext.path` is the full path
- * (`/dev/flights`), `path` the route's (`/flights`).
- */
-export function basePathOf(event: APIGatewayProxyEvent): string {
-  const full = (event.requestContext?.path ?? '').replace(/\/+$/, '');
-  const route = event.path.replace(/\/+$/, '');
-  return full.endsWith(route) ? full.slice(0, full.length - route.length) : '';
+/** API Gateway's `requestContext.path` is the path the client asked for (`/dev/flights`), `path` the route's (`/flights`). */
+export function fullPathOf(event: APIGatewayProxyEvent): string {
+  return event.requestContext?.path || event.path;
 }
 
 export function problemResult(error: AppError, requestId: string, extraHeaders: Record<string, string> = {}): APIGatewayProxyResult {
@@ -220,7 +215,7 @@ export function httpHandler<B = undefined, Q = undefined, P = undefined>(
         headers,
         caller,
         requestId: context.requestId,
-        basePath: basePathOf(event),
+        fullPath: fullPathOf(event),
       };
       const response = await handle(request);
       return jsonResult({ ...response, headers: { ...context.responseHeaders, ...response.headers } }, context.requestId);

@@ -129,6 +129,7 @@ describe('the stack on LocalStack', () => {
     expect(result.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/restapis\/\w+\/local\/_user_request_$/);
     expect(result.steps).toEqual([
       'GET /health is ok',
+      'the web app and its script load',
       'register',
       'log in',
       'GET /users/me answers 401 (no Lambda authorizers in LocalStack community)',

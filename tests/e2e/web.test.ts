@@ -5,7 +5,7 @@ import { api } from '../support/http';
  * headers that keep it safe and cacheable. What the pages do is tested in a browser (tests/web).
  */
 describe('GET / and /app/{file}', () => {
-  it('serves the page with a base href, a strict Content-Security-Policy, and no caching', async () => {
+  it('serves the page with a strict Content-Security-Policy, and no caching', async () => {
     const page = await api('GET', '/');
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
@@ -14,7 +14,7 @@ describe('GET / and /app/{file}', () => {
     const policy = page.headers.get('content-security-policy') ?? '';
     expect(policy).toContain("script-src 'self'");
     expect(policy).toMatch(/connect-src 'self' ws:\/\/[\w.]+:\d+/);
-    expect(page.body).toContain('<base href="/" />');
+    expect(page.body).toContain('<script type="module" crossorigin src="./app/');
     // Everything the page loads is on this origin (it works offline): no http(s) URLs at all.
     expect(page.body).not.toMatch(/(src|href)="(https?:)?\/\//);
   });

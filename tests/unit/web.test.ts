@@ -1,19 +1,19 @@
-import { contentSecurityPolicy } from '../../functions/web/handler';
-import { basePathOf } from '../../lib/http/stack';
-import { apiEvent } from '../support/events';
+import { contentSecurityPolicy, handler } from '../../functions/web/handler';
+
+// Unit tests run without Redis: the per-caller limit is the HTTP stack's, tested in tests/unit/http-stack.test.ts.
+jest.mock('../../lib/http/rate-limit', () => ({ enforceRateLimit: async () => ({}) }));
+import { apiEvent, lambdaContext } from '../support/events';
 
 describe('the web app function', () => {
   it.each([
-    ['/dev/', '/', '/dev'],
-    ['/dev', '/', '/dev'],
-    ['/dev/app/index-abc.js', '/app/index-abc.js', '/dev'],
-    ['/', '/', ''],
-    [undefined, '/', ''],
-    ['/prod/v1/', '/', '/prod/v1'],
-  ])('finds the mount point of the API from requestContext.path %s and path %s', (full, route, expected) => {
-    const event = apiEvent({ path: route });
+    ['/dev', '/dev/'],
+    ['/prod/v1', '/prod/v1/'],
+  ])('redirects the page at %s to %s, so that its relative URLs stay under the stage', async (full, location) => {
+    const event = apiEvent({ path: '/', resource: '/' });
     (event.requestContext as { path?: string }).path = full;
-    expect(basePathOf(event)).toBe(expected);
+    const response = await handler(event, lambdaContext);
+    expect(response.statusCode).toBe(308);
+    expect(response.headers?.location).toBe(location);
   });
 
   it('allows scripts and styles from its own origin only, and the WebSocket API as a connection', () => {

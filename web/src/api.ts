@@ -4,7 +4,7 @@ import { session } from './session';
 /**
  * The one way the pages call the API: JSON in and out, the caller's access token, problem JSON turned
  * into ApiError, and one silent refresh (with rotation) when an access token has expired. Paths are
- * relative to the page's <base href>, so the app works at the API's root and under a stage prefix.
+ * relative to the page's URL, so the app works at the API's root and under a stage prefix.
  */
 export interface RequestOptions {
   body?: unknown;
