@@ -20,12 +20,14 @@ import type { SeatService } from '../functions/seats/service';
  * `npm run bench`: the hot paths against real local services, each next to a baseline measured in
  * the same run, written to docs/benchmarks.md. Numbers are for this machine; the ratios are what
  * carries over. BENCH_HTTP_SECONDS (20) sets the length of each HTTP run. `npm run bench -- migration e2e`
- * runs only the named sections (holds, contention, cold-start, migration, e2e, cluster, realtime) and prints their rows and findings.
+ * runs only the named sections (holds, contention, cold-start, migration, e2e, cluster, realtime, web) and prints their rows and findings.
  */
 
 const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 20);
 const rows: string[][] = [];
 const notes: string[] = [];
+/** Lighthouse's scores of the web app's pages: absolute targets (issue 16), not ratios, so a table of their own. */
+const lighthouseRows: string[][] = [];
 const row = (...cells: (string | number)[]) => rows.push(cells.map(String));
 const say = (line: string) => console.log(`[bench] ${line}`);
 const loadCells = (r: LoadResult) => [fmt(r.opsPerSecond), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), r.errors];
@@ -55,6 +57,7 @@ async function main() {
     e2e: () => endToEnd(stack.env),
     cluster: () => clusterVsSingle(dataDir, stack),
     realtime: () => realtime(stack),
+    web: () => webApp(stack),
   };
   const only = process.argv.slice(2);
   const unknown = only.filter((name) => !(name in sections));
@@ -65,7 +68,7 @@ async function main() {
     await stack.stop();
   }
   // A partial run prints its rows; only a full run rewrites docs/benchmarks.md.
-  if (only.length > 0) console.log([...rows.map((cells) => cells.join(' | ')), ...notes.map((note) => `- ${note}`)].join('\n'));
+  if (only.length > 0) console.log([...rows, ...lighthouseRows].map((cells) => cells.join(' | ')).concat(notes.map((note) => `- ${note}`)).join('\n'));
   else writeReport();
   process.exit(0);
 }
@@ -1040,6 +1043,35 @@ async function clusterVsSingle(dataDir: string, stack: Stack) {
   }
 }
 
+/**
+ * The web app under Lighthouse (bench/lighthouse.ts: Debian's chromium, simulated throttling, median of
+ * three first visits): the search page with results and a flight's live seat map, served by sls offline
+ * with a seeded flight. Targets: performance ≥ 90, accessibility ≥ 95, best practices ≥ 90.
+ */
+async function webApp(stack: Stack) {
+  say('web app under Lighthouse (search and seat map pages, desktop and mobile presets)');
+  const { lighthouseScores, seedWebFlight } = await import('./lighthouse');
+  const { seedAdmin } = await import('../scripts/seed-admin');
+  const port = await freePort();
+  const offline = await startOffline({ port, lambdaPort: await freePort(), stage: 'bench', env: { ...process.env, ...stack.env, PUBLIC_API_URL: `http://127.0.0.1:${port}` }, quiet: true });
+  try {
+    const admin = { email: `bench-admin-${randomBytes(4).toString('hex')}@example.com`, password: randomBytes(12).toString('base64url') };
+    await seedAdmin({ ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password });
+    const { pages } = await seedWebFlight(offline.url, admin);
+    const targets = { performance: 90, accessibility: 95, bestPractices: 90 };
+    for (const formFactor of ['desktop', 'mobile'] as const) {
+      for (const scores of await lighthouseScores(pages, { formFactor, log: say })) {
+        const met = scores.performance >= targets.performance && scores.accessibility >= targets.accessibility && scores.bestPractices >= targets.bestPractices;
+        const { firstContentfulPaint, largestContentfulPaint, totalBlockingTime } = scores.metrics;
+        lighthouseRows.push([scores.name, formFactor, scores.performance, scores.accessibility, scores.bestPractices, fmt(firstContentfulPaint), fmt(largestContentfulPaint), fmt(totalBlockingTime), met ? 'met' : 'missed'].map(String));
+        if (scores.failedAudits.length > 0) notes.push(`Lighthouse, ${scores.name} (${formFactor}): audits that lost points: ${scores.failedAudits.map((audit) => audit.title).join('; ')}.`);
+      }
+    }
+  } finally {
+    await offline.stop();
+  }
+}
+
 function writeReport() {
   const redisVersion = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).stdout.trim().split(' ')[2];
   const table = [
@@ -1052,7 +1084,19 @@ function writeReport() {
 Made by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString().slice(0, 10)}: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, redis-server ${redisVersion}, FerretDB and dynalite as started by the launcher. Every benchmark runs against the real local services, warms up, repeats (the run with the median throughput is shown; p50/p99 are per operation), and is compared with a baseline measured in the same run. Absolute numbers are this shared 2-core machine's; the ratios are what carries over.
 
 ${table}
+${
+  lighthouseRows.length === 0
+    ? ''
+    : `
+## Web app (Lighthouse)
 
+The search page (with results) and a flight's live seat map (176 seats, some held and booked), first visits, median of three runs; Lighthouse's desktop preset and its mobile one (slow 4G, 4× CPU slowdown), both with simulated throttling (bench/lighthouse.ts). Targets: performance ≥ 90, accessibility ≥ 95, best practices ≥ 90.
+
+| page | preset | performance | accessibility | best practices | FCP ms | LCP ms | TBT ms | targets |
+|---|---|---:|---:|---:|---:|---:|---:|---|
+${lighthouseRows.map((cells) => `| ${cells.join(' | ')} |`).join('\n')}
+`
+}
 ## Findings
 
 ${notes.map((n) => `- ${n}`).join('\n')}

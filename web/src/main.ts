@@ -2,7 +2,7 @@ import { api } from './api';
 import { h, show } from './dom';
 import { route, startRouter, refreshRoute, type Page } from './router';
 import { session } from './session';
-import { act, showMessage } from './ui';
+import { act, navigated, showMessage } from './ui';
 
 /**
  * The app's entry: the navigation, and the route table. Traveller pages are in this bundle; the admin
@@ -53,4 +53,5 @@ session.onChange(() => {
   refreshRoute(main, notFound);
 });
 renderNav();
+window.addEventListener('hashchange', navigated);
 startRouter(main, notFound);

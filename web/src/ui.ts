@@ -12,12 +12,24 @@ function messages(): HTMLElement {
   return document.getElementById('messages')!;
 }
 
+// A message outlives one navigation (so "Flight BA117 created." is read on the page it leads to), not two.
+let navigation = 0;
+let shownIn = 0;
+
 export function showError(error: unknown): void {
+  shownIn = navigation;
   show(messages(), h('p', { class: 'message error' }, sentenceFor(error)));
 }
 
 export function showMessage(text: string): void {
+  shownIn = navigation;
   show(messages(), h('p', { class: 'message info' }, text));
+}
+
+/** Called on every route change. */
+export function navigated(): void {
+  navigation += 1;
+  if (shownIn < navigation - 1) clearMessages();
 }
 
 export function clearMessages(): void {

@@ -1,5 +1,5 @@
 import { api } from '../api';
-import { dateTime, h, show } from '../dom';
+import { dateTime, h, money, show } from '../dom';
 import { ApiError } from '../errors';
 import type { Page } from '../router';
 import { act, requireLogin, showError, showMessage } from '../ui';
@@ -12,7 +12,7 @@ import { flightTimes, type Flight } from './search';
 interface Booking {
   bookingId: string;
   flightId: string;
-  seats: string[];
+  seats: { id: string; class: string; price: { amount: number; currency: string } }[];
   status: 'confirmed' | 'cancelled' | 'flight_cancelled';
   createdAt: string;
 }
@@ -21,6 +21,9 @@ interface BookingList {
   items: Booking[];
   nextCursor: string | null;
 }
+
+/** "1A (economy, $120.00), 1B (economy, $120.00)": the booking's seats as they were bought. */
+const seatsText = (booking: Booking) => booking.seats.map((seat) => `${seat.id} (${seat.class}, ${money(seat.price)})`).join(', ');
 
 const STATUS_TEXT: Record<Booking['status'], string> = {
   confirmed: 'Confirmed',
@@ -77,7 +80,7 @@ function bookingCard(booking: Booking, flight: Flight | undefined): HTMLElement 
     { class: 'card' },
     h('h2', {}, flightName(flight, booking.flightId)),
     flight && flightTimes(flight),
-    h('p', {}, `Seats: ${booking.seats.join(', ')}`),
+    h('p', {}, `Seats: ${seatsText(booking)}`),
     h('p', {}, 'Status: ', h('strong', {}, STATUS_TEXT[booking.status])),
     h(
       'div',
@@ -150,7 +153,7 @@ export const bookingPage: Page = async (main, params) => {
         h('dt', {}, 'Flight'),
         h('dd', {}, flightName(flight, booking.flightId), flight && flightTimes(flight)),
         h('dt', {}, 'Seats'),
-        h('dd', {}, booking.seats.join(', ')),
+        h('dd', {}, seatsText(booking)),
         h('dt', {}, 'Status'),
         h('dd', {}, STATUS_TEXT[booking.status]),
         h('dt', {}, 'Booked'),

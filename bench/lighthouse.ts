@@ -1,0 +1,229 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Lighthouse (the npm package, run programmatically) on pages of the web app, with Debian's chromium:
+ * the web section of `npm run bench` (bench/run.ts) seeds a flight with seedWebFlight, then scores the
+ * search page (with results) and the flight's live seat map.
+ *
+ * Settings, and why:
+ * - Lighthouse's desktop preset (formFactor desktop, a 1350×940 screen at DPR 1) and its default
+ *   *simulated* throttling (Lantern: 40 ms RTT, 10 Mbit/s, no CPU slowdown): the page loads over
+ *   loopback here, which would flatter it, so the load is replayed on a modelled network instead.
+ *   `formFactor: 'mobile'` uses Lighthouse's mobile defaults (slow 4G, 4× CPU slowdown, a Moto G
+ *   Power screen) for the stricter number.
+ * - Three runs per page, the median of each category (Lighthouse's own advice for variance); every
+ *   run starts from cleared storage and cache (Lighthouse's default), so it is a first visit.
+ * - Chromium headless (new headless, the real browser) with the flags the web tests use: no sandbox,
+ *   no GPU, and nothing that reaches for the network on its own (this machine has none).
+ */
+
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+const CATEGORIES = ['performance', 'accessibility', 'best-practices'] as const;
+
+export interface LighthousePage {
+  name: string;
+  url: string;
+}
+
+export interface LighthouseScores {
+  name: string;
+  url: string;
+  /** Category scores, 0–100, the median over the runs. */
+  performance: number;
+  accessibility: number;
+  bestPractices: number;
+  runs: number;
+  /** The median run's lab metrics (ms; CLS unitless). */
+  metrics: { firstContentfulPaint: number; largestContentfulPaint: number; totalBlockingTime: number; cumulativeLayoutShift: number; speedIndex: number };
+  /** Audits that lost points in any run (score < 1), by id, with their titles: what to fix first. */
+  failedAudits: { id: string; title: string; category: string }[];
+}
+
+export interface LighthouseOptions {
+  /** Runs per page (default 3). */
+  runs?: number;
+  formFactor?: 'desktop' | 'mobile';
+  log?: (line: string) => void;
+  /** Every run's full Lighthouse result (the `lhr` JSON), e.g. to keep the reports. */
+  onReport?: (page: LighthousePage, run: number, lhr: unknown) => void;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Chromium {
+  port: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/** Chromium with its DevTools endpoint on a free loopback port and a throwaway profile; stop() ends it (its process group) and removes the profile. */
+async function launchChromium(): Promise<Chromium> {
+  const port = await freePort();
+  const profile = mkdtempSync(path.join(tmpdir(), 'lighthouse-chromium-'));
+  const child = spawn(CHROMIUM_PATH, ['--headless=new', `--remote-debugging-address=127.0.0.1`, `--remote-debugging-port=${port}`, `--user-data-dir=${profile}`, ...CHROMIUM_ARGS, 'about:blank'], {
+    stdio: 'ignore',
+    // Its own process group: stop() ends the browser and every helper process it started, nothing else.
+    detached: true,
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, 'SIGTERM');
+      } catch {
+        // already gone
+      }
+      const gone = await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)]);
+      if (!gone) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        await exited;
+      }
+    }
+    rmSync(profile, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const response = await fetch(`http://127.0.0.1:${port}/json/version`, { signal: AbortSignal.timeout(2_000) });
+      if (response.ok) return { port, child, stop };
+    } catch {
+      // not listening yet
+    }
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error(`chromium (${CHROMIUM_PATH}) did not open its DevTools port ${port}`);
+    }
+    await sleep(100);
+  }
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
+
+/** Lighthouse's scores for each page: performance, accessibility and best practices, 0–100, medians over `runs` runs. */
+export async function lighthouseScores(pages: LighthousePage[], options: LighthouseOptions = {}): Promise<LighthouseScores[]> {
+  const runs = options.runs ?? 3;
+  const formFactor = options.formFactor ?? 'desktop';
+  const log = options.log ?? (() => undefined);
+  // Lighthouse is ESM-only.
+  const { default: lighthouse } = (await import('lighthouse')) as { default: (url: string, flags: object, config?: object) => Promise<{ lhr: any } | undefined> };
+  const config = formFactor === 'desktop' ? ((await import('lighthouse/core/config/desktop-config.js' as string)) as { default: object }).default : undefined;
+  const chromium = await launchChromium();
+  try {
+    const results: LighthouseScores[] = [];
+    for (const page of pages) {
+      const reports: any[] = [];
+      for (let run = 0; run < runs; run += 1) {
+        const result = await lighthouse(page.url, { port: chromium.port, output: 'json', logLevel: 'error', onlyCategories: [...CATEGORIES], formFactor }, config);
+        if (!result) throw new Error(`lighthouse returned nothing for ${page.url}`);
+        if (result.lhr.runtimeError) throw new Error(`lighthouse could not load ${page.url}: ${result.lhr.runtimeError.code} ${result.lhr.runtimeError.message}`);
+        reports.push(result.lhr);
+        options.onReport?.(page, run, result.lhr);
+        log(`${page.name} run ${run + 1}/${runs}: ${CATEGORIES.map((c) => `${c} ${Math.round(result.lhr.categories[c].score * 100)}`).join(', ')}`);
+      }
+      const score = (category: string) => median(reports.map((lhr) => Math.round(lhr.categories[category].score * 100)));
+      const performance = score('performance');
+      // The lab metrics of the run whose performance score is the median.
+      const medianRun = reports.find((lhr) => Math.round(lhr.categories.performance.score * 100) === performance) ?? reports[0];
+      const metric = (id: string) => Number(medianRun.audits[id]?.numericValue ?? NaN);
+      const failed = new Map<string, { id: string; title: string; category: string }>();
+      for (const lhr of reports) {
+        for (const category of CATEGORIES) {
+          for (const ref of lhr.categories[category].auditRefs as { id: string; weight: number }[]) {
+            const audit = lhr.audits[ref.id];
+            if (ref.weight > 0 && audit && audit.score !== null && audit.score < 1) failed.set(ref.id, { id: ref.id, title: audit.title, category });
+          }
+        }
+      }
+      results.push({
+        name: page.name,
+        url: page.url,
+        performance,
+        accessibility: score('accessibility'),
+        bestPractices: score('best-practices'),
+        runs,
+        metrics: {
+          firstContentfulPaint: metric('first-contentful-paint'),
+          largestContentfulPaint: metric('largest-contentful-paint'),
+          totalBlockingTime: metric('total-blocking-time'),
+          cumulativeLayoutShift: metric('cumulative-layout-shift'),
+          speedIndex: metric('speed-index'),
+        },
+        failedAudits: [...failed.values()],
+      });
+    }
+    return results;
+  } finally {
+    await chromium.stop();
+  }
+}
+
+export interface SeededWebFlight {
+  flightId: string;
+  flightNumber: string;
+  /** The pages to score: the search page with this flight among its results, and its seat map. */
+  pages: LighthousePage[];
+}
+
+async function call<T>(url: string, method: string, body: unknown, token?: string): Promise<T> {
+  const response = await fetch(url, {
+    method,
+    headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!response.ok) throw new Error(`${method} ${url} answered ${response.status}: ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+/**
+ * A flight of a realistic size (2 business rows of 4, 28 economy rows of 6: 176 seats) created through
+ * the API by `admin`, with a few seats held and booked by a traveller so the map shows every status.
+ * `apiUrl` is where the API (and so the web app, at `/`) answers.
+ */
+export async function seedWebFlight(apiUrl: string, admin: { email: string; password: string }): Promise<SeededWebFlight> {
+  const base = apiUrl.replace(/\/$/, '');
+  const { accessToken } = await call<{ accessToken: string }>(`${base}/auth/login`, 'POST', admin);
+  const price = (amount: number) => ({ amount, currency: 'USD' });
+  const seats = [
+    ...[1, 2].flatMap((row) => [...'ACDF'].map((letter) => ({ id: `${row}${letter}`, class: 'business', price: price(60_000) }))),
+    ...Array.from({ length: 28 }, (_, i) => i + 3).flatMap((row) => [...'ABCDEF'].map((letter) => ({ id: `${row}${letter}`, class: 'economy', price: price(12_000) }))),
+  ];
+  const number = `LH${1000 + Math.floor(Math.random() * 9000)}`;
+  const date = '2027-05-20';
+  const flight = await call<{ id: string; flightNumber: string }>(
+    `${base}/flights`,
+    'POST',
+    { flightNumber: number, origin: 'LHR', destination: 'JFK', departureTime: `${date}T09:30:00Z`, arrivalTime: `${date}T17:45:00Z`, seatMap: { seats } },
+    accessToken,
+  );
+  const traveller = await call<{ accessToken: string }>(`${base}/auth/register`, 'POST', { email: `lighthouse-${Date.now()}@example.com`, password: 'lighthouse password', name: 'Lighthouse' });
+  await call(`${base}/flights/${flight.id}/holds`, 'POST', { seats: ['3A', '3B', '7D'] }, traveller.accessToken);
+  const toBook = await call<{ holdId: string }>(`${base}/flights/${flight.id}/holds`, 'POST', { seats: ['1C', '1D', '12E'] }, traveller.accessToken);
+  await call(`${base}/holds/${toBook.holdId}/confirm`, 'POST', undefined, traveller.accessToken);
+  return {
+    flightId: flight.id,
+    flightNumber: flight.flightNumber,
+    pages: [
+      { name: 'search', url: `${base}/#/?origin=LHR&destination=JFK&date=${date}` },
+      { name: 'seat map', url: `${base}/#/flights/${flight.id}` },
+    ],
+  };
+}

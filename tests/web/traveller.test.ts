@@ -1,0 +1,274 @@
+import { api, registerUser, uniqueEmail } from '../support/http';
+import {
+  alertText,
+  appUrl,
+  createFlight,
+  open,
+  registerAndLogin,
+  seat,
+  seatLabel,
+  seatsMatchedAt,
+  tabTo,
+  until,
+  useBrowser,
+  unexpectedConsoleErrors,
+  watchSeats,
+  type TestFlight,
+  type UserPage,
+} from '../support/browser';
+
+/**
+ * The traveller's pages in chromium against the running stack (sls offline, real services): two people
+ * watching one flight's live seat map, the hold and booking journey with the mouse and with the
+ * keyboard alone, my bookings and cancelling, signing up, in and out, searching, and API errors shown
+ * as sentences.
+ */
+
+jest.setTimeout(90_000);
+
+describe('the traveller pages', () => {
+  const { newUser } = useBrowser();
+  const people: UserPage[] = [];
+  const person = async () => {
+    const user = await newUser();
+    people.push(user);
+    return user;
+  };
+
+  // Whatever a test did, its pages threw nothing and asked nothing of another host (the app works offline).
+  afterEach(() => {
+    for (const user of people.splice(0)) {
+      expect(user.errors).toEqual([]);
+      expect(unexpectedConsoleErrors(user)).toEqual([]);
+      expect(user.foreignRequests).toEqual([]);
+    }
+  });
+
+  const isHoldRequest = (flight: TestFlight) => (response: { url(): string; request(): { method(): string } }) =>
+    response.request().method() === 'POST' && new URL(response.url()).pathname.endsWith(`/flights/${flight.id}/holds`);
+
+  it('two people watch one flight: A holds two seats, B sees them held within 1 s without a reload, B is refused one of them, A confirms and finds the booking', async () => {
+    const flight = await createFlight({ rows: 4 });
+    const [a, b] = [await person(), await person()];
+    await Promise.all([registerAndLogin(a.page, 'alice'), registerAndLogin(b.page, 'bob')]);
+    await Promise.all([a, b].map(({ page }) => open(page, `#/flights/${flight.id}`, new RegExp(flight.flightNumber))));
+    // Both maps are live (the WebSocket is up), so what follows comes over it, not from a reload or a poll.
+    await Promise.all([a, b].map(({ page }) => page.getByText('Live', { exact: true }).waitFor()));
+    expect(await seatLabel(b.page, '1A')).toMatch(/^Seat 1A, economy, \$100\.00, available/);
+
+    // B picks 1A before A holds it.
+    await seat(b.page, '1A').click();
+    await until(async () => expect(await seat(b.page, '1A').getAttribute('aria-pressed')).toBe('true'), { what: "B's 1A to be selected" });
+
+    await seat(a.page, '1A').click();
+    await seat(a.page, '1B').click();
+    await watchSeats(b.page, { '1A': /taken by someone else/, '1B': /, held\b/ });
+    const holdButton = a.page.getByRole('button', { name: 'Hold 2 seats' });
+    const [holdResponse] = await Promise.all([a.page.waitForResponse(isHoldRequest(flight)), holdButton.click()]);
+    expect(holdResponse.status()).toBe(201);
+    await holdResponse.finished();
+    // When the answer's last byte arrived in A's browser (wall clock, as the note in B's page).
+    const timing = holdResponse.request().timing();
+    const answeredAt = timing.responseEnd >= 0 ? timing.startTime + timing.responseEnd : Date.now();
+
+    // B's map changes on its own: the note watchSeats left in B's page survives, so there was no reload.
+    const shownAt = await seatsMatchedAt(b.page, 10_000);
+    console.log(`[web] B's map showed A's hold ${Math.round(shownAt - answeredAt)} ms after A's hold was answered`);
+    expect(shownAt - answeredAt).toBeLessThan(1_000);
+    expect(await seatLabel(b.page, '1B')).toMatch(/, held\b/);
+    expect(await seatLabel(b.page, '1A')).toMatch(/selected, taken by someone else/);
+    expect(await seat(b.page, '1A').getAttribute('aria-pressed')).toBe('true');
+
+    // A sees the hold: its panel, the countdown, and its seats as "your hold".
+    await a.page.getByRole('heading', { level: 2, name: 'Your hold' }).waitFor();
+    expect(await a.page.getByRole('timer').innerText()).toMatch(/Held for \d+:\d\d/);
+    expect(await seatLabel(a.page, '1A')).toMatch(/your hold/);
+
+    // B's attempt on a seat A holds: the API refuses it (409) and B reads why.
+    const [refusal] = await Promise.all([b.page.waitForResponse(isHoldRequest(flight)), b.page.getByRole('button', { name: 'Hold 1 seat' }).click()]);
+    expect(refusal.status()).toBe(409);
+    await alertText(b.page, 'Sorry, that seat was taken meanwhile (1A). Pick another seat.');
+    // Clicking a seat that is already held says so without asking the API.
+    await seat(b.page, '1B').click();
+    await alertText(b.page, 'Seat 1B is taken. Pick another seat.');
+
+    // A confirms: the booking page, then the same booking in "My bookings".
+    await watchSeats(b.page, { '1A': /booked/, '1B': /booked/ });
+    await a.page.getByRole('button', { name: 'Confirm booking' }).click();
+    await a.page.getByRole('heading', { level: 1, name: 'Booking confirmed' }).waitFor();
+    const bookingId = decodeURIComponent(/#\/bookings\/([^/?]+)/.exec(a.page.url())?.[1] ?? '');
+    expect(bookingId).not.toBe('');
+    await expect(a.page.getByRole('main').innerText()).resolves.toMatch(/1A[\s\S]*1B/);
+    await seatsMatchedAt(b.page, 10_000);
+
+    await a.page.getByRole('link', { name: 'My bookings' }).click();
+    await a.page.getByRole('heading', { level: 1, name: 'My bookings' }).waitFor();
+    const card = a.page.getByRole('listitem').filter({ hasText: flight.flightNumber });
+    await card.waitFor();
+    expect(await card.innerText()).toMatch(/1A[\s\S]*1B/);
+    await card.getByRole('link', { name: 'View booking' }).click();
+    await until(() => a.page.url().endsWith(`#/bookings/${encodeURIComponent(bookingId)}`) || a.page.url().endsWith(`#/bookings/${bookingId}`), { what: 'the booking page' });
+  });
+
+  it('books a seat with the keyboard alone, lists it in My bookings, and cancels it there (two steps)', async () => {
+    const flight = await createFlight({ rows: 3 });
+    const c = await person();
+    const user = await registerAndLogin(c.page, 'keyboard');
+    await open(c.page, `#/flights/${flight.id}`, new RegExp(flight.flightNumber));
+    await c.page.getByText('Live', { exact: true }).waitFor();
+
+    // The map is one Tab stop; the arrow keys move between seats; Space picks one, like any toggle button.
+    await tabTo(c.page, /^Seat 1A,/);
+    await c.page.keyboard.press('ArrowDown');
+    await c.page.keyboard.press('ArrowRight');
+    await c.page.keyboard.press('ArrowRight');
+    await until(async () => expect(await c.page.evaluate('document.activeElement.getAttribute("aria-label")')).toMatch(/^Seat 2C,/), { what: 'focus on 2C' });
+    await c.page.keyboard.press('Space');
+    await until(async () => expect(await seat(c.page, '2C').getAttribute('aria-pressed')).toBe('true'), { what: '2C to be selected' });
+    await tabTo(c.page, 'Hold 1 seat');
+    await c.page.keyboard.press('Enter');
+    await c.page.getByRole('heading', { level: 2, name: 'Your hold' }).waitFor();
+    expect(await seatLabel(c.page, '2C')).toMatch(/your hold/);
+    await tabTo(c.page, 'Confirm booking');
+    await c.page.keyboard.press('Enter');
+    await c.page.getByRole('heading', { level: 1, name: 'Booking confirmed' }).waitFor();
+
+    const [booking] = (await api('GET', '/bookings', { token: user.accessToken })).body.items as { bookingId: string; status: string }[];
+    expect(booking).toMatchObject({ seats: [{ id: '2C' }], status: 'confirmed' });
+
+    await tabTo(c.page, 'My bookings', { backwards: true, max: 60 });
+    await c.page.keyboard.press('Enter');
+    await c.page.getByRole('heading', { level: 1, name: 'My bookings' }).waitFor();
+    const card = c.page.getByRole('listitem').filter({ hasText: flight.flightNumber });
+    await card.waitFor();
+    expect(await card.innerText()).toMatch(/2C/);
+
+    // Cancelling asks first; "Keep" changes nothing, "Really cancel?" cancels.
+    await card.getByRole('button', { name: 'Cancel booking' }).click();
+    await card.getByRole('button', { name: 'Keep' }).click();
+    await card.getByRole('button', { name: 'Cancel booking' }).waitFor();
+    expect((await api('GET', `/bookings/${booking!.bookingId}`, { token: user.accessToken })).body.status).toBe('confirmed');
+    await card.getByRole('button', { name: 'Cancel booking' }).click();
+    await card.getByRole('button', { name: 'Really cancel?' }).click();
+    await until(async () => expect(await card.innerText()).toMatch(/cancelled/i), { what: 'the card to say cancelled' });
+    expect((await api('GET', `/bookings/${booking!.bookingId}`, { token: user.accessToken })).body.status).toBe('cancelled');
+    // The seat is free again, on the map too.
+    await open(c.page, `#/flights/${flight.id}`, new RegExp(flight.flightNumber));
+    expect(await seatLabel(c.page, '2C')).toMatch(/available/);
+  });
+
+  it('a hold survives a reload of the page, and releasing it frees the seats on everyone\'s map', async () => {
+    const flight = await createFlight({ rows: 2 });
+    const [h, w] = [await person(), await person()];
+    await registerAndLogin(h.page, 'holder');
+    await Promise.all([h, w].map(({ page }) => open(page, `#/flights/${flight.id}`, new RegExp(flight.flightNumber))));
+    await Promise.all([h, w].map(({ page }) => page.getByText('Live', { exact: true }).waitFor()));
+    await seat(h.page, '2F').click();
+    await h.page.getByRole('button', { name: 'Hold 1 seat' }).click();
+    await h.page.getByRole('heading', { level: 2, name: 'Your hold' }).waitFor();
+    await until(async () => expect(await seatLabel(w.page, '2F')).toMatch(/, held$/), { what: "the watcher's 2F to be held" });
+
+    await h.page.reload();
+    await h.page.getByRole('heading', { level: 2, name: 'Your hold' }).waitFor();
+    expect(await seatLabel(h.page, '2F')).toMatch(/your hold/);
+    expect(await h.page.getByRole('timer').innerText()).toMatch(/Held for \d+:\d\d/);
+
+    await h.page.getByRole('button', { name: 'Release hold' }).click();
+    await alertText(h.page, 'Your hold was released: seat 2F is free again.');
+    expect(await h.page.getByRole('heading', { level: 2, name: 'Your hold' }).count()).toBe(0);
+    await until(async () => expect(await seatLabel(h.page, '2F')).toMatch(/, available$/), { what: "the holder's 2F to be available" });
+    await until(async () => expect(await seatLabel(w.page, '2F')).toMatch(/, available$/), { what: "the watcher's 2F to be available" });
+  });
+
+  it('signs up, logs out, refuses a wrong password with a sentence, logs in and comes back to the page that asked for it', async () => {
+    const d = await person();
+    const email = uniqueEmail('signup');
+    const password = 'a long enough password';
+    await open(d.page, '#/signup', 'Sign up');
+    await d.page.getByLabel('Name').fill('Dana Traveller');
+    await d.page.getByLabel('Email').fill(email);
+    await d.page.getByLabel('Password').fill(password);
+    await d.page.getByRole('button', { name: 'Create account' }).click();
+    await d.page.getByRole('button', { name: 'Log out' }).waitFor();
+    await d.page.getByRole('navigation', { name: 'Main' }).getByText('Dana Traveller').waitFor();
+    await d.page.getByRole('link', { name: 'My bookings' }).waitFor();
+    expect(await d.page.getByRole('link', { name: 'Admin' }).count()).toBe(0);
+
+    // The same email again is refused with the API's sentence.
+    await d.page.getByRole('button', { name: 'Log out' }).click();
+    await alertText(d.page, 'You are logged out.');
+    await d.page.getByRole('link', { name: 'Log in' }).waitFor();
+    expect(await d.page.getByRole('link', { name: 'My bookings' }).count()).toBe(0);
+    await open(d.page, '#/signup', 'Sign up');
+    await d.page.getByLabel('Name').fill('Dana Again');
+    await d.page.getByLabel('Email').fill(email);
+    await d.page.getByLabel('Password').fill(password);
+    await d.page.getByRole('button', { name: 'Create account' }).click();
+    await alertText(d.page, 'An account with this email already exists. Log in instead.');
+
+    // A page for signed-in people sends to the login form, which comes back to it afterwards.
+    await d.page.goto(appUrl('#/bookings'));
+    await d.page.getByRole('heading', { level: 1, name: 'Log in' }).waitFor();
+    await d.page.getByLabel('Email').fill(email);
+    await d.page.getByLabel('Password').fill('not the password');
+    await d.page.getByRole('button', { name: 'Log in', exact: true }).click();
+    await alertText(d.page, 'The email or password is wrong.');
+    expect(await d.page.getByRole('button', { name: 'Log out' }).count()).toBe(0);
+    await d.page.getByLabel('Password').fill(password);
+    await d.page.getByRole('button', { name: 'Log in', exact: true }).click();
+    await d.page.getByRole('heading', { level: 1, name: 'My bookings' }).waitFor();
+    await d.page.getByRole('button', { name: 'Log out' }).waitFor();
+
+    // The session survives a reload of the tab (the refresh token is in sessionStorage).
+    await d.page.reload();
+    await d.page.getByRole('heading', { level: 1, name: 'My bookings' }).waitFor();
+    await d.page.getByRole('button', { name: 'Log out' }).waitFor();
+  });
+
+  it('searches with the form, keeps the query in the address, and leads to the seat map', async () => {
+    // A day of its own, so the results are this test's flight only.
+    const day = `2027-${String(1 + (process.pid % 12)).padStart(2, '0')}-${String(1 + (Date.now() % 28)).padStart(2, '0')}`;
+    const flight = await createFlight({ origin: 'CDG', destination: 'SFO', departureTime: `${day}T08:05:00Z`, arrivalTime: `${day}T19:20:00Z` });
+    const e = await person();
+    await open(e.page, '#/', 'Search flights');
+    await e.page.getByLabel('From').fill('CDG');
+    await e.page.getByLabel('To').fill('SFO');
+    await e.page.getByLabel('Date').fill(day);
+    await e.page.getByRole('button', { name: 'Search' }).click();
+    const choose = e.page.getByRole('link', { name: `Choose seats on ${flight.flightNumber}` });
+    await choose.waitFor();
+    expect(decodeURIComponent(e.page.url())).toContain(`#/?origin=CDG&destination=SFO&date=${day}`);
+
+    // The address alone brings the same results back (a shared link, a reload).
+    const other = await person();
+    await other.page.goto(appUrl(`#/?origin=CDG&destination=SFO&date=${day}`));
+    await other.page.getByRole('link', { name: `Choose seats on ${flight.flightNumber}` }).waitFor();
+    expect(await other.page.getByLabel('From').inputValue()).toBe('CDG');
+
+    // A search that finds nothing says so.
+    await e.page.getByLabel('To').fill('NRT');
+    await e.page.getByRole('button', { name: 'Search' }).click();
+    await until(async () => expect(await e.page.getByRole('main').innerText()).toMatch(/no flights/i), { what: 'the empty result' });
+
+    await e.page.goBack();
+    await choose.click();
+    await e.page.getByRole('heading', { level: 1, name: new RegExp(flight.flightNumber) }).waitFor();
+    expect(await seatLabel(e.page, '1A')).toMatch(/^Seat 1A, economy, \$100\.00, available/);
+  });
+
+  it('an anonymous visitor sees the live seat map and is asked to log in to hold, then comes back to the flight', async () => {
+    const flight = await createFlight({ rows: 2 });
+    const f = await person();
+    await open(f.page, `#/flights/${flight.id}`, new RegExp(flight.flightNumber));
+    await f.page.getByText('Live', { exact: true }).waitFor();
+    await seat(f.page, '2B').click();
+    const login = f.page.getByRole('button', { name: 'Log in to hold seats' });
+    const user = await registerUser('anon');
+    await login.click();
+    await f.page.getByRole('heading', { level: 1, name: 'Log in' }).waitFor();
+    await f.page.getByLabel('Email').fill(user.email);
+    await f.page.getByLabel('Password').fill(user.password);
+    await f.page.getByRole('button', { name: 'Log in', exact: true }).click();
+    await f.page.getByRole('heading', { level: 1, name: new RegExp(flight.flightNumber) }).waitFor();
+  });
+});
