@@ -341,7 +341,7 @@ function operation(route: RoutePolicy) {
     responses: {
       [op.status]: { ...success, headers: RATE_LIMIT_HEADERS },
       ...(op.etag ? { 304: { description: 'Not modified since the ETag given in If-None-Match' } } : {}),
-      ...(op.slashRedirect ? { 308: { description: 'The same path with a trailing slash (`/dev` → `/dev/`)', headers: { Location: { schema: { type: 'string' } } } } } : {}),
+      ...(op.slashRedirect ? { 308: { description: 'The same path with a trailing slash (`/dev` → `dev/`, relative)', headers: { Location: { schema: { type: 'string' } } } } } : {}),
       ...problemResponses(route),
     },
   };

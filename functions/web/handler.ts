@@ -90,9 +90,12 @@ function pageResponse(): HttpResponse {
   };
 }
 
-/** `/dev` → `/dev/`: relative URLs from `/dev` would resolve outside the stage. */
+/**
+ * `/dev` → `/dev/`: relative URLs from `/dev` would resolve outside the stage. The Location is itself
+ * relative (`dev/`), so the browser resolves it against the URL it used, whatever a proxy made of it.
+ */
 function slashRedirect(fullPath: string): HttpResponse {
-  return { status: 308, headers: { location: `${fullPath}/`, 'cache-control': 'public, max-age=300' } };
+  return { status: 308, headers: { location: `${fullPath.split('/').pop()}/`, 'cache-control': 'public, max-age=300' } };
 }
 
 /** A built asset. Names carry a content hash, so they are cached for good. */

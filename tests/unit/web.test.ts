@@ -6,9 +6,9 @@ import { apiEvent, lambdaContext } from '../support/events';
 
 describe('the web app function', () => {
   it.each([
-    ['/dev', '/dev/'],
-    ['/prod/v1', '/prod/v1/'],
-  ])('redirects the page at %s to %s, so that its relative URLs stay under the stage', async (full, location) => {
+    ['/dev', 'dev/'],
+    ['/prod/v1', 'v1/'],
+  ])('redirects the page at %s to %s (relative: the browser knows its own URL), so that its relative URLs stay under the stage', async (full, location) => {
     const event = apiEvent({ path: '/', resource: '/' });
     (event.requestContext as { path?: string }).path = full;
     const response = await handler(event, lambdaContext);

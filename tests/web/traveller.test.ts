@@ -271,4 +271,19 @@ describe('the traveller pages', () => {
     await f.page.getByRole('button', { name: 'Log in', exact: true }).click();
     await f.page.getByRole('heading', { level: 1, name: new RegExp(flight.flightNumber) }).waitFor();
   });
+
+  it('the skip link moves focus to the content and leaves the page (and its live map) where it was', async () => {
+    const flight = await createFlight({ rows: 2 });
+    const g = await person();
+    await open(g.page, `#/flights/${flight.id}`, new RegExp(flight.flightNumber));
+    await g.page.getByText('Live', { exact: true }).waitFor();
+    const address = g.page.url();
+    // The skip link is the page's first tab stop; focus sits on the content after a route change, so it is focused directly.
+    await g.page.getByRole('link', { name: 'Skip to content' }).focus();
+    await g.page.keyboard.press('Enter');
+    expect(await g.page.evaluate('document.activeElement.id')).toBe('main');
+    expect(g.page.url()).toBe(address);
+    await g.page.getByRole('heading', { level: 1, name: new RegExp(flight.flightNumber) }).waitFor();
+    await g.page.getByText('Live', { exact: true }).waitFor();
+  });
 });

@@ -41,13 +41,32 @@ async function problemOf(response: Response): Promise<ApiError> {
   return new ApiError(problem, retryAfter);
 }
 
+// How far the browser's clock is from the API's (Date header; whole seconds, so only a gap past 2 s
+// counts): hold countdowns run on the API's time, so a fast browser clock cannot expire a fresh hold.
+let clockOffsetMs = 0;
+
+function noteServerTime(response: Response): void {
+  const date = Date.parse(response.headers.get('date') ?? '');
+  if (Number.isNaN(date)) return;
+  const offset = date + 500 - Date.now();
+  clockOffsetMs = Math.abs(offset) > 2000 ? offset : 0;
+}
+
+/** Now, on the API's clock. */
+export function serverNow(): number {
+  return Date.now() + clockOffsetMs;
+}
+
 export async function api<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
   let response = await send(method, path, options);
-  // An expired access token: refresh once (the refresh token rotates) and repeat the request.
+  // An expired access token: refresh once (the refresh token rotates) and repeat the request. The
+  // session ends only when the API refuses the tokens (session.ts); an outage during the refresh
+  // leaves it for the next try and answers this request's error.
   if (response.status === 401 && options.auth !== false && session.loggedIn() && (await session.refresh())) {
     response = await send(method, path, options);
+    if (response.status === 401) session.end();
   }
-  if (response.status === 401 && session.loggedIn() && options.auth !== false) session.end();
+  noteServerTime(response);
   if (response.status === 304) return undefined as T;
   if (!response.ok) throw await problemOf(response);
   const etag = response.headers.get('etag');

@@ -53,6 +53,8 @@ export function watchFlight(flightId: string, handlers: LiveHandlers): () => voi
   let pollTimer: ReturnType<typeof setTimeout> | undefined;
   let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   let failures = 0;
+  /** Whether the socket delivers this flight's changes; polling runs whenever it does not. */
+  let subscribed = false;
 
   const snapshot = (seats: { id: string; status: SeatStatus; expiresAt?: string }[], at: number) => {
     version = at;
@@ -61,7 +63,7 @@ export function watchFlight(flightId: string, handlers: LiveHandlers): () => voi
 
   const poll = async () => {
     pollTimer = undefined;
-    if (stopped || socket?.readyState === WebSocket.OPEN) return;
+    if (stopped || subscribed) return;
     try {
       const page = await api<SeatsPage | undefined>('GET', `/flights/${flightId}/seats`, { auth: false, etag, onEtag: (tag) => (etag = tag) });
       if (page && !stopped && page.version !== version) snapshot(page.seats, page.version);
@@ -84,11 +86,13 @@ export function watchFlight(flightId: string, handlers: LiveHandlers): () => voi
     switch (message.type) {
       case 'snapshot':
         failures = 0;
+        subscribed = true;
         handlers.mode('live');
         snapshot(message.seats, message.version);
         break;
       case 'seats':
         failures = 0;
+        subscribed = true;
         handlers.mode('live');
         if (version !== undefined && message.version <= version) break; // already seen
         if (version !== undefined && message.fromVersion > version + 1) {
@@ -105,7 +109,8 @@ export function watchFlight(flightId: string, handlers: LiveHandlers): () => voi
         handlers.flightCancelled();
         break;
       case 'error':
-        // The server refused the subscription (e.g. too many): the page still works by polling.
+        // The server refused the subscription (say, the flight is gone): the page keeps working by polling.
+        subscribed = false;
         startPolling();
         break;
       case 'unsubscribed':
@@ -132,9 +137,16 @@ export function watchFlight(flightId: string, handlers: LiveHandlers): () => voi
       return;
     }
     if (stopped) return;
-    const url = new URL(ticket.url);
-    url.searchParams.set('ticket', ticket.ticket);
-    const opened = new WebSocket(url);
+    let opened: WebSocket;
+    try {
+      const url = new URL(ticket.url);
+      url.searchParams.set('ticket', ticket.ticket);
+      opened = new WebSocket(url);
+    } catch {
+      // A URL the browser will not open (malformed, or refused by a policy): poll, and try again later.
+      reconnectLater();
+      return;
+    }
     socket = opened;
     opened.addEventListener('open', subscribe);
     opened.addEventListener('message', (event) => {
@@ -145,7 +157,9 @@ export function watchFlight(flightId: string, handlers: LiveHandlers): () => voi
       }
     });
     opened.addEventListener('close', () => {
-      if (socket === opened) socket = undefined;
+      if (socket !== opened) return;
+      socket = undefined;
+      subscribed = false;
       reconnectLater();
     });
   };

@@ -53,5 +53,10 @@ session.onChange(() => {
   refreshRoute(main, notFound);
 });
 renderNav();
+// The skip link moves focus to the page's content; as a hash it would also replace the route in the address.
+document.querySelector('.skip-link')!.addEventListener('click', (event) => {
+  event.preventDefault();
+  main.focus();
+});
 window.addEventListener('hashchange', navigated);
 startRouter(main, notFound);

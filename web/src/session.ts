@@ -2,11 +2,13 @@ import { api } from './api';
 import type { ApiError } from './errors';
 
 /**
- * Who is logged in, and their tokens. The access token lives only in memory; the refresh token in
- * sessionStorage, so a reload keeps the tab logged in but nothing outlives the tab, and no cookie is
- * sent anywhere. The page's Content-Security-Policy allows only this origin's scripts, which is what
- * keeps other code away from that storage. Refreshing rotates the refresh token (the API revokes the
- * old one); concurrent callers share one refresh.
+ * Who is logged in, and their tokens, in sessionStorage: a reload keeps the tab logged in, nothing
+ * outlives the tab, and no cookie is sent anywhere. The page's Content-Security-Policy allows only
+ * this origin's scripts, which is what keeps other code away from that storage. Refreshing rotates the
+ * refresh token (the API revokes the old one, and a reuse of it revokes its successors too);
+ * concurrent callers share one refresh. The access token is kept beside it so that a reload does not
+ * refresh: a reload during a refresh would lose the rotated token and, on the next try, present the
+ * old one — which the API treats as theft and answers by ending the session.
  */
 export interface User {
   id: string;
@@ -25,14 +27,19 @@ export interface TokenPair {
 }
 
 const REFRESH_KEY = 'flight-booking.refreshToken';
+const ACCESS_KEY = 'flight-booking.accessToken';
 const USER_KEY = 'flight-booking.user';
 // Refresh a little before the access token expires, so a request never carries a token about to lapse.
 const EARLY_SECONDS = 30;
 
 type Listener = (user: User | undefined) => void;
 
+interface AccessToken {
+  token: string;
+  expiresAt: number;
+}
+
 class Session {
-  private access: { token: string; expiresAt: number } | undefined;
   private refreshing: Promise<boolean> | undefined;
   private readonly listeners = new Set<Listener>();
 
@@ -60,7 +67,7 @@ class Session {
   }
 
   end(): void {
-    this.access = undefined;
+    sessionStorage.removeItem(ACCESS_KEY);
     sessionStorage.removeItem(REFRESH_KEY);
     sessionStorage.removeItem(USER_KEY);
     this.notify();
@@ -73,8 +80,10 @@ class Session {
   /** A valid access token, refreshed first when it is missing (after a reload) or about to expire. */
   async accessToken(): Promise<string | undefined> {
     if (!this.loggedIn()) return undefined;
-    if (!this.access || this.access.expiresAt - EARLY_SECONDS * 1000 < Date.now()) await this.refresh();
-    return this.access?.token;
+    const current = this.access();
+    if (current && current.expiresAt - EARLY_SECONDS * 1000 > Date.now()) return current.token;
+    await this.refresh();
+    return this.access()?.token;
   }
 
   /** Trades the refresh token for a new pair; false (and logged out) when the API refuses it. */
@@ -97,8 +106,14 @@ class Session {
     }
   }
 
+  private access(): AccessToken | undefined {
+    const saved = sessionStorage.getItem(ACCESS_KEY);
+    return saved ? (JSON.parse(saved) as AccessToken) : undefined;
+  }
+
   private keep(pair: TokenPair): void {
-    this.access = { token: pair.accessToken, expiresAt: Date.now() + pair.expiresIn * 1000 };
+    const access: AccessToken = { token: pair.accessToken, expiresAt: Date.now() + pair.expiresIn * 1000 };
+    sessionStorage.setItem(ACCESS_KEY, JSON.stringify(access));
     sessionStorage.setItem(REFRESH_KEY, pair.refreshToken);
   }
 

@@ -4,7 +4,7 @@ import { ApiError } from '../errors';
 import { drawSeatMap } from '../pages/seatmap';
 import type { Page } from '../router';
 import { act, announce, onSubmit, requireAdmin, showError, showMessage } from '../ui';
-import { flightFields, flightPath, statusBadge, type Flight } from './flights';
+import { flightFields, flightPath, statusBadge, type Flight } from './flight-fields';
 import { adminHeading, dataTable, formProblem, section, tableRow, type Child } from './nav';
 import {
   compareSeatIds,

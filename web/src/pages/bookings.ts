@@ -57,7 +57,8 @@ function cancelControl(booking: Booking, done: (cancelled: Booking) => void): HT
     really.addEventListener('click', () => void act(really, () => cancelBooking(booking, done)));
     keep.addEventListener('click', () => ask().focus());
     show(box, really, keep);
-    really.focus();
+    // On the harmless choice: a second press of Enter must not cancel the booking.
+    keep.focus();
   };
   ask();
   return box;

@@ -1,4 +1,4 @@
-import { api, idempotencyKey } from '../api';
+import { api, idempotencyKey, serverNow } from '../api';
 import { h, money, show } from '../dom';
 import { ApiError } from '../errors';
 import { watchFlight, type LiveMode, type SeatStatus } from '../live';
@@ -27,6 +27,9 @@ interface Hold {
   flightId: string;
   seats: string[];
   expiresAt: string;
+  /** GET /holds/{id} keeps answering for ended holds, with how they ended. */
+  status?: 'active' | 'confirmed' | 'released' | 'expired' | 'voided';
+  bookingId?: string;
 }
 interface Booking {
   bookingId: string;
@@ -44,7 +47,7 @@ function total(seats: Seat[]): string {
 }
 
 function secondsLeft(hold: OwnHold): number {
-  return Math.max(0, Math.ceil((Date.parse(hold.expiresAt) - Date.now()) / 1000));
+  return Math.max(0, Math.ceil((Date.parse(hold.expiresAt) - serverNow()) / 1000));
 }
 
 function heldFor(hold: OwnHold): string {
@@ -407,7 +410,14 @@ class FlightView {
     for (const hold of [...this.holds]) {
       try {
         const current = await api<Hold>('GET', holdPath(hold.holdId));
-        if (this.stopped || current.expiresAt === hold.expiresAt) continue;
+        if (this.stopped) return;
+        if (current.status !== undefined && current.status !== 'active') {
+          this.dropHold(hold);
+          // A confirm whose answer was lost (a reload, a dropped connection) still made the booking.
+          if (current.status === 'confirmed' && current.bookingId) showMessage(`${seatList(hold.seats)} ${hold.seats.length === 1 ? 'is' : 'are'} already booked: see booking ${current.bookingId} in My bookings.`);
+          continue;
+        }
+        if (current.expiresAt === hold.expiresAt) continue;
         hold.expiresAt = current.expiresAt;
         rememberHold(hold);
       } catch (error) {

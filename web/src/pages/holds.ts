@@ -1,3 +1,4 @@
+import { serverNow } from '../api';
 import { session } from '../session';
 
 /**
@@ -36,7 +37,7 @@ export function ownHolds(flightId: string): OwnHold[] {
   } catch {
     // Unreadable: as if nothing were remembered.
   }
-  const live = holds.filter((hold) => Date.parse(hold.expiresAt) > Date.now());
+  const live = holds.filter((hold) => Date.parse(hold.expiresAt) > serverNow());
   if (live.length !== holds.length) write(flightId, live);
   return live;
 }
