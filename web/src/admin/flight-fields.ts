@@ -1,4 +1,5 @@
 import { field, h } from '../dom';
+import type { Flight } from '../types';
 
 /**
  * A flight as the admin pages show and edit it: its fields (number, airports, UTC times) for the new
@@ -6,18 +7,7 @@ import { field, h } from '../dom';
  * then keeps each admin page a chunk of its own (tests/web/budget.test.ts tells them apart by source).
  */
 
-export interface Flight {
-  id: string;
-  flightNumber: string;
-  origin: string;
-  destination: string;
-  departureTime: string;
-  arrivalTime: string;
-  status: 'scheduled' | 'cancelled';
-  seatMapVersion: number;
-  createdAt: string;
-  updatedAt: string;
-}
+export type { Flight };
 
 type FlightDetails = Pick<Flight, 'flightNumber' | 'origin' | 'destination' | 'departureTime' | 'arrivalTime'>;
 

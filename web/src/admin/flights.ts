@@ -5,13 +5,9 @@ import { announce, onSubmit, requireAdmin, showError, showMessage } from '../ui'
 import { adminHeading, formProblem, section, showMoreButton } from './nav';
 import { airportInput, flightFields, flightPath, sent, statusBadge, type Flight } from './flight-fields';
 import { layoutFieldset, seatsOrProblem } from './seatmap-editor';
+import type { List } from '../types';
 
 /** The admin's flights page: find a flight to manage, or create one with a generated seat map. */
-
-interface FlightList {
-  items: Flight[];
-  nextCursor: string | null;
-}
 
 function flightCard(flight: Flight): HTMLElement {
   return h(
@@ -25,12 +21,12 @@ function flightCard(flight: Flight): HTMLElement {
 
 async function findFlights(query: URLSearchParams, results: HTMLElement): Promise<void> {
   const listPath = (cursor?: string) => `/flights?${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-  const first = await api<FlightList>('GET', listPath());
+  const first = await api<List<Flight>>('GET', listPath());
   const list = h('ul', { class: 'cards', tabindex: -1, 'aria-label': 'Flights found' }, first.items.map(flightCard));
   const route = `${query.get('origin')} to ${query.get('destination')} on ${query.get('date')}`;
   const summary = first.items.length === 0 ? `No flights from ${route}.` : `Flights from ${route}:`;
   const more = showMoreButton(first.nextCursor, list, async (cursor) => {
-    const page = await api<FlightList>('GET', listPath(cursor));
+    const page = await api<List<Flight>>('GET', listPath(cursor));
     list.append(...page.items.map(flightCard));
     return page.nextCursor;
   });

@@ -4,17 +4,13 @@ import type { Page } from '../router';
 import { session, type User } from '../session';
 import { act, onSubmit, requireAdmin, showError, showMessage } from '../ui';
 import { adminHeading, dataTable, section, showMoreButton, tableRow } from './nav';
+import type { List } from '../types';
 
 /**
  * The admin's users page: every account with its role and status, changed row by row, and a form for
  * new accounts. The API enforces the admin-safety rules (API.md); the page states them, disables the
  * admin's own controls, and puts a row back as it was when the API refuses a change.
  */
-
-interface UserList {
-  items: User[];
-  nextCursor: string | null;
-}
 
 const ROLES = ['user', 'admin'] as const;
 const RULE_ID = 'admin-safety-rule';
@@ -94,11 +90,11 @@ export const adminUsersPage: Page = async (main) => {
 
   main.append(h('p', { id: RULE_ID }, 'Admins cannot demote or disable themselves, and the last enabled admin cannot be demoted or disabled.'), table);
   try {
-    const first = await api<UserList>('GET', listPath());
+    const first = await api<List<User>>('GET', listPath());
     addRows(first.items);
     main.append(
       showMoreButton(first.nextCursor, table, async (cursor) => {
-        const page = await api<UserList>('GET', listPath(cursor));
+        const page = await api<List<User>>('GET', listPath(cursor));
         addRows(page.items);
         return page.nextCursor;
       }),

@@ -4,6 +4,7 @@ import { ApiError } from '../errors';
 import type { Page } from '../router';
 import { act, requireLogin, showError, showMessage } from '../ui';
 import { flightTimes, type Flight } from './search';
+import type { List } from '../types';
 
 /**
  * The caller's bookings, one booking's page, and cancelling. Cancelling takes a second click on
@@ -15,11 +16,6 @@ interface Booking {
   seats: { id: string; class: string; price: { amount: number; currency: string } }[];
   status: 'confirmed' | 'cancelled' | 'flight_cancelled';
   createdAt: string;
-}
-
-interface BookingList {
-  items: Booking[];
-  nextCursor: string | null;
 }
 
 /** "1A (economy, $120.00), 1B (economy, $120.00)": the booking's seats as they were bought. */
@@ -110,7 +106,7 @@ export const bookingsPage: Page = async (main) => {
   const more = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Show more');
   let cursor: string | null = null;
   const load = async () => {
-    const page = await api<BookingList>('GET', `/bookings${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const page = await api<List<Booking>>('GET', `/bookings${cursor ? `?cursor=${encodeURIComponent(cursor)}` : ''}`);
     const cards = await Promise.all(page.items.map(async (booking) => bookingCard(booking, await flightOf(booking.flightId))));
     list.append(...cards);
     cursor = page.nextCursor;

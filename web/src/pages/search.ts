@@ -1,26 +1,14 @@
 import { api } from '../api';
 import { dateTime, field, h, show } from '../dom';
 import { currentPath, navigate, type Page } from '../router';
+import type { Flight, List } from '../types';
 import { act, announce, onSubmit } from '../ui';
 
 /**
  * The start page: search flights by route and day. The query lives in the hash (`#/?origin=…`), so a
  * reload, a shared link and the back button all show the same results.
  */
-export interface Flight {
-  id: string;
-  flightNumber: string;
-  origin: string;
-  destination: string;
-  departureTime: string;
-  arrivalTime: string;
-  status: 'scheduled' | 'cancelled';
-}
-
-interface FlightList {
-  items: Flight[];
-  nextCursor: string | null;
-}
+export type { Flight };
 
 interface Query {
   origin: string;
@@ -73,9 +61,9 @@ function flightCard(flight: Flight): HTMLElement {
   );
 }
 
-function fetchFlights(query: Query, cursor?: string): Promise<FlightList> {
+function fetchFlights(query: Query, cursor?: string): Promise<List<Flight>> {
   const search = new URLSearchParams({ ...query, ...(cursor ? { cursor } : {}) });
-  return api<FlightList>('GET', `/flights?${search}`, { auth: false });
+  return api<List<Flight>>('GET', `/flights?${search}`, { auth: false });
 }
 
 async function search(results: HTMLElement, query: Query): Promise<void> {
