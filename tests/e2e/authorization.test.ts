@@ -144,6 +144,8 @@ describe('authorization matrix: every route × every kind of caller', () => {
       userId: patchTarget!.user.id,
       service: instance.service,
       instanceId: instance.instanceId,
+      // The web app's icon: the one file under /app/ whose name carries no build hash.
+      file: 'favicon.svg',
     });
     callers.push(
       { name: 'anonymous' },
