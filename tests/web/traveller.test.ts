@@ -256,7 +256,7 @@ describe('the traveller pages', () => {
     expect(await seatLabel(e.page, '1A')).toMatch(/^Seat 1A, economy, \$100\.00, available/);
   });
 
-  it('an anonymous visitor sees the live seat map and is asked to log in to hold, then comes back to the flight', async () => {
+  it('an anonymous visitor sees the live seat map and is asked to log in to hold, then comes back to the flight with the seats picked', async () => {
     const flight = await createFlight({ rows: 2 });
     const f = await person();
     await open(f.page, `#/flights/${flight.id}`, new RegExp(flight.flightNumber));
@@ -270,6 +270,10 @@ describe('the traveller pages', () => {
     await f.page.getByLabel('Password').fill(user.password);
     await f.page.getByRole('button', { name: 'Log in', exact: true }).click();
     await f.page.getByRole('heading', { level: 1, name: new RegExp(flight.flightNumber) }).waitFor();
+    // What was picked before logging in is still picked, ready to hold.
+    await until(async () => expect(await seat(f.page, '2B').getAttribute('aria-pressed')).toBe('true'), { what: '2B still selected' });
+    await f.page.getByRole('button', { name: 'Hold 1 seat' }).click();
+    await f.page.getByRole('heading', { level: 2, name: 'Your hold' }).waitFor();
   });
 
   it('the skip link moves focus to the content and leaves the page (and its live map) where it was', async () => {

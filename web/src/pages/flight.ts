@@ -5,7 +5,7 @@ import { watchFlight, type LiveMode, type SeatStatus } from '../live';
 import { navigate, type Cleanup, type Page } from '../router';
 import { session } from '../session';
 import { act, announce, clearMessages, showError, showMessage } from '../ui';
-import { forgetHold, ownHolds, rememberHold, type OwnHold } from './holds';
+import { forgetHold, keepPicked, ownHolds, rememberHold, takePicked, type OwnHold } from './holds';
 import { flightTimes, type Flight } from './search';
 import { bySeat, classLabel, drawSeatMap, type DrawnSeat, type Seat, type SeatMap } from './seatmap';
 
@@ -102,6 +102,10 @@ class FlightView {
     this.version = answer.version;
     this.cancelled = flight.status === 'cancelled';
     this.holds = session.loggedIn() && !this.cancelled ? ownHolds(flight.id) : [];
+    // The seats picked before logging in, those still free.
+    if (session.loggedIn() && !this.cancelled) {
+      for (const id of takePicked(flight.id).slice(0, MAX_SEATS)) if (this.seats.get(id)?.status === 'available') this.selected.add(id);
+    }
     this.holdButton.addEventListener('click', () => this.onHoldButton());
   }
 
@@ -301,6 +305,7 @@ class FlightView {
 
   private onHoldButton(): void {
     if (!session.loggedIn()) {
+      keepPicked(this.flight.id, [...this.selected]);
       navigate(`/login?next=/flights/${encodeURIComponent(this.flight.id)}`);
       return;
     }

@@ -46,6 +46,27 @@ export function rememberHold(hold: OwnHold): void {
   write(hold.flightId, [...ownHolds(hold.flightId).filter((kept) => kept.holdId !== hold.holdId), hold]);
 }
 
+/**
+ * Seats picked before logging in: kept across the trip to the login page (the flight page is rendered
+ * anew afterwards) and handed back once, to the first flight page of that flight.
+ */
+const pickedKey = (flightId: string) => `flight-booking.picked.${flightId}`;
+
+export function keepPicked(flightId: string, seats: string[]): void {
+  sessionStorage.setItem(pickedKey(flightId), JSON.stringify(seats));
+}
+
+export function takePicked(flightId: string): string[] {
+  const saved = sessionStorage.getItem(pickedKey(flightId));
+  sessionStorage.removeItem(pickedKey(flightId));
+  try {
+    const seats: unknown = saved ? JSON.parse(saved) : [];
+    return Array.isArray(seats) ? seats.filter((seat): seat is string => typeof seat === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
 export function forgetHold(flightId: string, holdId: string): void {
   write(flightId, ownHolds(flightId).filter((kept) => kept.holdId !== holdId));
 }
