@@ -1,9 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { chromium } from 'playwright-core';
+import { freePort } from '../scripts/stack';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from '../tests/support/chromium';
+import { median } from './measure';
 
 /**
  * Lighthouse (the npm package, run programmatically) on pages of the web app, with Debian's chromium:
@@ -18,12 +16,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
  *   Power screen) for the stricter number.
  * - Three runs per page, the median of each category (Lighthouse's own advice for variance); every
  *   run starts from cleared storage and cache (Lighthouse's default), so it is a first visit.
- * - Chromium headless (new headless, the real browser) with the flags the web tests use: no sandbox,
- *   no GPU, and nothing that reaches for the network on its own (this machine has none).
+ * - Chromium headless, launched by playwright-core with the flags the web tests use (no sandbox, no
+ *   GPU, nothing that reaches for the network on its own: this machine has none), driven by Lighthouse
+ *   over its DevTools port.
  */
 
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 const CATEGORIES = ['performance', 'accessibility', 'best-practices'] as const;
 
 export interface LighthousePage {
@@ -54,70 +51,6 @@ export interface LighthouseOptions {
   onReport?: (page: LighthousePage, run: number, lhr: unknown) => void;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-interface Chromium {
-  port: number;
-  child: ChildProcess;
-  stop(): Promise<void>;
-}
-
-/** Chromium with its DevTools endpoint on a free loopback port and a throwaway profile; stop() ends it (its process group) and removes the profile. */
-async function launchChromium(): Promise<Chromium> {
-  const port = await freePort();
-  const profile = mkdtempSync(path.join(tmpdir(), 'lighthouse-chromium-'));
-  const child = spawn(CHROMIUM_PATH, ['--headless=new', `--remote-debugging-address=127.0.0.1`, `--remote-debugging-port=${port}`, `--user-data-dir=${profile}`, ...CHROMIUM_ARGS, 'about:blank'], {
-    stdio: 'ignore',
-    // Its own process group: stop() ends the browser and every helper process it started, nothing else.
-    detached: true,
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-      try {
-        process.kill(-child.pid, 'SIGTERM');
-      } catch {
-        // already gone
-      }
-      const gone = await Promise.race([exited.then(() => true), sleep(5_000).then(() => false)]);
-      if (!gone) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-        await exited;
-      }
-    }
-    rmSync(profile, { recursive: true, force: true });
-  };
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/json/version`, { signal: AbortSignal.timeout(2_000) });
-      if (response.ok) return { port, child, stop };
-    } catch {
-      // not listening yet
-    }
-    if (child.exitCode !== null || Date.now() > deadline) {
-      await stop();
-      throw new Error(`chromium (${CHROMIUM_PATH}) did not open its DevTools port ${port}`);
-    }
-    await sleep(100);
-  }
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor((values.length - 1) / 2)]!;
-
 /** Lighthouse's scores for each page: performance, accessibility and best practices, 0–100, medians over `runs` runs. */
 export async function lighthouseScores(pages: LighthousePage[], options: LighthouseOptions = {}): Promise<LighthouseScores[]> {
   const runs = options.runs ?? 3;
@@ -126,13 +59,15 @@ export async function lighthouseScores(pages: LighthousePage[], options: Lightho
   // Lighthouse is ESM-only.
   const { default: lighthouse } = (await import('lighthouse')) as { default: (url: string, flags: object, config?: object) => Promise<{ lhr: any } | undefined> };
   const config = formFactor === 'desktop' ? ((await import('lighthouse/core/config/desktop-config.js' as string)) as { default: object }).default : undefined;
-  const chromium = await launchChromium();
+  // Playwright launches and stops the browser (a throwaway profile); Lighthouse drives it over its DevTools port.
+  const port = await freePort();
+  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, `--remote-debugging-port=${port}`] });
   try {
     const results: LighthouseScores[] = [];
     for (const page of pages) {
       const reports: any[] = [];
       for (let run = 0; run < runs; run += 1) {
-        const result = await lighthouse(page.url, { port: chromium.port, output: 'json', logLevel: 'error', onlyCategories: [...CATEGORIES], formFactor }, config);
+        const result = await lighthouse(page.url, { port, output: 'json', logLevel: 'error', onlyCategories: [...CATEGORIES], formFactor }, config);
         if (!result) throw new Error(`lighthouse returned nothing for ${page.url}`);
         if (result.lhr.runtimeError) throw new Error(`lighthouse could not load ${page.url}: ${result.lhr.runtimeError.code} ${result.lhr.runtimeError.message}`);
         reports.push(result.lhr);
@@ -172,7 +107,7 @@ export async function lighthouseScores(pages: LighthousePage[], options: Lightho
     }
     return results;
   } finally {
-    await chromium.stop();
+    await browser.close();
   }
 }
 

@@ -1,21 +1,11 @@
 import * as z from '../../lib/validation';
 import { flightId } from '../../lib/ids';
 import { MIGRATION_POLICIES, seatMapInput } from '../seats/model';
+import type { Flight } from './flight';
+
+export type { Flight };
 
 /** The flights service's shapes (API.md, "Flights"). */
-
-export interface Flight {
-  id: string;
-  flightNumber: string;
-  origin: string;
-  destination: string;
-  departureTime: string;
-  arrivalTime: string;
-  status: 'scheduled' | 'cancelled';
-  seatMapVersion: number;
-  createdAt: string;
-  updatedAt: string;
-}
 
 const iata = z.string().check(z.regex(/^[A-Z]{3}$/, 'must be a 3-letter IATA airport code'));
 const flightNumber = z.string().check(z.regex(/^[A-Z0-9]{2}[0-9]{1,4}[A-Z]?$/, 'must be a flight number like BA117'));

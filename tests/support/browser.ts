@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page, type Request } from 'playwright-core';
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from './chromium';
 import { api, apiUrl, loginAdmin, registerUser } from './http';
 import { flightNumber, seatMap } from './seats';
 
@@ -11,10 +12,6 @@ import { flightNumber, seatMap } from './seats';
  * protocol (which CSP does not govern) rather than added as a <script>, so the accessibility checks see
  * the same page the other tests drive.
  */
-
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** No sandbox (containers), no GPU, and nothing that reaches for the network by itself: this machine has none. */
-export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 /** How long a test waits for something the page should show; the stack runs on two shared cores. */
 export const UI_TIMEOUT_MS = 15_000;

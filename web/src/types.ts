@@ -1,16 +1,6 @@
 /** The API's objects as the web app reads them (../shared/API.md): one definition for every page. */
-export interface Flight {
-  id: string;
-  flightNumber: string;
-  origin: string;
-  destination: string;
-  departureTime: string;
-  arrivalTime: string;
-  status: 'scheduled' | 'cancelled';
-  seatMapVersion: number;
-  createdAt: string;
-  updatedAt: string;
-}
+// The flight as the flights service answers it: the web app reads the one definition the API has.
+export type { Flight } from '../../functions/flights/flight';
 
 /** A page of a list: `?limit=` and `?cursor=`. */
 export interface List<T> {

@@ -68,6 +68,31 @@ export function requireAdmin(main: HTMLElement): boolean {
   return false;
 }
 
+/**
+ * A destructive action in two steps, without a browser dialog (keyboard users and tests need none):
+ * the `ask` button turns into `really` and `keep`. Focus lands on `keep`, so a repeated key press
+ * never confirms by accident. `confirmed` runs through act() (errors as sentences).
+ */
+export function twoStepAction(labels: { ask: string; really: string; keep: string; askClass?: string }, confirmed: () => Promise<void>): HTMLElement {
+  const box = h('div', { class: 'actions' });
+  const offer = (): HTMLButtonElement => {
+    const ask = h('button', { type: 'button', class: labels.askClass ?? 'secondary' }, labels.ask);
+    ask.addEventListener('click', reallyAsk);
+    show(box, ask);
+    return ask;
+  };
+  const reallyAsk = () => {
+    const really = h('button', { type: 'button', class: 'danger' }, labels.really);
+    const keep = h('button', { type: 'button', class: 'secondary' }, labels.keep);
+    really.addEventListener('click', () => void act(really, confirmed));
+    keep.addEventListener('click', () => offer().focus());
+    show(box, really, keep);
+    keep.focus();
+  };
+  offer();
+  return box;
+}
+
 /** A form's submit handler without the browser's own navigation. */
 export function onSubmit(form: HTMLFormElement, action: () => Promise<void>): HTMLFormElement {
   form.addEventListener('submit', (event) => {

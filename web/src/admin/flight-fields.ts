@@ -7,7 +7,6 @@ import type { Flight } from '../types';
  * then keeps each admin page a chunk of its own (tests/web/budget.test.ts tells them apart by source).
  */
 
-export type { Flight };
 
 type FlightDetails = Pick<Flight, 'flightNumber' | 'origin' | 'destination' | 'departureTime' | 'arrivalTime'>;
 

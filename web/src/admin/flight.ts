@@ -3,8 +3,9 @@ import { field, h, money, show } from '../dom';
 import { ApiError } from '../errors';
 import { drawSeatMap } from '../pages/seatmap';
 import type { Page } from '../router';
-import { act, announce, onSubmit, requireAdmin, showError, showMessage } from '../ui';
-import { flightFields, flightPath, statusBadge, type Flight } from './flight-fields';
+import { act, announce, onSubmit, requireAdmin, showError, showMessage, twoStepAction } from '../ui';
+import { flightFields, flightPath, statusBadge } from './flight-fields';
+import type { Flight } from '../types';
 import { adminHeading, dataTable, formProblem, section, tableRow, type Child } from './nav';
 import {
   compareSeatIds,
@@ -232,33 +233,17 @@ function migrationSection(flightId: string, onFinished: (report: MigrationReport
 
 /** Two steps, no dialog: "Cancel flight" turns into "Really cancel this flight?" and "Keep flight". */
 function cancelSection(flight: Flight, onCancelled: (flight: Flight) => void): HTMLElement {
-  const controls = h('div', { class: 'actions' });
+  const controls = h('div');
   const showCancelled = () => show(controls, h('p', { tabindex: -1 }, 'This flight is cancelled.'));
-  const offer = (): HTMLButtonElement => {
-    const cancel = h('button', { type: 'button', class: 'danger' }, 'Cancel flight');
-    cancel.addEventListener('click', confirm);
-    show(controls, cancel);
-    return cancel;
-  };
-  const confirm = () => {
-    const really = h('button', { type: 'button', class: 'danger' }, 'Really cancel this flight?');
-    const keep = h('button', { type: 'button', class: 'secondary' }, 'Keep flight');
-    really.addEventListener('click', () =>
-      void act(really, async () => {
-        const cancelled = await api<Flight>('DELETE', `/flights/${encodeURIComponent(flight.id)}`);
-        showCancelled();
-        controls.querySelector('p')?.focus();
-        onCancelled(cancelled);
-        showMessage(`Flight ${cancelled.flightNumber} is cancelled.`);
-      }),
-    );
-    keep.addEventListener('click', () => offer().focus());
-    show(controls, really, keep);
-    // Focus the safe choice: a repeated key press must not cancel the flight by accident.
-    keep.focus();
+  const cancel = async () => {
+    const cancelled = await api<Flight>('DELETE', `/flights/${encodeURIComponent(flight.id)}`);
+    showCancelled();
+    controls.querySelector('p')?.focus();
+    onCancelled(cancelled);
+    showMessage(`Flight ${cancelled.flightNumber} is cancelled.`);
   };
   if (flight.status === 'cancelled') showCancelled();
-  else offer();
+  else show(controls, twoStepAction({ ask: 'Cancel flight', askClass: 'danger', really: 'Really cancel this flight?', keep: 'Keep flight' }, cancel));
   return section(
     'Cancel flight',
     h('p', {}, 'Cancelling ends every hold on this flight at once, and its bookings become flight_cancelled bookings. Nobody can hold or book its seats afterwards. This cannot be undone.'),

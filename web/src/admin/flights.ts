@@ -3,9 +3,9 @@ import { dateTime, field, h, show } from '../dom';
 import { navigate, type Page, type Params } from '../router';
 import { announce, onSubmit, requireAdmin, showError, showMessage } from '../ui';
 import { adminHeading, formProblem, section, showMoreButton } from './nav';
-import { airportInput, flightFields, flightPath, sent, statusBadge, type Flight } from './flight-fields';
+import { airportInput, flightFields, flightPath, sent, statusBadge } from './flight-fields';
 import { layoutFieldset, seatsOrProblem } from './seatmap-editor';
-import type { List } from '../types';
+import type { Flight, List } from '../types';
 
 /** The admin's flights page: find a flight to manage, or create one with a generated seat map. */
 

@@ -2,9 +2,9 @@ import { api } from '../api';
 import { dateTime, h, money, show } from '../dom';
 import { ApiError } from '../errors';
 import type { Page } from '../router';
-import { act, requireLogin, showError, showMessage } from '../ui';
-import { flightTimes, type Flight } from './search';
-import type { List } from '../types';
+import { act, requireLogin, showError, showMessage, twoStepAction } from '../ui';
+import { flightTimes } from './search';
+import type { Flight, List } from '../types';
 
 /**
  * The caller's bookings, one booking's page, and cancelling. Cancelling takes a second click on
@@ -40,24 +40,7 @@ function flightName(flight: Flight | undefined, flightId: string): string {
 
 /** "Cancel booking", then "Really cancel?" / "Keep"; `done` gets the cancelled booking. */
 function cancelControl(booking: Booking, done: (cancelled: Booking) => void): HTMLElement {
-  const box = h('div', { class: 'actions' });
-  const ask = () => {
-    const cancel = h('button', { type: 'button', class: 'secondary' }, 'Cancel booking');
-    cancel.addEventListener('click', reallyCancel);
-    show(box, cancel);
-    return cancel;
-  };
-  const reallyCancel = () => {
-    const really = h('button', { type: 'button', class: 'danger' }, 'Really cancel?');
-    const keep = h('button', { type: 'button', class: 'secondary' }, 'Keep');
-    really.addEventListener('click', () => void act(really, () => cancelBooking(booking, done)));
-    keep.addEventListener('click', () => ask().focus());
-    show(box, really, keep);
-    // On the harmless choice: a second press of Enter must not cancel the booking.
-    keep.focus();
-  };
-  ask();
-  return box;
+  return twoStepAction({ ask: 'Cancel booking', really: 'Really cancel?', keep: 'Keep' }, () => cancelBooking(booking, done));
 }
 
 async function cancelBooking(booking: Booking, done: (cancelled: Booking) => void): Promise<void> {

@@ -6,7 +6,8 @@ import { navigate, type Cleanup, type Page } from '../router';
 import { session } from '../session';
 import { act, announce, clearMessages, showError, showMessage } from '../ui';
 import { forgetHold, keepPicked, ownHolds, rememberHold, takePicked, type OwnHold } from './holds';
-import { flightTimes, type Flight } from './search';
+import { flightTimes } from './search';
+import type { Flight } from '../types';
 import { bySeat, classLabel, drawSeatMap, type DrawnSeat, type Seat, type SeatMap } from './seatmap';
 
 /**

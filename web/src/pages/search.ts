@@ -8,7 +8,6 @@ import { act, announce, onSubmit } from '../ui';
  * The start page: search flights by route and day. The query lives in the hash (`#/?origin=…`), so a
  * reload, a shared link and the back button all show the same results.
  */
-export type { Flight };
 
 interface Query {
   origin: string;
