@@ -444,7 +444,11 @@ export const flightPage: Page = async (main, params) => {
       api<SeatMapAnswer>('GET', `${flightPath(flightId)}/seats`, { auth: false }),
     ]);
   } catch (error) {
-    show(main, h('h1', {}, 'Flight not available'), h('p', {}, h('a', { href: '#/' }, 'Search flights')));
+    // No such flight, or the API cannot answer now (an outage: the sentence says when to try again).
+    const missing = error instanceof ApiError && error.problem.status === 404;
+    const retry = h('button', { type: 'button', class: 'secondary' }, 'Try again');
+    retry.addEventListener('click', () => location.reload());
+    show(main, h('h1', {}, missing ? 'Flight not found' : 'The flight could not be loaded'), h('p', { class: 'actions' }, missing ? false : retry, h('a', { href: '#/' }, 'Search flights')));
     showError(error);
     return;
   }
