@@ -69,7 +69,7 @@ export function observability(): middy.MiddlewareObj<{ requestContext?: { reques
   return [
     injectLambdaContext(currentLogger(), { resetKeys: true }) as middy.MiddlewareObj<{ requestContext?: { requestId?: string } }>,
     {
-      before: (request) => currentLogger().setCorrelationId(request.event.requestContext?.requestId ?? request.context.awsRequestId),
+      before: (request) => currentLogger().setCorrelationId(request.event?.requestContext?.requestId ?? request.context.awsRequestId),
       after: flushMetrics,
       onError: flushMetrics,
     },

@@ -12,10 +12,10 @@ const http = serviceHandler('registry');
 const serviceParams = pathParams('service');
 const instanceParams = pathParams('service', 'instanceId');
 
-export const listServices = http({}, async () => ({ status: 200, body: { items: await registryStore().services() } }));
+export const listServices = http({ route: 'GET /registry/services' }, async () => ({ status: 200, body: { items: await registryStore().services() } }));
 
 export const listInstances = http(
-  { params: serviceParams, query: instancesQuery },
+  { route: 'GET /registry/services/{service}/instances', params: serviceParams, query: instancesQuery },
   async ({ params, query }) => {
     const instances = await registryStore().instances(params.service);
     if (!instances) throw new AppError('SERVICE_NOT_FOUND');
@@ -36,7 +36,7 @@ async function refuseLiveSelfRegistered(service: string, instanceId: string): Pr
 }
 
 export const registerInstance = http(
-  { params: serviceParams, body: registerInstanceBody },
+  { route: 'POST /registry/services/{service}/instances', params: serviceParams, body: registerInstanceBody },
   async ({ params, body }) => {
     const attributes = body.attributes as InstanceAttributes;
     const id = body.instanceId ?? instanceIdFor(params.service, attributes);
@@ -50,12 +50,12 @@ async function instanceNotFound(service: string): Promise<AppError> {
   return (await registryStore().instances(service)) ? new AppError('INSTANCE_NOT_FOUND') : new AppError('SERVICE_NOT_FOUND');
 }
 
-export const heartbeat = http({ params: instanceParams }, async ({ params }) => {
+export const heartbeat = http({ route: 'PUT /registry/services/{service}/instances/{instanceId}/heartbeat', params: instanceParams }, async ({ params }) => {
   if (!(await registryStore().heartbeat(params.service, params.instanceId))) throw await instanceNotFound(params.service);
   return { status: 204 };
 });
 
-export const deregister = http({ params: instanceParams }, async ({ params }) => {
+export const deregister = http({ route: 'DELETE /registry/services/{service}/instances/{instanceId}', params: instanceParams }, async ({ params }) => {
   await refuseLiveSelfRegistered(params.service, params.instanceId);
   if (!(await registryStore().deregister(params.service, params.instanceId))) throw await instanceNotFound(params.service);
   return { status: 204 };

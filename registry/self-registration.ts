@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { config } from '../lib/config';
 import { log } from '../lib/log';
-import middy from '@middy/core';
-import { observability, observeAs, type ServiceName as Service } from '../lib/observability';
+import { observeAs, type ServiceName as Service } from '../lib/observability';
+import { scheduled, triggeredFunction } from '../lib/triggers';
 import { KEPT_BY_ITS_SERVICE, type InstanceAttributes } from './model';
 import { registryStore } from './registry';
 import type { RegistryStore } from './store';
@@ -83,8 +83,8 @@ export function selfRegistration(service: ServiceName): SelfRegistration | null 
 /** The scheduled keep-alive of a service (EventBridge on AWS; `npm start` plays the schedule locally). */
 export function scheduledHeartbeat(service: ServiceName) {
   observeAs(service);
-  return middy(async () => {
+  return triggeredFunction(scheduled, async () => {
     await selfRegistration(service)?.touch();
     return { service, instanceId: selfRegistration(service)?.instanceId ?? null };
-  }).use(observability());
+  });
 }

@@ -18,7 +18,7 @@ import { PROJECT_ROOT, freePort, startStack, tableEnvironment, type Stack } from
  * 4. the public journey through the deployed API: health, the web app, register, log in, search, a flight's seat
  *    map (a flight is seeded into LocalStack's DynamoDB and the seats into Redis, since creating one
  *    needs an admin token, and LocalStack's open-source API Gateway runs no Lambda authorizer: it is
- *    checked that a protected route answers 401 there);
+ *    checked that protected routes, admin and registry ones included, answer 401 there);
  * 5. the stack removed (as `sls remove` does, minus its call to ECR, which LocalStack community lacks),
  *    then LocalStack and the stores are stopped.
  *
@@ -308,8 +308,15 @@ async function publicJourney(apiUrl: string, env: Record<string, string>, log: (
   await step('register', () => call(apiUrl, 'POST', '/auth/register', 201, { body: { email, password, name: 'LocalStack Smoke' } }));
   const { accessToken } = await step('log in', () => call(apiUrl, 'POST', '/auth/login', 200, { body: { email, password } }));
   if (typeof accessToken !== 'string') throw new Surprise('login returned no access token');
-  // LocalStack's open-source API Gateway runs no Lambda authorizer: a protected route is refused.
+  // LocalStack's open-source API Gateway runs no Lambda authorizer, so nothing stands before the
+  // functions but their own enforcement of the route policy (lib/http/stack.ts): protected routes are refused.
   await step('GET /users/me answers 401 (no Lambda authorizers in LocalStack community)', () => call(apiUrl, 'GET', '/users/me', 401, { token: accessToken }));
+  await step('admin and registry routes refuse a caller without a context (401)', async () => {
+    await call(apiUrl, 'GET', '/admin/users', 401);
+    await call(apiUrl, 'GET', '/registry/services', 401);
+    await call(apiUrl, 'POST', '/registry/services/seats/instances', 401, { body: { attributes: { url: 'http://127.0.0.1:9' } } });
+    await call(apiUrl, 'POST', '/admin/users', 401, { body: { email, password, name: 'Not An Admin', role: 'admin' } });
+  });
   const flight = await step('seed a flight (DynamoDB on LocalStack, seats in Redis)', () => seedFlight(env));
   const found = await step('search finds the flight', () => call(apiUrl, 'GET', `/flights?origin=${flight.origin}&destination=${flight.destination}&date=${flight.day}`, 200));
   if (!(found.items as { id: string }[]).some((f) => f.id === flight.id)) throw new Surprise(`the search did not return ${flight.id}: ${JSON.stringify(found)}`);

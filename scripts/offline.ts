@@ -28,6 +28,9 @@ export function scheduledFunctions(stage = 'dev'): { name: string }[] {
   );
 }
 
+/** What EventBridge sends a `schedule` function, the only event such a function accepts (lib/triggers.ts). */
+export const SCHEDULED_EVENT = { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} };
+
 /**
  * serverless-offline runs `schedule` events on their cron, but not at start: invoke each scheduled
  * function once (through the emulator's Lambda invoke API), so that, for example, every service is in
@@ -36,7 +39,8 @@ export function scheduledFunctions(stage = 'dev'): { name: string }[] {
 export async function runSchedulesOnce(lambdaPort: number, stage: string, signal?: AbortSignal): Promise<void> {
   await Promise.all(
     scheduledFunctions(stage).map(async ({ name }) => {
-      const response = await fetch(`http://127.0.0.1:${lambdaPort}/2015-03-31/functions/${name}/invocations`, { method: 'POST', body: '{}', signal });
+      const body = JSON.stringify(SCHEDULED_EVENT);
+      const response = await fetch(`http://127.0.0.1:${lambdaPort}/2015-03-31/functions/${name}/invocations`, { method: 'POST', body, signal });
       if (!response.ok) throw new Error(`invoking ${name} answered ${response.status}`);
     }),
   );

@@ -6,7 +6,7 @@ import { errorCatalog, type ErrorCode } from '../lib/http/errors';
 import { notFoundCodeOf, PATH_PARAMS } from '../lib/http/path-params';
 import { IDEMPOTENCY_KEY_FORMAT } from '../functions/seats/idempotency';
 import { pageQuery } from '../lib/http/pagination';
-import { routePolicy, type RoutePolicy } from '../functions/gateway/route-policy';
+import { routePolicy, type RoutePolicy } from '../lib/http/route-policy';
 import { createUserBody, loginBody, refreshBody, registerBody, updateUserBody } from '../functions/users/schemas';
 import { createFlightBody, migrationBatchBody, searchQuery, seatMapMigrationBody, updateFlightBody } from '../functions/flights/model';
 import { applySeatMapBody, holdBody, provisionSeatsBody } from '../functions/seats/model';

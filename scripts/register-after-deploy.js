@@ -7,6 +7,9 @@
  * same for the emulator (scripts/offline.ts). A failed invoke only delays registration to the next
  * scheduled run, so it is reported, not fatal.
  */
+// A keep-alive runs only for its schedule's event (lib/triggers.ts): the deploy plays the schedule once.
+const SCHEDULED_EVENT = JSON.stringify({ source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} });
+
 class RegisterAfterDeploy {
   constructor(serverless, _options, { log } = {}) {
     this.serverless = serverless;
@@ -21,7 +24,7 @@ class RegisterAfterDeploy {
       .filter((name) => name.endsWith('KeepAlive'))
       .map((name) => this.serverless.service.getFunction(name).name);
     const results = await Promise.allSettled(
-      keepAlives.map((FunctionName) => provider.request('Lambda', 'invoke', { FunctionName, InvocationType: 'Event', Payload: '{}' })),
+      keepAlives.map((FunctionName) => provider.request('Lambda', 'invoke', { FunctionName, InvocationType: 'Event', Payload: SCHEDULED_EVENT })),
     );
     results.forEach((result, i) => {
       if (result.status === 'rejected') this.log.warning(`${keepAlives[i]} was not invoked (${result.reason?.message}); its schedule registers it within a minute`);

@@ -2,10 +2,9 @@ import * as z from '../../lib/validation';
 import { config } from '../../lib/config';
 import { dynamo } from '../../lib/clients/dynamo';
 import { assertTokenConfig } from '../../lib/auth/keys';
-import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { log } from '../../lib/log';
-import { observability } from '../../lib/observability';
+import { kick, scheduled, triggeredFunction } from '../../lib/triggers';
 import { AppError } from '../../lib/http/errors';
 import { decodeCursor, encodeCursor } from '../../lib/http/pagination';
 import { pathParams } from '../../lib/http/path-params';
@@ -17,7 +16,7 @@ import { FlightService } from './service';
 import { DynamoFlightStore } from './store';
 import { MigrationStore } from './migration-store';
 import { MigrationRunner, MigrationService, WORKER_CONCURRENCY } from './migrations';
-import { invokeMigrationWorker } from './worker-kick';
+import { invokeMigrationWorker, MIGRATION_WORKER_KICK } from './worker-kick';
 
 assertTokenConfig();
 const flightStore = new DynamoFlightStore(dynamo(), config('dynamo').FLIGHTS_TABLE);
@@ -45,7 +44,7 @@ const http = serviceHandler('flights');
 const flightParams = pathParams('flightId');
 const searchCursor = z.object({ routeDay: z.string(), key: z.record(z.string(), z.string()) });
 
-export const search = http({ query: searchQuery }, async ({ query }) => {
+export const search = http({ route: 'GET /flights', query: searchQuery }, async ({ query }) => {
   const routeDay = `${query.origin}#${query.destination}#${query.date}`;
   const cursor = decodeCursor(query.cursor, searchCursor);
   // A cursor only continues the search that made it.
@@ -57,22 +56,23 @@ export const search = http({ query: searchQuery }, async ({ query }) => {
   };
 });
 
-export const get = http({ params: flightParams }, async ({ params }) => ({ status: 200, body: await flights.get(params.flightId) }));
+export const get = http({ route: 'GET /flights/{flightId}', params: flightParams }, async ({ params }) => ({ status: 200, body: await flights.get(params.flightId) }));
 
-export const create = http({ body: createFlightBody, maxBodyBytes: 512 * 1024 }, async ({ body }) => ({
+export const create = http({ route: 'POST /flights', body: createFlightBody, maxBodyBytes: 512 * 1024 }, async ({ body }) => ({
   status: 201,
   body: await flights.create(body),
 }));
 
-export const update = http({ params: flightParams, body: updateFlightBody }, async ({ params, body }) => ({
+export const update = http({ route: 'PATCH /flights/{flightId}', params: flightParams, body: updateFlightBody }, async ({ params, body }) => ({
   status: 200,
   body: await flights.update(params.flightId, body),
 }));
 
-export const cancel = http({ params: flightParams }, async ({ params }) => ({ status: 200, body: await flights.cancel(params.flightId) }));
+export const cancel = http({ route: 'DELETE /flights/{flightId}', params: flightParams }, async ({ params }) => ({ status: 200, body: await flights.cancel(params.flightId) }));
 
 export const requestMigration = http(
   {
+    route: 'PUT /flights/{flightId}/seatmap',
     params: flightParams,
     body: seatMapMigrationBody,
     maxBodyBytes: 512 * 1024,
@@ -83,13 +83,14 @@ export const requestMigration = http(
   },
 );
 
-export const getMigration = http({ params: pathParams('flightId', 'migrationId') }, async ({ params }) => ({
+export const getMigration = http({ route: 'GET /flights/{flightId}/migrations/{migrationId}', params: pathParams('flightId', 'migrationId') }, async ({ params }) => ({
   status: 200,
   body: await (await migrationPipeline()).migrations.report(params.flightId, params.migrationId),
 }));
 
 export const requestBatch = http(
   {
+    route: 'POST /admin/migrations',
     body: migrationBatchBody,
     maxBodyBytes: 6 * 1024 * 1024,
   },
@@ -99,7 +100,7 @@ export const requestBatch = http(
   },
 );
 
-export const getBatch = http({ params: pathParams('batchId') }, async ({ params }) => ({
+export const getBatch = http({ route: 'GET /admin/migrations/{batchId}', params: pathParams('batchId') }, async ({ params }) => ({
   status: 200,
   body: await (await migrationPipeline()).migrations.batchReport(params.batchId),
 }));
@@ -109,7 +110,7 @@ export const getBatch = http({ params: pathParams('batchId') }, async ({ params 
  * never throws: whatever it could not finish stays in the queue for the next run, and an async
  * invocation's automatic retries would only duplicate that.
  */
-export const migrationWorker = middy(async (_event: unknown, context: Context) => {
+export const migrationWorker = triggeredFunction(z.union([scheduled, kick(MIGRATION_WORKER_KICK)]), async (_event, context: Context) => {
   const remaining = context.getRemainingTimeInMillis?.() ?? 60_000;
   try {
     return await (await migrationPipeline()).runner.drain(Date.now() + remaining - 5_000, WORKER_CONCURRENCY);
@@ -117,5 +118,5 @@ export const migrationWorker = middy(async (_event: unknown, context: Context) =
     log.error('migration worker stopped early; the next run continues', { error });
     return { ran: 0, error: 'stopped early' };
   }
-}).use(observability());
+});
 

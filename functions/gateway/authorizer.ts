@@ -9,7 +9,7 @@ import { log } from '../../lib/log';
 import { observability, observeAs } from '../../lib/observability';
 import { MongoUserStore } from '../users/store';
 import { UserService } from '../users/service';
-import { routesAllowedFor } from './route-policy';
+import { routesAllowedFor } from '../../lib/http/route-policy';
 
 /**
  * The gateway's Lambda REQUEST authorizer. Deny by default: no or bad token → 401; a valid token gets

@@ -36,7 +36,7 @@ export async function healthChecks(): Promise<Record<keyof typeof checks, CheckS
   return Object.fromEntries(names.map((name, i) => [name, results[i]])) as Record<keyof typeof checks, CheckStatus>;
 }
 
-export const handler = httpHandler({}, async () => {
+export const handler = httpHandler({ route: 'GET /health' }, async () => {
   const results = await healthChecks();
   const failing = Object.entries(results).filter(([, status]) => status !== 'ok').map(([name]) => name);
   if (failing.length > 0) {

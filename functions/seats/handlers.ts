@@ -21,7 +21,7 @@ const flightParams = pathParams('flightId');
 const holdParams = pathParams('holdId');
 const bookingParams = pathParams('bookingId');
 
-export const seatMap = http({ params: flightParams }, async ({ params, headers }): Promise<HttpResponse> => {
+export const seatMap = http({ route: 'GET /flights/{flightId}/seats', params: flightParams }, async ({ params, headers }): Promise<HttpResponse> => {
   const view = await seats.seatMap(params.flightId);
   // The status version changes on every hold, booking or release; the map version on every migration.
   const etag = `"${view.seatMapVersion}.${view.version}"`;
@@ -34,47 +34,47 @@ const claimOf = (request: { headers: Record<string, string>; method: string; pat
   idempotencyClaim({ key: request.headers['idempotency-key'], method: request.method, path: request.path, body }, IDEMPOTENCY_TTL_SECONDS);
 const created = <T>({ value, replayed }: Once<T>): HttpResponse => ({ status: 201, body: value, headers: replayed ? REPLAYED : {} });
 
-export const createHold = http({ params: flightParams, body: holdBody }, async (request) =>
+export const createHold = http({ route: 'POST /flights/{flightId}/holds', params: flightParams, body: holdBody }, async (request) =>
   created(await seats.holdOnce(requireCaller(request), request.params.flightId, request.body.seats, claimOf(request, request.body))),
 );
 
-export const getHold = http({ params: holdParams }, async (request) => ({
+export const getHold = http({ route: 'GET /holds/{holdId}', params: holdParams }, async (request) => ({
   status: 200,
   body: await seats.getHold(requireCaller(request), request.params.holdId),
 }));
 
-export const releaseHold = http({ params: holdParams }, async (request) => {
+export const releaseHold = http({ route: 'DELETE /holds/{holdId}', params: holdParams }, async (request) => {
   await seats.release(requireCaller(request), request.params.holdId);
   return { status: 204 };
 });
 
-export const confirmHold = http({ params: holdParams }, async (request) =>
+export const confirmHold = http({ route: 'POST /holds/{holdId}/confirm', params: holdParams }, async (request) =>
   created(await seats.confirmOnce(requireCaller(request), request.params.holdId, claimOf(request, null))),
 );
 
 const bookingsCursor = z.object({ offset: z.number().check(z.int(), z.gte(0)) });
 
-export const listBookings = http({ query: pageQuery }, async (request) => {
+export const listBookings = http({ route: 'GET /bookings', query: pageQuery }, async (request) => {
   const offset = decodeCursor(request.query.cursor, bookingsCursor)?.offset ?? 0;
   const page = await seats.listBookings(requireCaller(request), offset, request.query.limit);
   return { status: 200, body: { items: page.items, nextCursor: page.nextOffset === null ? null : encodeCursor({ offset: page.nextOffset }) } };
 });
 
-export const getBooking = http({ params: bookingParams }, async (request) => ({
+export const getBooking = http({ route: 'GET /bookings/{bookingId}', params: bookingParams }, async (request) => ({
   status: 200,
   body: await seats.getBooking(requireCaller(request), request.params.bookingId),
 }));
 
-export const cancelBooking = http({ params: bookingParams }, async (request) => ({
+export const cancelBooking = http({ route: 'DELETE /bookings/{bookingId}', params: bookingParams }, async (request) => ({
   status: 200,
   body: await seats.cancelBooking(requireCaller(request), request.params.bookingId),
 }));
 
-export const audit = http({ params: flightParams }, async ({ params }) => ({ status: 200, body: await seats.audit(params.flightId) }));
+export const audit = http({ route: 'GET /admin/flights/{flightId}/seats/audit', params: flightParams }, async ({ params }) => ({ status: 200, body: await seats.audit(params.flightId) }));
 
 /** Service-only: the flights service provisions a new flight's seat map. */
 export const provisionSeats = http(
-  { params: flightParams, body: provisionSeatsBody, maxBodyBytes: 512 * 1024 },
+  { route: 'PUT /internal/flights/{flightId}/seats', params: flightParams, body: provisionSeatsBody, maxBodyBytes: 512 * 1024 },
   async ({ params, body }) => {
     const result = await seats.provision(params.flightId, body.seatMapVersion, body.seatMap);
     return { status: result.existed ? 200 : 201, body: { flightId: params.flightId, seatMapVersion: body.seatMapVersion } };
@@ -82,7 +82,7 @@ export const provisionSeats = http(
 );
 
 /** Service-only: the flights service cancels a flight. */
-export const cancelFlightSeats = http({ params: flightParams }, async ({ params }) => ({
+export const cancelFlightSeats = http({ route: 'POST /internal/flights/{flightId}/cancel', params: flightParams }, async ({ params }) => ({
   status: 200,
   body: await seats.cancelFlight(params.flightId),
 }));
@@ -90,6 +90,7 @@ export const cancelFlightSeats = http({ params: flightParams }, async ({ params 
 /** Service-only: the flights service's migration applies a new seat map, fenced by its lock. */
 export const applySeatMap = http(
   {
+    route: 'POST /internal/flights/{flightId}/seatmap-migrations',
     params: flightParams,
     body: applySeatMapBody,
     maxBodyBytes: 512 * 1024,

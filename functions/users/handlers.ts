@@ -11,36 +11,36 @@ assertTokenConfig();
 const users = new UserService(new MongoUserStore(mongoDb()));
 const httpHandler = serviceHandler('users');
 
-export const register = httpHandler({ body: registerBody }, async ({ body }) => ({
+export const register = httpHandler({ route: 'POST /auth/register', body: registerBody }, async ({ body }) => ({
   status: 201,
   body: await users.register(body),
 }));
 
-export const login = httpHandler({ body: loginBody }, async ({ body }) => ({ status: 200, body: await users.login(body) }));
+export const login = httpHandler({ route: 'POST /auth/login', body: loginBody }, async ({ body }) => ({ status: 200, body: await users.login(body) }));
 
-export const refresh = httpHandler({ body: refreshBody }, async ({ body }) => ({
+export const refresh = httpHandler({ route: 'POST /auth/refresh', body: refreshBody }, async ({ body }) => ({
   status: 200,
   body: await users.refresh(body.refreshToken),
 }));
 
-export const logout = httpHandler({ body: refreshBody }, async (request) => {
+export const logout = httpHandler({ route: 'POST /auth/logout', body: refreshBody }, async (request) => {
   await users.logout(requireCaller(request).userId, request.body.refreshToken);
   return { status: 204 };
 });
 
-export const me = httpHandler({}, async (request) => ({ status: 200, body: await users.me(requireCaller(request).userId) }));
+export const me = httpHandler({ route: 'GET /users/me' }, async (request) => ({ status: 200, body: await users.me(requireCaller(request).userId) }));
 
-export const createUser = httpHandler({ body: createUserBody }, async ({ body }) => ({
+export const createUser = httpHandler({ route: 'POST /admin/users', body: createUserBody }, async ({ body }) => ({
   status: 201,
   body: toPublicUser(await users.createUser(body)),
 }));
 
-export const listUsers = httpHandler({ query: pageQuery }, async ({ query }) => {
+export const listUsers = httpHandler({ route: 'GET /admin/users', query: pageQuery }, async ({ query }) => {
   const page = await users.list(query.limit, decodeCursor(query.cursor, userCursor)?.after);
   return { status: 200, body: { items: page.items, nextCursor: page.lastId ? encodeCursor({ after: page.lastId }) : null } };
 });
 
-export const updateUser = httpHandler({ params: pathParams('userId'), body: updateUserBody }, async (request) => ({
+export const updateUser = httpHandler({ route: 'PATCH /admin/users/{userId}', params: pathParams('userId'), body: updateUserBody }, async (request) => ({
   status: 200,
   body: await users.update(requireCaller(request).userId, request.params.userId, request.body),
 }));

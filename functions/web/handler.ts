@@ -116,7 +116,7 @@ function assetResponse(file: string): HttpResponse {
 const webParams = z.object({ file: z.optional(z.string().check(z.regex(PATH_PARAMS.file.pattern))) });
 
 /** GET / (the page) and GET /app/{file} (its assets): one small function for the whole app. */
-export const handler = httpHandler({ params: webParams }, async ({ params, fullPath }) => {
+export const handler = httpHandler({ route: ['GET /', 'GET /app/{file}'], params: webParams }, async ({ params, fullPath }) => {
   if (params.file !== undefined) return assetResponse(params.file);
   return fullPath.endsWith('/') ? pageResponse() : slashRedirect(fullPath);
 });

@@ -2,7 +2,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import RateLimiterMemory from 'rate-limiter-flexible/lib/RateLimiterMemory';
 import RateLimiterRedis from 'rate-limiter-flexible/lib/RateLimiterRedis';
 import RateLimiterRes from 'rate-limiter-flexible/lib/RateLimiterRes';
-import { rateLimitClassOf, routeOf, type RateLimitClass } from '../../functions/gateway/route-policy';
+import { rateLimitClassOf, type RateLimitClass, type ServedRoute } from './route-policy';
 import type { Caller } from '../auth/roles';
 import { redis } from '../clients/redis';
 import { config } from '../config';
@@ -60,9 +60,9 @@ function headersOf(kind: RateLimitClass, result: RateLimiterRes): Record<string,
 }
 
 /** Counts this request; returns the headers to answer with, or throws 429 RATE_LIMITED. */
-export async function enforceRateLimit(event: APIGatewayProxyEvent, caller: Caller | undefined): Promise<Record<string, string>> {
+export async function enforceRateLimit(event: APIGatewayProxyEvent, route: ServedRoute, caller: Caller | undefined): Promise<Record<string, string>> {
   if (caller?.role === 'service') return {};
-  const kind = rateLimitClassOf(routeOf(event.httpMethod, event.resource));
+  const kind = rateLimitClassOf(route);
   const who = caller ? `user:${caller.userId}` : `ip:${event.requestContext?.identity?.sourceIp ?? 'unknown'}`;
   try {
     return headersOf(kind, await limiterFor(kind).consume(who));

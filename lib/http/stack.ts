@@ -5,6 +5,7 @@ import { log } from '../log';
 import { AppError, problemOf, validationFailed, type FieldError } from './errors';
 import { notFoundCodeOf } from './path-params';
 import { enforceRateLimit } from './rate-limit';
+import { isAllowed, policyOf, type ServedRoute } from './route-policy';
 import { isDependencyUnavailable, RETRY_AFTER_SECONDS, serviceUnavailable } from './unavailable';
 import type { Caller, Role } from '../auth/roles';
 import { count, observability, observeAs, type ServiceName } from '../observability';
@@ -43,6 +44,12 @@ export interface HttpResponse {
 }
 
 export interface RouteSpec<B, Q, P> {
+  /**
+   * The route this handler serves, as `METHOD /path` of the route policy (`'POST /admin/users'`), or the
+   * routes when one function serves several. The stack enforces that route's access before anything
+   * else runs, whatever the event claims: a function is never reachable with less than its route asks.
+   */
+  route: string | readonly string[];
   body?: z.ZodMiniType<B>;
   query?: z.ZodMiniType<Q>;
   params?: z.ZodMiniType<P>;
@@ -94,13 +101,37 @@ function lowerCaseHeaders(headers: APIGatewayProxyEvent['headers']): Record<stri
   return out;
 }
 
-const roles: readonly Role[] = ['user', 'admin', 'service'];
+const roles: readonly unknown[] = ['user', 'admin', 'service'] satisfies Role[];
 
+/**
+ * The caller the gateway's authorizer let in, from the context it returned (API Gateway hands its
+ * values over as strings): a non-empty `userId` and a known `role`. Anything else, a missing context
+ * included, is no caller at all.
+ */
 export function callerOf(event: APIGatewayProxyEvent): Caller | undefined {
-  const context = event.requestContext?.authorizer as Record<string, unknown> | null | undefined;
-  const role = context?.role as Role | undefined;
-  if (!context || typeof context.userId !== 'string' || !role || !roles.includes(role)) return undefined;
-  return { userId: context.userId, role, email: typeof context.email === 'string' ? context.email : '' };
+  const context = event?.requestContext?.authorizer as Record<string, unknown> | null | undefined;
+  if (!context || typeof context !== 'object') return undefined;
+  const { userId, role, email } = context;
+  if (typeof userId !== 'string' || userId.trim() === '' || !roles.includes(role)) return undefined;
+  return { userId, role: role as Role, email: typeof email === 'string' ? email : '' };
+}
+
+/**
+ * The second of the two layers (docs/architecture.md, Authorization): the route policy enforced inside
+ * the function, so a route deployed without its authorizer, a misconfigured stage or a direct invoke
+ * gets no further than the gateway would have let it. No context: 401; a role the route does not admit: 403.
+ */
+function authorize(routes: readonly ServedRoute[], event: APIGatewayProxyEvent, caller: Caller | undefined): ServedRoute {
+  // A function that serves several routes is held to the one the event names, or else to the strictest.
+  const route = routes.find((candidate) => candidate.method === event?.httpMethod && candidate.path === event?.resource) ?? strictest(routes);
+  if (route.access === 'public') return route;
+  if (!caller) throw new AppError('UNAUTHORIZED');
+  if (!isAllowed(route, caller.role)) throw new AppError('FORBIDDEN', 'Your role may not call this route');
+  return route;
+}
+
+function strictest(routes: readonly ServedRoute[]): ServedRoute {
+  return routes.find((route) => route.access !== 'public') ?? routes[0]!;
 }
 
 function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, string>, maxBytes: number): unknown {
@@ -159,14 +190,14 @@ function answerFor(error: unknown): AppError | undefined {
 const requestLifecycle = (): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, StackContext> => ({
   before: (request) => {
     const { event, context } = request;
-    context.requestId = event.requestContext?.requestId ?? context.awsRequestId ?? 'local';
+    context.requestId = event?.requestContext?.requestId ?? context.awsRequestId ?? 'local';
     context.startedAt = Date.now();
     context.responseHeaders = {};
   },
   after: (request) => {
     log.info('request', {
-      method: request.event.httpMethod,
-      path: request.event.path,
+      method: request.event?.httpMethod,
+      path: request.event?.path,
       status: request.response?.statusCode,
       ms: Date.now() - request.context.startedAt,
     });
@@ -174,13 +205,13 @@ const requestLifecycle = (): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewa
   onError: (request) => {
     const { error, context, event } = request;
     const known = answerFor(error);
-    if (!known) log.error('unhandled error', { error, method: event.httpMethod, path: event.path });
+    if (!known) log.error('unhandled error', { error, method: event?.httpMethod, path: event?.path });
     else if (!(error instanceof AppError)) log.warn('dependency unavailable', { error: { name: error?.name, message: error?.message } });
     if (known?.status === 503) count('DependencyUnavailable');
     if (known?.code === 'RATE_LIMITED') count('RateLimited');
     const answer = known ?? new AppError('INTERNAL', 'Something went wrong on our side; the request id identifies it in our logs');
     request.response = problemResult(answer, context.requestId ?? 'local', context.responseHeaders);
-    log.info('request', { method: event.httpMethod, path: event.path, status: answer.status, code: answer.code, ms: Date.now() - (context.startedAt ?? Date.now()) });
+    log.info('request', { method: event?.httpMethod, path: event?.path, status: answer.status, code: answer.code, ms: Date.now() - (context.startedAt ?? Date.now()) });
   },
 });
 
@@ -198,13 +229,16 @@ export function httpHandler<B = undefined, Q = undefined, P = undefined>(
   service: ServiceName = 'gateway',
 ): HttpHandler {
   observeAs(service);
+  // Known at cold start: a handler naming a route the policy does not list is a deploy-time mistake.
+  const routes = [spec.route].flat().map(policyOf);
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, StackContext>()
     .use(observability())
     .use(requestLifecycle())
     .handler(async (event, context) => {
-      const headers = lowerCaseHeaders(event.headers);
       const caller = callerOf(event);
-      context.responseHeaders = await enforceRateLimit(event, caller);
+      const route = authorize(routes, event, caller);
+      const headers = lowerCaseHeaders(event.headers);
+      context.responseHeaders = await enforceRateLimit(event, route, caller);
       const rawBody = readJsonBody(event, headers, spec.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
       const request: HttpRequest<B, Q, P> = {
         method: event.httpMethod,
@@ -222,7 +256,7 @@ export function httpHandler<B = undefined, Q = undefined, P = undefined>(
     }) as unknown as HttpHandler;
 }
 
-/** For owner-or-admin routes: the authorizer only knows the route, the handler knows the owner. */
+/** The caller of a route that is not public, which the stack has already required (`authorize`). */
 export function requireCaller(request: { caller: Caller | undefined }): Caller {
   if (!request.caller) throw new AppError('UNAUTHORIZED');
   return request.caller;

@@ -8,7 +8,7 @@ import { CloudFormationClient, ListStackResourcesCommand } from '@aws-sdk/client
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetRoleCommand, IAMClient, ListRolePoliciesCommand } from '@aws-sdk/client-iam';
 import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { routePolicy } from '../../functions/gateway/route-policy';
+import { routePolicy } from '../../lib/http/route-policy';
 import { METRICS_NAMESPACE } from '../../lib/observability';
 import { PROJECT_ROOT } from '../../scripts/stack';
 import { PACKAGED_ALARM_EMAIL } from '../support/deploy-setup';

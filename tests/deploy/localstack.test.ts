@@ -133,6 +133,7 @@ describe('the stack on LocalStack', () => {
       'register',
       'log in',
       'GET /users/me answers 401 (no Lambda authorizers in LocalStack community)',
+      'admin and registry routes refuse a caller without a context (401)',
       'seed a flight (DynamoDB on LocalStack, seats in Redis)',
       'search finds the flight',
       'GET the flight',

@@ -1,7 +1,7 @@
 import jwt from 'jsonwebtoken';
 import { serviceToken } from '../../lib/auth/tokens';
 import type { Role } from '../../lib/auth/roles';
-import { routePolicy, type RoutePolicy } from '../../functions/gateway/route-policy';
+import { routePolicy, type RoutePolicy } from '../../lib/http/route-policy';
 import { answeredByGateway, api, loginAdmin, registerUser, type ApiResponse } from '../support/http';
 import { flightNumber, seatMap } from '../support/seats';
 

@@ -8,7 +8,12 @@ import { apiEvent, invoke } from '../support/events';
 
 /** Per-caller rate limits in the shared HTTP stack, counted in a real redis-server. */
 
-const ok = httpHandler({}, async () => ({ status: 200, body: { ok: true } }));
+/** One handler per route, as deployed: a route's budget is the route policy's class of the handler's own route. */
+const handlers = new Map<string, ReturnType<typeof httpHandler>>();
+const handlerOf = (route: string) => {
+  if (!handlers.has(route)) handlers.set(route, httpHandler({ route }, async () => ({ status: 200, body: { ok: true } })));
+  return handlers.get(route)!;
+};
 const person = (): Caller => ({ userId: randomUUID(), role: 'user', email: '' });
 /** A source address of its own per test, so tests never share a budget. */
 const freshIp = () => `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
@@ -22,7 +27,7 @@ function useLimits(extra: Record<string, string> = {}) {
   resetRateLimiters();
 }
 
-const call = (init: Parameters<typeof apiEvent>[0]) => invoke(ok, apiEvent(init));
+const call = (init: Parameters<typeof apiEvent>[0]) => invoke(handlerOf(`${init.method} ${init.resource ?? init.path}`), apiEvent(init));
 const statuses = async (count: number, init: Parameters<typeof apiEvent>[0]) => {
   const answers = [];
   for (let i = 0; i < count; i += 1) answers.push(await call(init));

@@ -23,9 +23,12 @@ export default async function setup(): Promise<void> {
   const { closeMongo } = await import('../../lib/clients/mongo');
   await seedAdmin(process.env).finally(closeMongo);
   try {
+    const lambdaPort = await freePort();
+    // The emulator's Lambda invoke API, for the tests that invoke functions directly (no gateway).
+    process.env.LAMBDA_INVOKE_URL = `http://127.0.0.1:${lambdaPort}`;
     const offline = await startOffline({
       port,
-      lambdaPort: await freePort(),
+      lambdaPort,
       stage: 'test',
       // The functions log at info into offline.log, which tests/e2e/logs.test.ts reads.
       env: { ...process.env, LOG_LEVEL: 'info' },

@@ -8,7 +8,7 @@ import { apiEvent, invoke } from '../support/events';
 jest.mock('../../lib/http/rate-limit', () => ({ enforceRateLimit: async () => ({ ratelimit: '"user";r=1;t=60' }) }));
 
 const echo = httpHandler(
-  { body: z.strictObject({ name: z.string().check(z.minLength(1)), seats: z.array(z.string()).check(z.maxLength(2)) }), maxBodyBytes: 1024 },
+  { route: 'POST /auth/register', body: z.strictObject({ name: z.string().check(z.minLength(1)), seats: z.array(z.string()).check(z.maxLength(2)) }), maxBodyBytes: 1024 },
   async ({ body, caller }) => ({ status: 201, body: { ...body, caller: caller?.userId ?? null } }),
 );
 
@@ -52,7 +52,7 @@ describe('the shared HTTP stack', () => {
   });
 
   it('renders an AppError with its status, code and extra members', async () => {
-    const handler = httpHandler({}, async () => {
+    const handler = httpHandler({ route: 'GET /health' }, async () => {
       throw new AppError('SEAT_UNAVAILABLE', 'taken', { unavailable: ['1A'] });
     });
     const res = await invoke(handler, apiEvent({}));
@@ -60,7 +60,7 @@ describe('the shared HTTP stack', () => {
   });
 
   it('turns a thrown error into a 500 problem without the message or stack, and logs it', async () => {
-    const handler = httpHandler({}, async () => {
+    const handler = httpHandler({ route: 'GET /health' }, async () => {
       throw new Error('connection to mongodb://secret@db failed');
     });
     const res = await invoke(handler, apiEvent({}));
@@ -84,7 +84,7 @@ describe('the shared HTTP stack', () => {
     ['batchId', 'BATCH_NOT_FOUND', 'zz'],
     ['service', 'SERVICE_NOT_FOUND', 'UPPER'],
   ] as const)('answers a malformed %s with %s, as for an unknown one', async (name, code, value) => {
-    const handler = httpHandler({ params: pathParams(name) }, async () => ({ status: 200 }));
+    const handler = httpHandler({ route: 'GET /health', params: pathParams(name) }, async () => ({ status: 200 }));
     const res = await invoke(handler, apiEvent({ params: { [name]: value } }));
     expect(res).toMatchObject({ status: 404, body: { code } });
   });
@@ -110,7 +110,7 @@ describe('the shared HTTP stack', () => {
     ['the AWS SDK gets no answer at all', Object.assign(new Error('AWS SDK error wrapper for Error: connect ECONNREFUSED'), { $metadata: { attempts: 2 } })],
     ['a wrapped refusal', new Error('apply failed', { cause: Object.assign(new Error('refused'), { code: 'ECONNRESET' }) })],
   ])('answers 503 SERVICE_UNAVAILABLE with Retry-After when %s, without internals', async (_, error) => {
-    const handler = httpHandler({}, async () => {
+    const handler = httpHandler({ route: 'GET /health' }, async () => {
       throw error;
     });
     const res = await invoke(handler, apiEvent({}));
@@ -123,9 +123,82 @@ describe('the shared HTTP stack', () => {
     ['a MongoDB server refusal', named('MongoServerError', 'E11000 duplicate key', { code: 11000 })],
     ['a DynamoDB validation error', named('ValidationException', 'bad expression', { $metadata: { httpStatusCode: 400 } })],
   ])('still answers 500 for %s: that is our bug, not an outage', async (_, error) => {
-    const handler = httpHandler({}, async () => {
+    const handler = httpHandler({ route: 'GET /health' }, async () => {
       throw error;
     });
     expect((await invoke(handler, apiEvent({}))).status).toBe(500);
+  });
+});
+
+describe('the route policy, enforced by the stack itself (the second layer)', () => {
+  const handled = jest.fn(async () => ({ status: 200, body: { handled: true } }));
+  const adminOnly = httpHandler({ route: 'POST /admin/users' }, handled);
+  const serviceOnly = httpHandler({ route: 'PUT /internal/flights/{flightId}/seats' }, handled);
+  const people = httpHandler({ route: 'GET /users/me' }, handled);
+  const user = { userId: 'u1', role: 'user', email: 'u@example.com' } as const;
+  const admin = { userId: 'a1', role: 'admin', email: 'a@example.com' } as const;
+  const service = { userId: 'service:flights', role: 'service', email: '' } as const;
+  beforeEach(() => {
+    handled.mockClear();
+    jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  });
+  afterEach(() => jest.restoreAllMocks());
+
+  const withContext = (authorizer: unknown) => {
+    const event = apiEvent({ method: 'POST', path: '/admin/users', body: { email: 'x@example.com' } });
+    return { ...event, requestContext: { ...event.requestContext, authorizer } } as typeof event;
+  };
+
+  it('answers 401 problem JSON to a protected route without a context, before the handler runs', async () => {
+    const res = await invoke(adminOnly, apiEvent({ method: 'POST', path: '/admin/users', body: {} }));
+    expect(res).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' }, headers: { 'content-type': 'application/problem+json' } });
+    expect(handled).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['a role that does not exist', { userId: 'u1', role: 'superadmin' }],
+    ['an empty user id', { userId: '', role: 'admin' }],
+    ['a user id that is not a string', { userId: 7, role: 'admin' }],
+    ['no role', { userId: 'u1' }],
+    ['a context that is a string', 'admin'],
+    ['an empty context', {}],
+  ])('answers 401 to a malformed context: %s', async (_, authorizer) => {
+    expect((await invoke(adminOnly, withContext(authorizer))).status).toBe(401);
+    expect(handled).not.toHaveBeenCalled();
+  });
+
+  it('answers 403 to a role the route does not admit, and runs the handler for one it does', async () => {
+    expect((await invoke(adminOnly, apiEvent({ method: 'POST', caller: user }))).body).toMatchObject({ status: 403, code: 'FORBIDDEN' });
+    expect((await invoke(adminOnly, apiEvent({ method: 'POST', caller: service }))).status).toBe(403);
+    expect((await invoke(serviceOnly, apiEvent({ method: 'PUT', caller: admin }))).status).toBe(403);
+    expect((await invoke(people, apiEvent({ caller: service }))).status).toBe(403);
+    expect(handled).not.toHaveBeenCalled();
+    expect((await invoke(adminOnly, apiEvent({ method: 'POST', caller: admin }))).status).toBe(200);
+    expect((await invoke(serviceOnly, apiEvent({ method: 'PUT', caller: service }))).status).toBe(200);
+    expect((await invoke(people, apiEvent({ caller: user }))).status).toBe(200);
+    expect(handled).toHaveBeenCalledTimes(3);
+  });
+
+  it('holds a function to its own route whatever route the event names', async () => {
+    const res = await invoke(adminOnly, apiEvent({ method: 'GET', path: '/health', resource: '/health', caller: user }));
+    expect(res.status).toBe(403);
+    expect(handled).not.toHaveBeenCalled();
+  });
+
+  it('refuses an event that is not an API Gateway event at all', async () => {
+    for (const event of [{}, { hello: 'world' }, { source: 'aws.events', 'detail-type': 'Scheduled Event' }]) {
+      expect((await invoke(adminOnly, event as never)).status).toBe(401);
+    }
+    expect(handled).not.toHaveBeenCalled();
+  });
+
+  it('serves a public route to anyone, with or without a context', async () => {
+    const health = httpHandler({ route: 'GET /health' }, handled);
+    expect((await invoke(health, apiEvent({}))).status).toBe(200);
+    expect((await invoke(health, withContext('garbage'))).status).toBe(200);
+  });
+
+  it('refuses, at cold start, a handler whose route the policy does not list', () => {
+    expect(() => httpHandler({ route: 'DELETE /users/me' }, handled)).toThrow(/does not list DELETE \/users\/me/);
   });
 });

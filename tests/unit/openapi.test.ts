@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { OPENAPI_FILES, buildOpenApi, operations, renderOpenApi } from '../../scripts/openapi';
-import { routePolicy } from '../../functions/gateway/route-policy';
+import { routePolicy } from '../../lib/http/route-policy';
 import { serverlessConfig } from '../../scripts/stack';
 
 describe('the OpenAPI document', () => {

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { redis } from '../../../lib/clients/redis';
 import { log } from '../../../lib/log';
-import { count, observability, observeAs } from '../../../lib/observability';
+import { flightId } from '../../../lib/ids';
+import { count, observeAs } from '../../../lib/observability';
+import { triggeredFunction } from '../../../lib/triggers';
+import * as z from '../../../lib/validation';
 import { apiGatewayConnections, type Connections } from './connections';
 import { kickBroadcast } from './kick';
 import { coalesce } from './messages';
@@ -97,10 +99,11 @@ const broadcaster = new Broadcaster(new LiveStore(redis()), apiGatewayConnection
 /** The time a run leaves itself to hand over before its function's timeout. */
 const HAND_OVER_MS = 5_000;
 
-export const handler = middy(async (event: { flightId: string }, context: Context) => {
+/** Started by kickBroadcast with the flight to send: nothing else. */
+export const handler = triggeredFunction(z.strictObject({ flightId }), async (event, context: Context) => {
   const deadline = Date.now() + context.getRemainingTimeInMillis() - HAND_OVER_MS;
   const { messages, gone } = await broadcaster.broadcast(event.flightId, deadline, kickBroadcast);
   count('LiveMessagesSent', messages);
   count('LiveBroadcasts');
   if (gone > 0) log.info('forgot connections that were gone', { flightId: event.flightId, gone });
-}).use(observability());
+});

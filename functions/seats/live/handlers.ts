@@ -4,6 +4,7 @@ import { bearerToken, InvalidTokenError, verifyAccessToken } from '../../../lib/
 import { redis } from '../../../lib/clients/redis';
 import { config } from '../../../lib/config';
 import { AppError } from '../../../lib/http/errors';
+import { log } from '../../../lib/log';
 import { serviceHandler } from '../../../lib/http/stack';
 import { observability } from '../../../lib/observability';
 import * as z from '../../../lib/validation';
@@ -24,7 +25,7 @@ const http = serviceHandler('seats');
 const CONNECTION_MAX_MS = 2 * 3600 * 1000;
 
 /** POST /realtime/tickets: public; with a valid bearer token the ticket carries the user. */
-export const createTicket = http({}, async ({ headers }) => {
+export const createTicket = http({ route: 'POST /realtime/tickets' }, async ({ headers }) => {
   const { WEBSOCKET_URL, LIVE_TICKET_TTL_SECONDS } = config('live');
   let userId: string | undefined;
   if (headers.authorization) {
@@ -41,8 +42,25 @@ export const createTicket = http({}, async ({ headers }) => {
 });
 
 type Reply = (message: ServerMessage) => Promise<void>;
+
+/**
+ * What API Gateway adds to every event of a connection its $connect authorizer admitted: the
+ * authorizer's answer (its principal, `anonymous` without a user). An event without it did not come
+ * through the WebSocket API (a direct invoke, a misrouted event) and is refused before any work.
+ */
+const admittedConnection = z.looseObject({
+  requestContext: z.looseObject({
+    connectionId: z.string().check(z.minLength(1)),
+    authorizer: z.looseObject({ principalId: z.string().check(z.minLength(1)) }),
+  }),
+});
+
 const websocket = (route: (event: APIGatewayProxyWebsocketEventV2, reply: Reply) => Promise<void>) =>
   middy(async (event: APIGatewayProxyWebsocketEventV2) => {
+    if (!admittedConnection.safeParse(event).success) {
+      log.warn('refused a WebSocket event without its connect-time context');
+      return { statusCode: 401 };
+    }
     const connectionId = event.requestContext.connectionId;
     await route(event, async (message) => void (await apiGatewayConnections.send(connectionId, message)));
     return { statusCode: 200 };

@@ -1,6 +1,6 @@
-import middy from '@middy/core';
 import { redis } from '../../../lib/clients/redis';
-import { observability, observeAs } from '../../../lib/observability';
+import { observeAs } from '../../../lib/observability';
+import { scheduled, triggeredFunction } from '../../../lib/triggers';
 import { kickBroadcast } from './kick';
 import { LiveStore } from './store';
 
@@ -24,4 +24,4 @@ export async function sweepWatchedFlights(live: LiveStore, kick: (flightId: stri
   return { flights: flights.length, kicked };
 }
 
-export const handler = middy(() => sweepWatchedFlights(store, kickBroadcast)).use(observability());
+export const handler = triggeredFunction(scheduled, () => sweepWatchedFlights(store, kickBroadcast));

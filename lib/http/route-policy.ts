@@ -1,9 +1,11 @@
-import type { Role } from '../../lib/auth/roles';
+import type { Role } from '../auth/roles';
 
 /**
- * The gateway's route policy: who may call each method + path. It is the one table the authorizer
- * reads; a route that is not here is denied. `user` means any signed-in person (admins included);
- * owner checks ("owner or admin") happen in the handler, which knows the owner.
+ * The route policy: who may call each method + path. It is the one table both layers read: the
+ * gateway's authorizer (functions/gateway/authorizer.ts) and the HTTP stack every function runs in
+ * (lib/http/stack.ts), so a function refuses what the gateway would have refused even when no gateway
+ * ran. A route that is not here is denied. `user` means any signed-in person (admins included); owner
+ * checks ("owner or admin") happen in the handler, which knows the owner.
  */
 export type Access = 'public' | readonly Role[];
 
@@ -85,16 +87,29 @@ export function routesForPath(path: string): RoutePolicy[] {
   return matchers.filter((m) => m.pattern.test(trimmed)).map((m) => m.route);
 }
 
-/** The policy entry of a route by its template path (API Gateway's `resource`), if it has one. */
-export function routeOf(method: string, resource: string): RoutePolicy | undefined {
-  return routePolicy.find((route) => route.method === method && route.path === resource);
+/**
+ * The catch-all route (functions/gateway/not-found.ts): whatever no other route matched. It is not in the
+ * table, which lists what can be called, and answers only 404 and 405, so it is public.
+ */
+export const CATCH_ALL = 'ANY /{proxy+}';
+const catchAll = { method: 'ANY', path: '/{proxy+}', access: 'public' } as const;
+
+/** A route a handler may serve: one of the table, or the catch-all. */
+export type ServedRoute = RoutePolicy | typeof catchAll;
+
+/** The policy entry of `METHOD /path`; a handler naming a route that is not listed fails at cold start. */
+export function policyOf(route: string): ServedRoute {
+  if (route === CATCH_ALL) return catchAll;
+  const entry = routePolicy.find((candidate) => `${candidate.method} ${candidate.path}` === route);
+  if (!entry) throw new Error(`the route policy (lib/http/route-policy.ts) does not list ${route}`);
+  return entry;
 }
 
-export function rateLimitClassOf(route: RoutePolicy | undefined): RateLimitClass {
-  return route?.rateLimit ?? (route === undefined || route.access === 'public' ? 'public' : 'user');
+export function rateLimitClassOf(route: ServedRoute): RateLimitClass {
+  return ('rateLimit' in route ? route.rateLimit : undefined) ?? (route.access === 'public' ? 'public' : 'user');
 }
 
-export function isAllowed(route: RoutePolicy, role: Role | undefined): boolean {
+export function isAllowed(route: Pick<RoutePolicy, 'access'>, role: Role | undefined): boolean {
   if (route.access === 'public') return true;
   return role !== undefined && route.access.includes(role);
 }
