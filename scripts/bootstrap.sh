@@ -57,6 +57,20 @@ if [ -z "${MONGODB_URI:-}" ] && [ ! -x "$tools/bin/ferretdb" ]; then
   fi
 fi
 
+# stripe-mock: Stripe's API description served with canned answers, for the contract test of the payment
+# adapter's requests (tests/integration/stripe-contract.test.ts). v0.203.0 serves 2026-08-26.dahlia, the
+# API version the stripe SDK in package.json pins.
+STRIPE_MOCK_VERSION=v0.203.0
+if [ ! -x "$tools/bin/stripe-mock" ]; then
+  if command -v go >/dev/null 2>&1; then
+    say "building stripe-mock $STRIPE_MOCK_VERSION into .tools/bin (one time, a few seconds)"
+    mkdir -p "$tools/bin"
+    GOBIN="$tools/bin" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+  else
+    say "Go is not installed: no stripe-mock, so the Stripe contract test is skipped"
+  fi
+fi
+
 if [ -z "${REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     say "installing redis-server from Debian's packages"
