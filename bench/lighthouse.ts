@@ -152,7 +152,8 @@ export async function seedWebFlight(apiUrl: string, admin: { email: string; pass
   const traveller = await call<{ accessToken: string }>(`${base}/auth/register`, 'POST', { email: `lighthouse-${Date.now()}@example.com`, password: 'lighthouse password', name: 'Lighthouse' });
   await call(`${base}/flights/${flight.id}/holds`, 'POST', { seats: ['3A', '3B', '7D'] }, traveller.accessToken);
   const toBook = await call<{ holdId: string }>(`${base}/flights/${flight.id}/holds`, 'POST', { seats: ['1C', '1D', '12E'] }, traveller.accessToken);
-  await call(`${base}/holds/${toBook.holdId}/confirm`, 'POST', undefined, traveller.accessToken);
+  const passengers = ['1C', '1D', '12E'].map((seat) => ({ seat, firstName: 'Light', lastName: 'House' }));
+  await call(`${base}/holds/${toBook.holdId}/confirm`, 'POST', { passengers, contact: { email: 'lighthouse@example.com' }, paymentMethod: 'pm_card_visa' }, traveller.accessToken);
   return {
     flightId: flight.id,
     flightNumber: flight.flightNumber,

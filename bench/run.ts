@@ -94,7 +94,7 @@ async function seatModules() {
  * may hold on a flight).
  */
 async function freshSeats(client: RedisClient, seats: SeatService) {
-  const { seatMap, newFlightId } = await seatModules();
+  const { seatMap, ON_SALE_DEPARTURE, newFlightId } = await seatModules();
   const { HOLD_LIMIT_PER_USER } = await import('../functions/seats/model');
   const SEAT_IDS = seatMap(100, 'ABCDEFGHJK').seats.map((s) => s.id);
   let flights: string[] = [];
@@ -104,7 +104,7 @@ async function freshSeats(client: RedisClient, seats: SeatService) {
       // FLUSHDB has no key: a cluster client would send it to one node only.
       await (client instanceof Cluster ? Promise.all(client.nodes('master').map((node) => node.flushdb())) : client.flushdb());
       flights = Array.from({ length: count }, newFlightId);
-      await Promise.all(flights.map((id) => seats.provision(id, 1, seatMap(100, 'ABCDEFGHJK'))));
+      await Promise.all(flights.map((id) => seats.provision(id, 1, ON_SALE_DEPARTURE, seatMap(100, 'ABCDEFGHJK'))));
       next = 0;
     },
     nextSeat: () => {
@@ -191,14 +191,14 @@ async function holdHotPath() {
 /* ---------- 3. contention ---------- */
 async function contention() {
   say('contention');
-  const { redis, RedisSeatStore, SeatService, seatMap, newFlightId } = await seatModules();
+  const { redis, RedisSeatStore, SeatService, seatMap, ON_SALE_DEPARTURE, newFlightId } = await seatModules();
   const store = new RedisSeatStore(redis());
   const seats = new SeatService(store, 600_000);
 
   /** 1,000 users reach for one seat at the same moment. */
   const race = async () => {
     const flightId = newFlightId();
-    await seats.provision(flightId, 1, seatMap(1, 'A'));
+    await seats.provision(flightId, 1, ON_SALE_DEPARTURE, seatMap(1, 'A'));
     const started = performance.now();
     const answers = await Promise.allSettled(Array.from({ length: 1000 }, () => seats.hold({ userId: randomUUID(), role: 'user', email: '' }, flightId, ['1A'])));
     return { ms: performance.now() - started, winners: answers.filter((a) => a.status === 'fulfilled').length };
@@ -215,7 +215,7 @@ async function contention() {
   const ids = seatMap(30).seats.map((s) => s.id);
   const storm = async () => {
     const flightId = newFlightId();
-    await shortHolds.provision(flightId, 1, seatMap(30));
+    await shortHolds.provision(flightId, 1, ON_SALE_DEPARTURE, seatMap(30));
     let issued = 0;
     let held = 0;
     const started = performance.now();
@@ -359,7 +359,8 @@ function cpuSeconds(pid: number | undefined): number | undefined {
 
 async function migration(dynamoPid: number | undefined) {
   say('migration (1,000 flights × 180 seats)');
-  const { redis, RedisSeatStore, SeatService, seatMap, seatsInProcess, flightNumber, newFlightId } = await seatModules();
+  const { redis, RedisSeatStore, SeatService, seatMap, ON_SALE_DEPARTURE, flightNumber, newFlightId } = await seatModules();
+  const { seatsInProcess } = await import('../functions/flights/seats-client');
   const { dynamo } = await import('../lib/clients/dynamo');
   const { seatInfo } = await import('../functions/seats/model');
   const { DynamoFlightStore } = await import('../functions/flights/store');
@@ -456,7 +457,7 @@ async function migration(dynamoPid: number | undefined) {
 
   // A hold load on other flights, as hard as 16 loops can push it, while the next batches run.
   const loadFlights = Array.from({ length: 30 }, newFlightId);
-  await Promise.all(loadFlights.map((id) => seatService.provision(id, 1, seatMap(100, 'ABCDEFGHJK'))));
+  await Promise.all(loadFlights.map((id) => seatService.provision(id, 1, ON_SALE_DEPARTURE, seatMap(100, 'ABCDEFGHJK'))));
   let stop = false;
   let holds = 0;
   const holdIds = seatMap(100, 'ABCDEFGHJK').seats.map((s) => s.id);
@@ -490,7 +491,7 @@ async function migration(dynamoPid: number | undefined) {
 /* ---------- 2. end-to-end HTTP through sls offline vs the same handlers behind node:http ---------- */
 async function endToEnd(stackEnv: Record<string, string>) {
   say(`end-to-end HTTP (autocannon, 50 connections, 5 s warm-up + 3 × ${HTTP_SECONDS} s per case)`);
-  const { redis, RedisSeatStore, SeatService, seatMap, newFlightId } = await seatModules();
+  const { redis, RedisSeatStore, SeatService, seatMap, ON_SALE_DEPARTURE, newFlightId } = await seatModules();
   const seatService = new SeatService(new RedisSeatStore(redis()), 600_000);
   // Enough seats that no run sells out (a sold-out seat answers 409 and would count as an error);
   // every run starts from freshly provisioned flights.
@@ -499,8 +500,8 @@ async function endToEnd(stackEnv: Record<string, string>) {
   const seatIds = seatMap(100, 'ABCDEFGHJK').seats.map((s) => s.id);
   const provisionAll = async () => {
     await redis().flushdb();
-    await Promise.all(holdFlights.map((id) => seatService.provision(id, 1, seatMap(100, 'ABCDEFGHJK'))));
-    await seatService.provision(mapFlight, 1, seatMap(30));
+    await Promise.all(holdFlights.map((id) => seatService.provision(id, 1, ON_SALE_DEPARTURE, seatMap(100, 'ABCDEFGHJK'))));
+    await seatService.provision(mapFlight, 1, ON_SALE_DEPARTURE, seatMap(30));
   };
   await provisionAll();
 
@@ -956,16 +957,17 @@ async function realtime(stack: Stack) {
 /* ---------- 6. Redis Cluster vs the single server: holds, and confirms with and without WAIT ---------- */
 async function clusterVsSingle(dataDir: string, stack: Stack) {
   say('Redis Cluster (3 primaries + 3 replicas) vs the single server, concurrency 64');
-  const { redis, closeRedis, RedisSeatStore, SeatService } = await seatModules();
+  const { redis, closeRedis, RedisSeatStore } = await seatModules();
+  const { payingSeatService, book } = await import('../tests/support/checkout');
   const { resetConfigCache } = await import('../lib/config');
   /** Holds, and confirms, through the domain functions on the store the environment names now (as in section 1). */
   const on = async (pids: number[]) => {
     const client = redis();
-    const seats = new SeatService(new RedisSeatStore(client), 600_000);
+    const seats = payingSeatService(new RedisSeatStore(client), 600_000);
     const { provision, nextSeat } = await freshSeats(client, seats);
     const hold = async () => {
       const { flightId, seat, caller } = nextSeat();
-      return { caller, holdId: (await seats.hold(caller, flightId, [seat])).holdId };
+      return { caller, hold: await seats.hold(caller, flightId, [seat]) };
     };
     /** The median of repeated runs, and the cores the Redis servers (`pids`) and this process kept busy in the timed loads. */
     const measure = async (prepare: (ms: number) => Promise<(worker: number, i: number) => Promise<unknown>>) => {
@@ -997,7 +999,7 @@ async function clusterVsSingle(dataDir: string, stack: Stack) {
         return () => {
           const next = made.pop();
           if (!next) throw new Error('out of holds');
-          return seats.confirm(next.caller, next.holdId);
+          return book(seats, next.caller, next.hold);
         };
       }),
     };

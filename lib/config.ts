@@ -82,6 +82,28 @@ const sections = {
   seats: z.object({
     HOLD_TTL_SECONDS: positiveInt(600),
     IDEMPOTENCY_TTL_SECONDS: positiveInt(24 * 3600),
+    /**
+     * How long a hold whose payment is in flight is kept from expiring. Longer than a charge can take
+     * (the provider's time-outs and retries); after it the payments sweep settles the charge
+     * (functions/payments/sweep.ts): a booking if the hold is still there, a refund if not.
+     */
+    PAYMENT_GUARD_SECONDS: positiveInt(120),
+  }),
+  refunds: z.object({
+    /** The refund sweep a cancelled flight starts right away (an async invoke); its schedule is the fallback. */
+    REFUND_SWEEP_FUNCTION: text(),
+  }),
+  /** A flight is on sale until this many minutes before it departs (API.md, Checkout). */
+  sales: z.object({
+    SALES_CLOSE_MINUTES: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(7 * 24 * 60)), 60),
+  }),
+  /** The payments service (functions/payments): its table and the provider (Stripe, or a local stand-in). */
+  payments: z.object({
+    PAYMENTS_TABLE: z.string().check(z.minLength(3)),
+    STRIPE_SECRET_KEY: z.string().check(z.regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret key (sk_test_… or sk_live_…)')),
+    STRIPE_WEBHOOK_SECRET: z.string().check(z.regex(/^whsec_\w+$/, 'must be a Stripe webhook signing secret (whsec_…)')),
+    /** A Stripe-compatible server instead of Stripe (stripe-local/ under npm start and the tests). */
+    STRIPE_API_URL: z.optional(httpUrl),
   }),
   /** Per-caller limits (lib/http/rate-limit.ts): requests per minute per IP (anonymous) or per user. */
   rateLimits: z.object({

@@ -16,6 +16,8 @@ const FLIGHT_ID_BODY = FLIGHT_ID.source.slice(1, -1);
 /** Hold and booking ids carry their flight's id (see functions/seats/keys.ts): `h_<flightId>_<16 random>`. */
 export const HOLD_ID = new RegExp(`^h_(${FLIGHT_ID_BODY})_[A-Za-z0-9_-]{16}$`);
 export const BOOKING_ID = new RegExp(`^b_(${FLIGHT_ID_BODY})_[A-Za-z0-9_-]{16}$`);
+/** A charge's key at the payments service: the hold it pays for and the attempt (`<holdId>.<n>`). */
+export const PAYMENT_KEY = new RegExp(`^h_${FLIGHT_ID_BODY}_[A-Za-z0-9_-]{16}\\.[1-9][0-9]{0,2}$`);
 export const USER_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** A single migration's id is a UUID; a batch's migrations have ids hashed from batch and flight. */
 export const MIGRATION_ID = /^([0-9a-f]{24}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;

@@ -12,7 +12,7 @@ import { currentLogger, logAs } from './log';
  */
 
 /** The parts of the system that log and emit metrics under their own name. */
-export type ServiceName = 'users' | 'flights' | 'seats' | 'registry' | 'gateway';
+export type ServiceName = 'users' | 'flights' | 'seats' | 'payments' | 'registry' | 'gateway';
 
 export const METRICS_NAMESPACE = 'FlightBooking';
 
@@ -21,6 +21,11 @@ export type MetricName =
   | 'HoldsWon'
   | 'HoldsRefused'
   | 'Bookings'
+  | 'PaymentsSucceeded'
+  | 'PaymentsDeclined'
+  | 'Refunds'
+  | 'RefundsPending'
+  | 'PaymentsSettled'
   | 'BookingsCancelled'
   | 'HoldsExpired'
   | 'MigrationsSucceeded'

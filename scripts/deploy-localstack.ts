@@ -234,6 +234,7 @@ async function seedFlight(env: Record<string, string>): Promise<{ id: string; or
   const { DynamoDocuments } = await import('../lib/clients/dynamo');
   const { DynamoFlightStore } = await import('../functions/flights/store');
   const { FlightService } = await import('../functions/flights/service');
+  const { seatsInProcess } = await import('../functions/flights/seats-client');
   const { SeatService } = await import('../functions/seats/service');
   const { RedisSeatStore } = await import('../functions/seats/store');
   const { redis } = await import('../lib/clients/redis');
@@ -241,11 +242,7 @@ async function seedFlight(env: Record<string, string>): Promise<{ id: string; or
   const seats = new SeatService(new RedisSeatStore(client), 600_000);
   const documents = new DynamoDocuments(env.DYNAMODB_ENDPOINT, 'us-east-1');
   try {
-    const flights = new FlightService(new DynamoFlightStore(documents, env.FLIGHTS_TABLE!), {
-      provision: async (id, version, map) => void (await seats.provision(id, version, map)),
-      cancelFlight: (id) => seats.cancelFlight(id),
-      applySeatMap: (id, args) => seats.applySeatMap(id, args),
-    });
+    const flights = new FlightService(new DynamoFlightStore(documents, env.FLIGHTS_TABLE!), seatsInProcess(seats));
     const day = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
     const seatMap = { seats: ['A', 'B', 'C', 'D'].map((letter) => ({ id: `1${letter}`, class: 'economy' as const, price: { amount: 12_345, currency: 'USD' } })) };
     const flight = await flights.create({

@@ -7,9 +7,11 @@ import { notFoundCodeOf, PATH_PARAMS } from '../lib/http/path-params';
 import { IDEMPOTENCY_KEY_FORMAT } from '../functions/seats/idempotency';
 import { pageQuery } from '../lib/http/pagination';
 import { routePolicy, type RoutePolicy } from '../lib/http/route-policy';
+import { REFERENCE_PATTERN } from '../functions/seats/references';
 import { createUserBody, loginBody, refreshBody, registerBody, updateUserBody } from '../functions/users/schemas';
 import { createFlightBody, migrationBatchBody, searchQuery, seatMapMigrationBody, updateFlightBody } from '../functions/flights/model';
-import { applySeatMapBody, holdBody, provisionSeatsBody } from '../functions/seats/model';
+import { applySeatMapBody, checkoutBody, holdBody, lookupQuery, provisionSeatsBody, scheduleBody, settleCheckoutBody } from '../functions/seats/model';
+import { chargeBody, markBookedBody } from '../functions/payments/model';
 import { instancesQuery, registerInstanceBody } from '../registry/model';
 
 /**
@@ -112,6 +114,7 @@ const components: Record<string, object> = {
       holdId: { type: 'string' },
       flightId: { type: 'string' },
       seats: { type: 'array', items: { type: 'string' } },
+      total: money,
       expiresAt: time,
       status: { enum: ['active', 'confirmed', 'released', 'expired', 'voided'] },
       bookingId: { type: 'string' },
@@ -119,19 +122,69 @@ const components: Record<string, object> = {
   },
   Booking: {
     type: 'object',
-    required: ['bookingId', 'flightId', 'userId', 'seats', 'status', 'createdAt'],
+    required: ['bookingId', 'reference', 'flightId', 'userId', 'seats', 'passengers', 'contact', 'total', 'payment', 'status', 'createdAt'],
     properties: {
       bookingId: { type: 'string' },
+      reference: { type: 'string', pattern: REFERENCE_PATTERN.source, description: 'The record locator travellers quote' },
       flightId: { type: 'string' },
       userId: { type: 'string' },
       seats: { type: 'array', items: { type: 'object', required: ['id', 'class', 'price'], properties: { id: { type: 'string' }, class: { type: 'string' }, price: money } } },
+      passengers: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['seat', 'firstName', 'lastName', 'ticketNumber'],
+          properties: { seat: { type: 'string' }, firstName: { type: 'string' }, lastName: { type: 'string' }, ticketNumber: { type: 'string', pattern: '^[0-9]{13}$' } },
+        },
+      },
+      contact: { type: 'object', required: ['email'], properties: { email: { type: 'string' }, phone: { type: 'string' } } },
+      total: money,
+      payment: {
+        type: 'object',
+        required: ['provider', 'paymentId', 'status'],
+        properties: { provider: { type: 'string' }, paymentId: { type: 'string' }, status: { enum: ['succeeded', 'refund_pending', 'refunded'] }, refundedAt: time },
+      },
       status: { enum: ['confirmed', 'cancelled', 'flight_cancelled'] },
       createdAt: time,
       cancelledAt: time,
-      total: money,
     },
   },
   BookingList: list('Booking'),
+  /** Manage my booking: the booking without the account and contact details. */
+  LookedUpBooking: {
+    type: 'object',
+    required: ['bookingId', 'reference', 'flightId', 'seats', 'passengers', 'total', 'payment', 'status', 'createdAt'],
+    not: { anyOf: [{ required: ['userId'] }, { required: ['contact'] }] },
+    properties: {
+      bookingId: { type: 'string' },
+      reference: { type: 'string' },
+      flightId: { type: 'string' },
+      seats: { type: 'array' },
+      passengers: { type: 'array' },
+      total: money,
+      payment: { type: 'object' },
+      status: { enum: ['confirmed', 'cancelled', 'flight_cancelled'] },
+      createdAt: time,
+      cancelledAt: time,
+    },
+  },
+  Charge: {
+    type: 'object',
+    required: ['status'],
+    properties: { status: { enum: ['succeeded', 'declined'] }, provider: { type: 'string' }, paymentId: { type: 'string' }, declineCode: { type: 'string' } },
+  },
+  Refund: { type: 'object', required: ['status'], properties: { status: { enum: ['refund_pending', 'refunded'] }, refundedAt: time } },
+  Settlement: { type: 'object', required: ['outcome'], properties: { outcome: { enum: ['booked', 'gone'] }, bookingId: { type: 'string' } } },
+  WebhookReceived: { type: 'object', required: ['received'], properties: { received: { const: true } } },
+  PaymentsAudit: {
+    type: 'object',
+    required: ['ok', 'counts', 'problems'],
+    properties: {
+      ok: { type: 'boolean' },
+      counts: { type: 'object', required: ['payments', 'bookings', 'refunds'], properties: { payments: { type: 'integer' }, bookings: { type: 'integer' }, refunds: { type: 'integer' }, inFlight: { type: 'integer' } } },
+      problems: { type: 'array', items: { type: 'string' } },
+    },
+  },
   Audit: {
     type: 'object',
     required: ['ok', 'counts', 'problems'],
@@ -206,6 +259,8 @@ interface Operation {
   media?: string[];
   /** Answers 308 to the same path with a trailing slash (the web app's page). */
   slashRedirect?: true;
+  /** Takes any body, checked as it is (a signed webhook): JSON, but no schema. */
+  rawBody?: true;
 }
 
 const IDEMPOTENCY_ERRORS: ErrorCode[] = ['IDEMPOTENCY_KEY_REUSED'];
@@ -241,18 +296,34 @@ export const operations: Record<string, Operation> = {
     response: 'Hold',
     body: holdBody,
     idempotent: true,
-    errors: ['SEAT_NOT_FOUND', 'SEAT_UNAVAILABLE', 'FLIGHT_CANCELLED', 'HOLD_LIMIT_REACHED'],
+    errors: ['SEAT_NOT_FOUND', 'SEAT_UNAVAILABLE', 'FLIGHT_CANCELLED', 'FLIGHT_CLOSED', 'HOLD_LIMIT_REACHED'],
   },
   'GET /holds/{holdId}': { summary: 'A hold', status: 200, response: 'Hold' },
-  'DELETE /holds/{holdId}': { summary: 'Release a hold', status: 204, errors: ['HOLD_ALREADY_CONFIRMED'] },
-  'POST /holds/{holdId}/confirm': { summary: 'Book a held set of seats (Idempotency-Key)', status: 201, response: 'Booking', idempotent: true, errors: ['FORBIDDEN', 'HOLD_ALREADY_CONFIRMED', 'HOLD_EXPIRED'] },
+  'DELETE /holds/{holdId}': { summary: 'Release a hold', status: 204, errors: ['HOLD_ALREADY_CONFIRMED', 'PAYMENT_IN_PROGRESS'] },
+  'POST /holds/{holdId}/confirm': {
+    summary: 'Checkout: pay for a hold and book it, with a passenger per seat (Idempotency-Key)',
+    status: 201,
+    response: 'Booking',
+    body: checkoutBody,
+    idempotent: true,
+    errors: ['PAYMENT_DECLINED', 'FORBIDDEN', 'HOLD_ALREADY_CONFIRMED', 'HOLD_EXPIRED', 'FLIGHT_CLOSED', 'FLIGHT_CANCELLED', 'PAYMENT_IN_PROGRESS'],
+  },
+  'GET /bookings/lookup': { summary: 'Manage my booking: a booking by reference and a passenger’s last name', status: 200, response: 'LookedUpBooking', query: lookupQuery, errors: ['BOOKING_NOT_FOUND'] },
   'GET /bookings': { summary: "The caller's bookings", status: 200, response: 'BookingList', query: pageQuery, errors: ['INVALID_CURSOR'] },
   'GET /bookings/{bookingId}': { summary: 'A booking', status: 200, response: 'Booking' },
-  'DELETE /bookings/{bookingId}': { summary: 'Cancel a booking', status: 200, response: 'Booking', errors: ['ALREADY_CANCELLED'] },
+  'DELETE /bookings/{bookingId}': { summary: 'Cancel a booking and refund it', status: 200, response: 'Booking', errors: ['ALREADY_CANCELLED', 'FLIGHT_CLOSED'] },
   'GET /admin/flights/{flightId}/seats/audit': { summary: 'Check the seat invariants', status: 200, response: 'Audit' },
   'PUT /internal/flights/{flightId}/seats': { summary: 'Service only: provision a seat map', status: 201, body: provisionSeatsBody, errors: ['SEAT_MAP_EXISTS'] },
   'POST /internal/flights/{flightId}/cancel': { summary: "Service only: cancel a flight's seats", status: 200 },
   'POST /internal/flights/{flightId}/seatmap-migrations': { summary: 'Service only: apply a seat map, fenced', status: 200, body: applySeatMapBody, errors: ['FLIGHT_CANCELLED', 'MIGRATION_FENCED', 'MIGRATION_CONFLICTS'] },
+  'PUT /internal/flights/{flightId}/schedule': { summary: "Service only: a flight's new departure (sales close from it)", status: 204, body: scheduleBody },
+  'POST /internal/holds/{holdId}/checkout': { summary: 'Service only: book the hold a settled charge paid for, or say it is gone', status: 200, response: 'Settlement', body: settleCheckoutBody },
+  'GET /internal/bookings': { summary: 'Service only: every booking with its payment (the payments audit)', status: 200, response: 'BookingList', query: pageQuery, errors: ['INVALID_CURSOR'] },
+  'POST /internal/payments': { summary: 'Service only: charge a checkout once per payment key', status: 200, response: 'Charge', body: chargeBody, errors: ['PAYMENT_IN_PROGRESS'] },
+  'PUT /internal/payments/{paymentKey}/booking': { summary: 'Service only: the booking a charge paid for', status: 204, body: markBookedBody, errors: ['PAYMENT_IN_PROGRESS'] },
+  'POST /internal/payments/{paymentKey}/refund': { summary: 'Service only: refund a charge in full', status: 200, response: 'Refund' },
+  'POST /payments/webhook': { summary: "The payment provider's webhook (Stripe-Signature over the raw body; no token)", status: 200, response: 'WebhookReceived', rawBody: true, errors: ['INVALID_SIGNATURE', 'PAYLOAD_TOO_LARGE'] },
+  'GET /admin/payments/audit': { summary: 'Check that every charge is a booking or a refund, and every booking has its charge', status: 200, response: 'PaymentsAudit' },
   'GET /registry/services': { summary: 'Registered services', status: 200, response: 'ServiceList' },
   'GET /registry/services/{service}/instances': { summary: "A service's instances", status: 200, response: 'InstanceList', query: instancesQuery },
   'POST /registry/services/{service}/instances': { summary: 'Register an instance', status: 201, response: 'Instance', body: registerInstanceBody, errors: ['INSTANCE_ALIVE'] },
@@ -338,6 +409,7 @@ function operation(route: RoutePolicy) {
     ...(route.access === 'public' ? { security: [] } : { 'x-roles': route.access }),
     parameters: [...pathParams, ...query.map((q) => ({ ...q, required: requiredQuery.has(q.name) })), ...headers],
     ...(op.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(op.body) } } } } : {}),
+    ...(op.rawBody ? { requestBody: { required: true, content: { 'application/json': { schema: {} } } }, parameters: [...pathParams, { name: 'Stripe-Signature', in: 'header', required: true, schema: { type: 'string' } }] } : {}),
     responses: {
       [op.status]: { ...success, headers: RATE_LIMIT_HEADERS },
       ...(op.etag ? { 304: { description: 'Not modified since the ETag given in If-None-Match' } } : {}),

@@ -84,7 +84,13 @@ async function main() {
     const after = await call('GET', `/flights/${flightId}/seats`, 200);
     expect(free.every((id) => after.seats.find((s: { id: string }) => s.id === id)?.status === 'held'), 'the held seats are not shown held');
   });
-  const booking = await step('confirm the hold', () => call('POST', `/holds/${hold.holdId}/confirm`, 201, { token, headers: { 'idempotency-key': randomUUID() } }));
+  // Checkout: a passenger per seat, and Stripe's test Visa (the local provider's, or Stripe's own in test mode).
+  const checkout = { passengers: free.map((seat) => ({ seat, firstName: 'Smoke', lastName: 'Test' })), contact: { email: 'smoke@example.com' }, paymentMethod: 'pm_card_visa' };
+  const booking = await step('pay for the hold and book it', () => call('POST', `/holds/${hold.holdId}/confirm`, 201, { token, body: checkout, headers: { 'idempotency-key': randomUUID() } }));
+  await step('the booking has a reference, tickets and a payment', async () => {
+    expect(/^[A-Z2-9]{6}$/.test(booking.reference) && booking.passengers.every((p: { ticketNumber: string }) => /^\d{13}$/.test(p.ticketNumber)), 'no reference or tickets');
+    expect(booking.payment?.status === 'succeeded' && booking.total?.amount > 0, 'not paid');
+  });
   await step('the booking is listed', async () => {
     const mine = await call('GET', '/bookings', 200, { token });
     expect(mine.items.some((b: { bookingId: string }) => b.bookingId === booking.bookingId), 'the booking is not in /bookings');

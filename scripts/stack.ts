@@ -1,7 +1,9 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTableCommand, UpdateTimeToLiveCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
@@ -24,7 +26,7 @@ export const PROJECT_ROOT = path.resolve(__dirname, '..');
 const FERRETDB_BIN = path.join(PROJECT_ROOT, '.tools', 'bin', 'ferretdb');
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
-export type ServiceName = 'mongo' | 'redis' | 'dynamodb' | 'redlock';
+export type ServiceName = 'mongo' | 'redis' | 'dynamodb' | 'redlock' | 'payments';
 
 export type RedisTopology = 'single' | 'cluster';
 const REDIS_TOPOLOGIES: readonly RedisTopology[] = ['single', 'cluster'];
@@ -80,7 +82,12 @@ export interface StackOptions {
   redisTopology?: RedisTopology;
   /** Three independent redis-servers for Redlock, unless REDLOCK_URLS is given. Default: with the `cluster` topology. */
   redlockServers?: boolean;
+  /** Where the local payment provider posts its webhooks (the API's `/payments/webhook`); none when not given. */
+  paymentWebhookUrl?: string;
 }
+
+/** stripe-local accepts any `sk_test_` key: this one is a name, not a secret. */
+const LOCAL_STRIPE_SECRET_KEY = 'sk_test_local';
 
 /** The topology asked for by the option or, without one, by REDIS_TOPOLOGY; an unknown one is refused. */
 export function redisTopology(env: NodeJS.ProcessEnv, chosen?: RedisTopology): RedisTopology {
@@ -567,6 +574,38 @@ async function startDynalite(dataDir: string, region: string, signal?: AbortSign
   return serverService('dynamodb', url, port, server, (pid) => `dynalite (pid ${pid})`);
 }
 
+/**
+ * The local payment provider (stripe-local/): speaks Stripe's API to the payments service's Stripe SDK,
+ * keeps its state in a file (so a restart keeps payments and idempotency keys), and posts signed
+ * webhooks to the API as Stripe does.
+ */
+async function startStripeLocal(dataDir: string, webhookUrl: string | undefined, webhookSecret: string, signal?: AbortSignal): Promise<Started> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = new ServerProcess(
+    'stripe-local',
+    process.execPath,
+    [
+      // tsx by its path: `--import tsx` would resolve from the working folder.
+      '--import',
+      pathToFileURL(require.resolve('tsx')).href,
+      path.join(PROJECT_ROOT, 'stripe-local', 'server.ts'),
+      ...['--host', '127.0.0.1', '--port', String(port), '--data', path.join(dataDir, 'stripe-local.json')],
+      ...(webhookUrl ? ['--webhook-url', webhookUrl, '--webhook-secret', webhookSecret] : []),
+    ],
+    path.join(dataDir, 'stripe-local.log'),
+    () => pingStripe(url),
+  );
+  await server.start(signal);
+  return serverService('payments', url, port, server, (pid) => `stripe-local (pid ${pid})`);
+}
+
+/** A Stripe-compatible server answers an unknown PaymentIntent with its 404. */
+async function pingStripe(url: string): Promise<void> {
+  const response = await fetch(`${url}/v1/payment_intents/pi_probe`, { headers: { authorization: `Bearer ${LOCAL_STRIPE_SECRET_KEY}` }, signal: AbortSignal.timeout(2_000) });
+  if (response.status !== 404) throw new Error(`HTTP ${response.status}`);
+}
+
 /** serverless.yml, with the few variables that table names use resolved for one stage. */
 export function serverlessConfig(stage: string) {
   const doc = parseYaml(readFileSync(path.join(PROJECT_ROOT, 'serverless.yml'), 'utf8'), {
@@ -708,6 +747,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     return server.control;
   };
   const redisNodes = () => serversOf('redis').map(({ port, control: server }) => ({ port, pid: server.pid }));
+  // Signs the local provider's webhooks and checks them in the payments service: a new one each start.
+  const webhookSecret = env.STRIPE_WEBHOOK_SECRET ?? `whsec_${randomBytes(24).toString('hex')}`;
   const use = async (name: ServiceName, given: string | undefined, probe: (url: string) => Promise<void>, start: () => Promise<Started>) => {
     if (given) {
       await waitFor(`${name} at ${given}`, () => probe(given), { timeoutMs: 15_000, signal });
@@ -732,16 +773,18 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       useRedis(),
       use('dynamodb', env.DYNAMODB_ENDPOINT, (url) => pingDynamo(url, region), () => startDynalite(options.dataDir, region, signal)),
       useRedlock(),
+      use('payments', env.STRIPE_API_URL, pingStripe, () => startStripeLocal(options.dataDir, options.paymentWebhookUrl, webhookSecret, signal)),
     ]);
     // mongodb-memory-server cannot be cancelled mid-way; it is stopped with the rest once it is up.
     signal?.throwIfAborted();
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    const [mongo, redis, dynamodb, redlock] = results.map((r) => (r as PromiseFulfilledResult<BackingService | undefined>).value) as [
+    const [mongo, redis, dynamodb, redlock, payments] = results.map((r) => (r as PromiseFulfilledResult<BackingService | undefined>).value) as [
       BackingService,
       BackingService,
       BackingService,
       BackingService | undefined,
+      BackingService,
     ];
     const stackEnv: Record<string, string> = {
       MONGODB_URI: mongo.url,
@@ -751,6 +794,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       DYNAMODB_ENDPOINT: dynamodb.url,
       AWS_REGION: region,
       ...tableEnvironment(stage),
+      STRIPE_API_URL: payments.url,
+      STRIPE_SECRET_KEY: env.STRIPE_SECRET_KEY ?? LOCAL_STRIPE_SECRET_KEY,
+      STRIPE_WEBHOOK_SECRET: webhookSecret,
     };
     // The functions sign their DynamoDB calls with the environment's credentials; a local endpoint
     // (dynalite, DynamoDB Local) accepts any.
@@ -759,7 +805,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     await ensureSchema(stackEnv, stage);
     signal?.throwIfAborted();
-    const services = [mongo, redis, ...(redlock ? [redlock] : []), dynamodb];
+    const services = [mongo, redis, ...(redlock ? [redlock] : []), dynamodb, payments];
     return { services, env: stackEnv, control, redisNodes, stop };
   } catch (error) {
     await stop();

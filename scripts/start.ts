@@ -76,7 +76,7 @@ async function start(): Promise<void> {
   await assertPortsFree(ports);
 
   say(`starting backing services${topology === 'cluster' ? ' (Redis topology: cluster)' : ''}…`);
-  stack = await startStack({ dataDir: DATA_DIR, log: say, signal, redisTopology: topology });
+  stack = await startStack({ dataDir: DATA_DIR, log: say, signal, redisTopology: topology, paymentWebhookUrl: `http://127.0.0.1:${port}/payments/webhook` });
   // Chosen once the backing services hold their free ports (eighteen with a cluster), so that they are none of theirs.
   const lambdaPort = givenLambdaPort ?? (await freePort());
   const websocketPort = givenWebsocketPort ?? (await freePortBesides([port, lambdaPort]));

@@ -20,7 +20,7 @@ import { invokeMigrationWorker, MIGRATION_WORKER_KICK } from './worker-kick';
 
 assertTokenConfig();
 const flightStore = new DynamoFlightStore(dynamo(), config('dynamo').FLIGHTS_TABLE);
-const flights = new FlightService(flightStore, seatsOverRegistry);
+const flights = new FlightService(flightStore, seatsOverRegistry, { salesCloseMs: config('sales').SALES_CLOSE_MINUTES * 60_000 });
 
 /**
  * Built on first use, with its lock library loaded then: only the migration functions take the

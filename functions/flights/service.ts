@@ -4,13 +4,25 @@ import { departureDay, scheduleProblems, type CreateFlightInput, type Flight, ty
 import { ConditionFailed, type FlightStore } from './store';
 import type { SeatsGateway } from './seats-client';
 
+export interface FlightServiceOptions {
+  /** Sales close this long before departure (config SALES_CLOSE_MINUTES): search lists only flights on sale. */
+  salesCloseMs?: number;
+  now?: () => Date;
+}
+
 /** The flights service's rules: create (with its seat map), update, cancel, find. */
 export class FlightService {
+  private readonly now: () => Date;
+  private readonly salesCloseMs: number;
+
   constructor(
     private readonly store: FlightStore,
     private readonly seats: SeatsGateway,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
+    options: FlightServiceOptions = {},
+  ) {
+    this.now = options.now ?? (() => new Date());
+    this.salesCloseMs = options.salesCloseMs ?? 60 * 60_000;
+  }
 
   async get(id: string): Promise<Flight> {
     const flight = await this.store.get(id);
@@ -25,13 +37,14 @@ export class FlightService {
   async create(input: CreateFlightInput): Promise<Flight> {
     const { seatMap, ...schedule } = input;
     const problems = scheduleProblems(schedule);
+    if (Date.parse(schedule.departureTime) <= this.now().getTime()) problems.push({ field: 'departureTime', message: 'must be in the future' });
     if (problems.length > 0) throw validationFailed(problems);
     const at = this.now().toISOString();
     const flight: Flight = { id: newFlightId(), ...schedule, status: 'scheduled', seatMapVersion: 1, createdAt: at, updatedAt: at };
     const day = departureDay(flight.departureTime);
     if (!(await this.store.claimFlightNumber(flight.flightNumber, day, flight.id))) throw new AppError('FLIGHT_EXISTS');
     try {
-      await this.seats.provision(flight.id, flight.seatMapVersion, seatMap);
+      await this.seats.provision(flight.id, flight.seatMapVersion, flight.departureTime, seatMap);
       await this.store.insert(flight);
     } catch (error) {
       await this.store.releaseFlightNumber(flight.flightNumber, day, flight.id);
@@ -49,10 +62,15 @@ export class FlightService {
 
     const [oldDay, newDay] = [departureDay(current.departureTime), departureDay(next.departureTime)];
     const moved = next.flightNumber !== current.flightNumber || newDay !== oldDay;
+    const retimed = next.departureTime !== current.departureTime;
     if (moved && !(await this.store.claimFlightNumber(next.flightNumber, newDay, id))) throw new AppError('FLIGHT_EXISTS');
     try {
+      // The seats service closes sales from the departure: it learns the new one first, and the old one
+      // again if the flight record cannot be written.
+      if (retimed) await this.seats.schedule(id, next.departureTime);
       await this.store.replace(next, current.updatedAt);
     } catch (error) {
+      if (retimed) await this.seats.schedule(id, current.departureTime).catch(() => undefined);
       if (moved) await this.store.releaseFlightNumber(next.flightNumber, newDay, id);
       if (error instanceof ConditionFailed) throw new AppError('FLIGHT_CHANGED');
       throw error;
@@ -79,7 +97,10 @@ export class FlightService {
     return cancelled;
   }
 
+  /** Flights of a route and day that are still on sale (API.md: search lists only those). */
   async search(routeDay: string, limit: number, after?: Record<string, string>) {
-    return this.store.search(routeDay, limit, after);
+    const page = await this.store.search(routeDay, limit, after);
+    const onSaleAfter = this.now().getTime() + this.salesCloseMs;
+    return { ...page, items: page.items.filter((flight) => Date.parse(flight.departureTime) > onSaleAfter) };
   }
 }

@@ -86,6 +86,8 @@ export interface StripeProviderOptions {
    * stay well inside API Gateway's 29 s.
    */
   timeoutMs?: number;
+  /** Retries of a failed attempt (with the same idempotency key, so a retry only replays). */
+  maxNetworkRetries?: number;
 }
 
 /** Stripe's default: a signature older than this is refused, so a captured webhook cannot be replayed later. */
@@ -95,13 +97,13 @@ export class StripeProvider implements PaymentProvider {
   private readonly stripe: Stripe;
   private readonly webhookSecret: string;
 
-  constructor({ secretKey, webhookSecret, apiUrl, timeoutMs = 5_000 }: StripeProviderOptions) {
+  constructor({ secretKey, webhookSecret, apiUrl, timeoutMs = 5_000, maxNetworkRetries = 1 }: StripeProviderOptions) {
     const target = apiUrl ? new URL(apiUrl) : undefined;
     // One client for the life of the process (a warm Lambda reuses it and its keep-alive sockets).
     this.stripe = new Stripe(secretKey, {
       timeout: timeoutMs,
       // A retry reuses the request's idempotency key, so it can only replay, never charge twice.
-      maxNetworkRetries: 1,
+      maxNetworkRetries,
       ...(target && { host: target.hostname, port: target.port || undefined, protocol: target.protocol === 'http:' ? 'http' : 'https' }),
     });
     this.webhookSecret = webhookSecret;
@@ -126,8 +128,7 @@ export class StripeProvider implements PaymentProvider {
       return chargeResult(intent);
     } catch (error) {
       if (error instanceof Stripe.errors.StripeCardError) {
-        // The SDK sets decline_code to '' when Stripe sends none (an expired card has only a code).
-        return { status: 'declined', declineCode: error.decline_code || error.code || 'card_declined', paymentId: error.payment_intent?.id };
+        return { status: 'declined', declineCode: declineCodeOf(error), paymentId: error.payment_intent?.id };
       }
       // An unknown, detached or foreign payment method id: the traveller should try another method.
       if (error instanceof Stripe.errors.StripeInvalidRequestError && error.param === 'payment_method') {
@@ -185,10 +186,19 @@ function chargeResult(intent: Stripe.PaymentIntent): ChargeResult {
     case 'requires_action':
       return { status: 'declined', declineCode: 'authentication_required', paymentId: intent.id };
     default: {
-      const error = intent.last_payment_error;
-      return { status: 'declined', declineCode: error?.decline_code || error?.code || 'card_declined', paymentId: intent.id };
+      return { status: 'declined', declineCode: declineCodeOf(intent.last_payment_error), paymentId: intent.id };
     }
   }
+}
+
+/**
+ * The reason a traveller is told (API.md): Stripe's decline code where it has a specific one
+ * (`insufficient_funds`), else its error code (`card_declined` for a generic decline, `expired_card`,
+ * which carries no decline code). The SDK sets decline_code to '' when Stripe sends none.
+ */
+function declineCodeOf(error: { decline_code?: string; code?: string } | null | undefined): string {
+  const specific = error?.decline_code && error.decline_code !== 'generic_decline' ? error.decline_code : undefined;
+  return specific || error?.code || 'card_declined';
 }
 
 function refundResult(refund: Stripe.Refund): Refund {

@@ -6,15 +6,21 @@ import { decodeCursor, encodeCursor, pageQuery } from '../../lib/http/pagination
 import { requireCaller, serviceHandler, type HttpResponse } from '../../lib/http/stack';
 import { pathParams } from '../../lib/http/path-params';
 import { idempotencyClaim } from './idempotency';
-import { applySeatMapBody, holdBody, provisionSeatsBody } from './model';
+import { applySeatMapBody, checkoutBody, holdBody, lookupQuery, provisionSeatsBody, scheduleBody, settleCheckoutBody } from './model';
+import { paymentsOverRegistry } from './payments-client';
+import { kickRefundSweep } from './refund-kick';
 import { REPLAYED, SeatService, type Once } from './service';
 import { RedisSeatStore } from './store';
 import { kickBroadcast } from './live/kick';
 
 // The seats functions verify no tokens (the authorizer does), but JWT_KEYS signs their list cursors.
 assertTokenConfig();
-const { HOLD_TTL_SECONDS, IDEMPOTENCY_TTL_SECONDS } = config('seats');
-const seats = new SeatService(new RedisSeatStore(redis(), kickBroadcast), HOLD_TTL_SECONDS * 1000);
+const { HOLD_TTL_SECONDS, IDEMPOTENCY_TTL_SECONDS, PAYMENT_GUARD_SECONDS } = config('seats');
+const seats = new SeatService(new RedisSeatStore(redis(), kickBroadcast), HOLD_TTL_SECONDS * 1000, {
+  payments: paymentsOverRegistry,
+  paymentGuardMs: PAYMENT_GUARD_SECONDS * 1000,
+  salesCloseMs: config('sales').SALES_CLOSE_MINUTES * 60_000,
+});
 const http = serviceHandler('seats');
 
 const flightParams = pathParams('flightId');
@@ -48,9 +54,16 @@ export const releaseHold = http({ route: 'DELETE /holds/{holdId}', params: holdP
   return { status: 204 };
 });
 
-export const confirmHold = http({ route: 'POST /holds/{holdId}/confirm', params: holdParams }, async (request) =>
-  created(await seats.confirmOnce(requireCaller(request), request.params.holdId, claimOf(request, null))),
+/** Checkout: pays for the hold and books it (API.md, Checkout). */
+export const confirmHold = http({ route: 'POST /holds/{holdId}/confirm', params: holdParams, body: checkoutBody }, async (request) =>
+  created(await seats.confirmOnce(requireCaller(request), request.params.holdId, request.body, claimOf(request, request.body))),
 );
+
+/** Manage my booking: public and rate-limited like sign-in (the route policy's `auth` class). */
+export const lookupBooking = http({ route: 'GET /bookings/lookup', query: lookupQuery }, async ({ query }) => ({
+  status: 200,
+  body: await seats.lookup(query.reference, query.lastName),
+}));
 
 const bookingsCursor = z.object({ offset: z.number().check(z.int(), z.gte(0)) });
 
@@ -76,16 +89,38 @@ export const audit = http({ route: 'GET /admin/flights/{flightId}/seats/audit', 
 export const provisionSeats = http(
   { route: 'PUT /internal/flights/{flightId}/seats', params: flightParams, body: provisionSeatsBody, maxBodyBytes: 512 * 1024 },
   async ({ params, body }) => {
-    const result = await seats.provision(params.flightId, body.seatMapVersion, body.seatMap);
+    const result = await seats.provision(params.flightId, body.seatMapVersion, body.departureTime, body.seatMap);
     return { status: result.existed ? 200 : 201, body: { flightId: params.flightId, seatMapVersion: body.seatMapVersion } };
   },
 );
 
-/** Service-only: the flights service cancels a flight. */
-export const cancelFlightSeats = http({ route: 'POST /internal/flights/{flightId}/cancel', params: flightParams }, async ({ params }) => ({
-  status: 200,
-  body: await seats.cancelFlight(params.flightId),
-}));
+/** Service-only: the flights service cancels a flight; its refunds start at once, beside the answer. */
+export const cancelFlightSeats = http({ route: 'POST /internal/flights/{flightId}/cancel', params: flightParams }, async ({ params }) => {
+  const result = await seats.cancelFlight(params.flightId);
+  await kickRefundSweep();
+  return { status: 200, body: result };
+});
+
+/** Service-only: the flights service moved a flight's departure (its sales close from it). */
+export const scheduleFlightSeats = http({ route: 'PUT /internal/flights/{flightId}/schedule', params: flightParams, body: scheduleBody }, async ({ params, body }) => {
+  await seats.schedule(params.flightId, body.departureTime);
+  return { status: 204 };
+});
+
+/**
+ * Service-only: the payments sweep settles a charge whose confirm never finished: a booking if the hold
+ * is still paying with this key, `gone` if not (the payments service then refunds it).
+ */
+export const settleCheckout = http({ route: 'POST /internal/holds/{holdId}/checkout', params: holdParams, body: settleCheckoutBody }, async ({ params, body }) => {
+  const completion = await seats.completeCheckout(params.holdId, body.paymentKey, { provider: body.provider, paymentId: body.paymentId });
+  return { status: 200, body: completion === 'gone' ? { outcome: 'gone' } : { outcome: 'booked', bookingId: completion.booking.bookingId } };
+});
+
+/** Service-only: every booking with its payment, for the payments audit. */
+export const allBookings = http({ route: 'GET /internal/bookings', query: pageQuery }, async ({ query }) => {
+  const page = await seats.allBookings(decodeCursor(query.cursor, bookingsCursor)?.offset ?? 0, query.limit);
+  return { status: 200, body: { items: page.items, nextCursor: page.nextOffset === null ? null : encodeCursor({ offset: page.nextOffset }) } };
+});
 
 /** Service-only: the flights service's migration applies a new seat map, fenced by its lock. */
 export const applySeatMap = http(

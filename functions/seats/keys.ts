@@ -25,6 +25,9 @@ import { BOOKING_ID, HOLD_ID } from '../../lib/ids';
  *   seats:{user:ID}:bookings    ZSET  booking id → created (ms)             the user's list (own slot)
  *   seats:{flight:ID}:idem:<user>:<sha>  STRING  an Idempotency-Key's fingerprint and stored answer
  *   seats:{user:ID}:idemflight:<sha>  STRING  the flight a user's Idempotency-Key was used on
+ *   seats:{ref:REFERENCE}       STRING  booking id: a record locator, unique (references.ts)
+ *   seats:{bookings}:all        ZSET  booking id → created (ms)             every booking (the payments audit)
+ *   seats:{refunds}:due         ZSET  flight id → since (ms)                flights with refunds to make (refunds.ts)
  */
 const FLIGHT_KEY_PARTS = ['map', 'state', 'meta', 'holdexp', 'holds', 'holdgc', 'bookings', 'retired', 'pending', 'heldBy', 'changes', 'watchers', 'liveKick', 'liveSent'] as const;
 /** Keys of the flight's slot that no script takes. */
@@ -48,6 +51,9 @@ export function scriptKeys(flightId: string, idempotency?: { userId: string; key
 }
 
 export const userBookingsKey = (userId: string) => `seats:{user:${userId}}:bookings`;
+export const referenceKey = (reference: string) => `seats:{ref:${reference}}`;
+export const ALL_BOOKINGS_KEY = 'seats:{bookings}:all';
+export const REFUNDS_DUE_KEY = 'seats:{refunds}:due';
 export const idempotencyFlightKey = (userId: string, keyDigest: string) => `seats:{user:${userId}}:idemflight:${keyDigest}`;
 
 /**

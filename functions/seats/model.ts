@@ -1,3 +1,4 @@
+import { PAYMENT_KEY } from '../../lib/ids';
 import * as z from '../../lib/validation';
 
 /** The seats service's shapes (API.md, "Seats, holds and bookings"). */
@@ -27,8 +28,11 @@ export const seatMapInput = z
   .check(
     z.superRefine((map, ctx) => {
       const seen = new Set<string>();
+      // One currency per flight: a hold's total is the sum of its seats' prices (API.md, Checkout).
+      const currency = map.seats[0]?.price.currency;
       map.seats.forEach((seat, index) => {
         if (seen.has(seat.id)) ctx.addIssue({ code: 'custom', input: seat.id, path: ['seats', index, 'id'], message: `seat ${seat.id} appears twice` });
+        if (seat.price.currency !== currency) ctx.addIssue({ code: 'custom', input: seat.price.currency, path: ['seats', index, 'price', 'currency'], message: `every seat must be priced in ${currency}, like the first` });
         seen.add(seat.id);
       });
     }),
@@ -65,6 +69,20 @@ export interface HoldRecord {
   bookingId?: string;
   /** In the hold cap's count (holds made before the cap existed are not). */
   counted?: boolean;
+  /** The sum of the seats' prices when the hold was made (a migration changes a held seat's price only once it is free). */
+  total?: Money;
+  /** The payment in flight for this hold (scripts.ts, CHECKOUT_BEGIN). */
+  checkout?: Checkout;
+  /** Payment attempts that ended declined: the next one's key counts on from here. */
+  attempts?: number;
+}
+
+export interface Checkout extends CheckoutDetails {
+  attempt: number;
+  /** What the charge is made and recorded under at the payments service: `<holdId>.<attempt>`. */
+  paymentKey: string;
+  total: Money;
+  startedAtMs: number;
 }
 
 export interface BookedSeat {
@@ -73,16 +91,54 @@ export interface BookedSeat {
   price: Money;
 }
 
+export interface Passenger {
+  seat: string;
+  firstName: string;
+  lastName: string;
+}
+
+export interface Contact {
+  email: string;
+  phone?: string;
+}
+
+export type PaymentStatus = 'succeeded' | 'refund_pending' | 'refunded';
+
+/** The payment a booking was paid with (the payments service has the whole record). */
+export interface BookingPayment {
+  provider: string;
+  paymentId: string;
+  /** The payments service's key for the charge (functions/payments): how refunds name it. */
+  paymentKey: string;
+  status: PaymentStatus;
+  refundedAt?: string;
+}
+
 export interface Booking {
   bookingId: string;
+  /** The record locator travellers quote (functions/seats/references.ts). */
+  reference: string;
   flightId: string;
   userId: string;
   seats: BookedSeat[];
+  passengers: (Passenger & { ticketNumber: string })[];
+  contact: Contact;
+  total: Money;
+  payment: BookingPayment;
   status: 'confirmed' | 'cancelled' | 'flight_cancelled';
   createdAt: string;
   cancelledAt?: string;
   holdId: string;
 }
+
+/** What a checkout carries from its start to its booking (kept on the hold while the payment runs). */
+export interface CheckoutDetails {
+  passengers: Passenger[];
+  contact: Contact;
+  paymentMethod?: string;
+}
+
+
 
 /** Seats sort by row number, then letter: 2A before 10A. */
 export function compareSeatIds(a: string, b: string): number {
@@ -121,11 +177,34 @@ export const holdBody = z
   })
   .check(z.refine((b) => new Set(b.seats).size === b.seats.length, { message: 'lists a seat twice', path: ['seats'] }));
 
-export const provisionSeatsBody = z.strictObject({ seatMapVersion: z.number().check(z.int(), z.gte(1)), seatMap: seatMapInput });
+const instant = z.iso.datetime({ offset: true });
+export const provisionSeatsBody = z.strictObject({ seatMapVersion: z.number().check(z.int(), z.gte(1)), departureTime: instant, seatMap: seatMapInput });
+export const scheduleBody = z.strictObject({ departureTime: instant });
+export const settleCheckoutBody = z.strictObject({ paymentKey: z.string().check(z.regex(PAYMENT_KEY)), provider: z.string().check(z.minLength(1), z.maxLength(40)), paymentId: z.string().check(z.minLength(1), z.maxLength(255)) });
+export const lookupQuery = z.strictObject({
+  // Anything a person might type: a reference that is not one is a mismatch like any other (404).
+  reference: z.string().check(z.minLength(1), z.maxLength(128)),
+  lastName: z.string().check(z.minLength(1), z.maxLength(50)),
+});
 
 export const applySeatMapBody = z.strictObject({
   /** The migrator's fence token: greater than the last one applied to this flight, or the apply is refused. */
   fenceToken: z.number().check(z.int(), z.gte(1)),
   policy: z.enum(MIGRATION_POLICIES),
   seatMap: seatMapInput,
+});
+
+// Trimmed first; then letters of any script (with their combining marks), spaces, hyphens and apostrophes.
+const personName = z
+  .string()
+  .check(z.trim(), z.minLength(1, 'must not be empty'), z.maxLength(50, 'must be at most 50 characters'), z.regex(/^[\p{L}\p{M}][\p{L}\p{M} '’-]*$/u, "may hold letters, spaces, - and ' only"));
+
+export const checkoutBody = z.strictObject({
+  passengers: z.array(z.strictObject({ seat: seatId, firstName: personName, lastName: personName })).check(z.minLength(1), z.maxLength(HOLD_LIMIT_PER_USER)),
+  contact: z.strictObject({
+    email: z.string().check(z.maxLength(254), z.email('must be an email address')),
+    phone: z.optional(z.string().check(z.regex(/^\+?[0-9 ()-]{5,20}$/, 'must be a phone number'))),
+  }),
+  /** The provider's payment method id (`pm_…`); only a total of 0 may leave it out. */
+  paymentMethod: z.optional(z.string().check(z.regex(/^pm_[A-Za-z0-9_]{1,100}$/, 'must be a payment method id like pm_card_visa'))),
 });

@@ -123,13 +123,14 @@ local function end_hold(hold, status, now)
   return freed
 end
 
--- Frees a booking's seats and records its new status.
+-- Frees a booking's seats and records its new status; its payment is then due for a refund.
 local function end_booking(booking, status, at)
   local ids = {}
   for _, seat in ipairs(booking.seats) do ids[#ids + 1] = seat.id end
   free_seats(ids, 'B:' .. booking.bookingId)
   booking.status = status
   booking.cancelledAt = at
+  if booking.payment and booking.payment.status == 'succeeded' then booking.payment.status = 'refund_pending' end
   redis.call('HSET', K_BOOKINGS, booking.bookingId, cjson.encode(booking))
 end
 
@@ -161,44 +162,84 @@ local function flight_status()
   return redis.call('HGET', K_META, 'status')
 end
 
+-- What the seats cost together, in the flight's one currency (a seat map has one: functions/seats/model.ts).
+local function total_of(seats)
+  local amount, currency = 0, nil
+  for _, seat in ipairs(seats) do
+    local price = cjson.decode(redis.call('HGET', K_MAP, seat)).price
+    amount = amount + price.amount
+    currency = currency or price.currency
+  end
+  return {amount = amount, currency = currency}
+end
+
+-- Whether sales have closed: the flight departs within close_ms of now (a flight whose departure the
+-- seats do not know yet is on sale).
+local function sales_closed(now, close_ms)
+  local departs = tonumber(redis.call('HGET', K_META, 'departsAtMs') or '')
+  return departs ~= nil and now >= departs - tonumber(close_ms)
+end
+
+-- The stored answer to the request's Idempotency-Key, marked as a replay; nil when there is none.
+-- A fingerprint that differs is another request under the same key.
+local function replay_stored()
+  local fingerprint = ARGV[1]
+  if fingerprint == '' then return nil end
+  local stored = redis.call('GET', K_IDEM)
+  if not stored then return nil end
+  local cut = string.find(stored, '\\n', 1, true)
+  if string.sub(stored, 1, cut - 1) ~= fingerprint then return fail('IDEMPOTENCY_KEY_REUSED') end
+  -- A write, so that the WAIT after a replay also waits for the first answer's change to reach the
+  -- replicas (WAIT counts from the connection's last write).
+  redis.call('EXPIRE', K_IDEM, tonumber(ARGV[2]))
+  return 'replay\\n' .. string.sub(stored, cut + 1)
+end
+
+-- Keeps an answer as the one to replay for the request's Idempotency-Key (when it has one).
+local function store_answer(answer)
+  if ARGV[1] ~= '' then redis.call('SET', K_IDEM, ARGV[1] .. '\\n' .. answer, 'EX', tonumber(ARGV[2])) end
+  return answer
+end
+
 -- Idempotency-Key (functions/seats/idempotency.ts): ARGV[1] is the request's fingerprint ('' without a
 -- key), ARGV[2] how long its answer is kept. The answer is stored by the same script that made the
 -- change, so the two can never be separated; a replay is marked with a leading "replay" line.
 local function idempotent(run)
-  local fingerprint, ttl = ARGV[1], tonumber(ARGV[2])
-  if fingerprint == '' then return run() end
-  local stored = redis.call('GET', K_IDEM)
-  if stored then
-    local cut = string.find(stored, '\\n', 1, true)
-    if string.sub(stored, 1, cut - 1) ~= fingerprint then return fail('IDEMPOTENCY_KEY_REUSED') end
-    -- A write, so that the WAIT after a replay also waits for the first answer's change to reach the
-    -- replicas (WAIT counts from the connection's last write).
-    redis.call('EXPIRE', K_IDEM, ttl)
-    return 'replay\\n' .. string.sub(stored, cut + 1)
-  end
+  local stored = replay_stored()
+  if stored then return stored end
   local answer = run()
   -- An inconsistent state is our fault, not the request's: a retry must run again.
-  if cjson.decode(answer).error ~= 'INTERNAL' then redis.call('SET', K_IDEM, fingerprint .. '\\n' .. answer, 'EX', ttl) end
+  if cjson.decode(answer).error ~= 'INTERNAL' then store_answer(answer) end
   return answer
 end
 `;
 
-/** ARGV: mapVersion, then seat id / seat JSON pairs. Creates a flight's seats; repeating it is a no-op. */
+/**
+ * ARGV: mapVersion, departure (ms since the epoch), then seat id / seat JSON pairs. Creates a flight's
+ * seats; repeating it is a no-op.
+ */
 export const PROVISION = `${PRELUDE}
 local status = flight_status()
 if status then
   if redis.call('HGET', K_META, 'mapVersion') == ARGV[1] then return ok({existed = true}) end
   return fail('SEAT_MAP_EXISTS')
 end
-for i = 2, #ARGV, 2 do redis.call('HSET', K_MAP, ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', K_META, 'status', 'scheduled', 'version', 1, 'mapVersion', ARGV[1])
+for i = 3, #ARGV, 2 do redis.call('HSET', K_MAP, ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', K_META, 'status', 'scheduled', 'version', 1, 'mapVersion', ARGV[1], 'departsAtMs', ARGV[2])
 return ok({existed = false})
 `;
 
+/** ARGV: departure (ms since the epoch). The flight's new departure time, which closes its sales. */
+export const SCHEDULE = `${PRELUDE}
+if not flight_status() then return fail('FLIGHT_NOT_FOUND') end
+redis.call('HSET', K_META, 'departsAtMs', ARGV[1])
+return ok({})
+`;
+
 /**
- * ARGV: fingerprint, idempotency TTL (see `idempotent`), holdId, userId, ttlMs, createdAt, limit, seat ids…
- * All-or-nothing, and refused when the caller's live holds on this flight would then cover more than
- * `limit` seats.
+ * ARGV: fingerprint, idempotency TTL (see `idempotent`), holdId, userId, ttlMs, createdAt, limit, sales
+ * close (ms before departure), seat ids… All-or-nothing, and refused when the caller's live holds on
+ * this flight would then cover more than `limit` seats, or when sales have closed.
  */
 export const HOLD = `${PRELUDE}
 return idempotent(function()
@@ -206,10 +247,11 @@ return idempotent(function()
   if not status then return fail('FLIGHT_NOT_FOUND') end
   if status == 'cancelled' then return fail('FLIGHT_CANCELLED') end
   local now = now_ms()
+  if sales_closed(now, ARGV[8]) then return fail('FLIGHT_CLOSED') end
   reclaim(now)
   local hold_id, user_id, ttl_ms, created_at, limit = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
   local seats, missing, unavailable = {}, {}, {}
-  for i = 8, #ARGV do seats[#seats + 1] = ARGV[i] end
+  for i = 9, #ARGV do seats[#seats + 1] = ARGV[i] end
   local held = tonumber(redis.call('HGET', K_HELDBY, user_id) or '0')
   if held + #seats > limit then return fail('HOLD_LIMIT_REACHED', {limit = limit, held = held}) end
   for _, seat in ipairs(seats) do
@@ -222,7 +264,8 @@ return idempotent(function()
   if #missing > 0 then return fail('SEAT_NOT_FOUND', {seats = missing}) end
   if #unavailable > 0 then return fail('SEAT_UNAVAILABLE', {seats = unavailable}) end
   local marker = 'H:' .. hold_id
-  local hold = {holdId = hold_id, userId = user_id, seats = seats, expiresAtMs = now + ttl_ms, createdAt = created_at, status = 'active', counted = true}
+  local hold = {holdId = hold_id, userId = user_id, seats = seats, expiresAtMs = now + ttl_ms, createdAt = created_at, status = 'active', counted = true,
+    total = total_of(seats)}
   for _, seat in ipairs(seats) do
     redis.call('HSET', K_STATE, seat, marker)
     note_seat(seat, 'held', hold.expiresAtMs)
@@ -236,51 +279,125 @@ end)
 `;
 
 /**
- * ARGV: fingerprint, idempotency TTL (see `idempotent`), holdId, userId, bookingId, createdAt, flightId.
- * Turns the caller's live hold into a booking.
+ * ARGV: fingerprint, idempotency TTL (see `idempotent`), holdId, userId, payment guard (ms), sales close
+ * (ms before departure), checkout JSON {passengers, contact, paymentMethod?}.
+ * Starts paying for the caller's live hold: checks one passenger per held seat, prices the hold (one
+ * currency per flight), and records the checkout on the hold with the key its charge is made under
+ * (`<holdId>.<attempt>`: a new attempt only after a decline). While it runs the hold cannot expire: its
+ * reclaim is put off by the guard. A second confirm while it runs (a retry, another tab) joins it with
+ * the same payment method, and is refused with another.
  */
-export const CONFIRM = `${PRELUDE}
-return idempotent(function()
-  local now = now_ms()
-  reclaim(now)
-  local hold_id, user_id, booking_id, created_at, flight_id = ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-  local hold = record(K_HOLDS, hold_id)
-  if not hold then return fail('HOLD_NOT_FOUND') end
-  if hold.userId ~= user_id then return fail('FORBIDDEN') end
-  if hold.status == 'expired' then return fail('HOLD_EXPIRED') end
-  if hold.status == 'confirmed' then return fail('HOLD_ALREADY_CONFIRMED', {bookingId = hold.bookingId}) end
-  if hold.status ~= 'active' then return fail('HOLD_NOT_FOUND') end
-  local marker = 'H:' .. hold_id
-  local seats = {}
-  for _, seat in ipairs(hold.seats) do
-    if redis.call('HGET', K_STATE, seat) ~= marker then return fail('INTERNAL', {seat = seat}) end
-    local info = cjson.decode(redis.call('HGET', K_MAP, seat))
-    seats[#seats + 1] = {id = seat, class = info.class, price = info.price}
-  end
-  for _, seat in ipairs(hold.seats) do
-    redis.call('HSET', K_STATE, seat, 'B:' .. booking_id)
-    note_seat(seat, 'booked')
-  end
-  local booking = {bookingId = booking_id, flightId = flight_id, userId = user_id, seats = seats, status = 'confirmed', createdAt = created_at, holdId = hold_id}
-  redis.call('HSET', K_BOOKINGS, booking_id, cjson.encode(booking))
-  hold.status = 'confirmed'
-  hold.bookingId = booking_id
-  redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
-  count_held(hold, -#hold.seats)
-  redis.call('ZREM', K_HOLDEXP, hold_id)
-  redis.call('ZADD', K_HOLDGC, now + RETAIN_MS, hold_id)
-  bump()
-  return ok({booking = booking})
-end)
+export const CHECKOUT_BEGIN = `${PRELUDE}
+local stored = replay_stored()
+if stored then return stored end
+local now = now_ms()
+reclaim(now)
+local hold_id, user_id, guard_ms = ARGV[3], ARGV[4], tonumber(ARGV[5])
+local wanted = cjson.decode(ARGV[7])
+local hold = record(K_HOLDS, hold_id)
+if not hold then return fail('HOLD_NOT_FOUND') end
+if hold.userId ~= user_id then return fail('FORBIDDEN') end
+if hold.status == 'expired' then return fail('HOLD_EXPIRED') end
+if hold.status == 'confirmed' then return fail('HOLD_ALREADY_CONFIRMED', {bookingId = hold.bookingId}) end
+if hold.status ~= 'active' then return fail('HOLD_NOT_FOUND') end
+if hold.checkout then
+  if hold.checkout.paymentMethod ~= wanted.paymentMethod then return fail('PAYMENT_IN_PROGRESS') end
+  return ok({checkout = hold.checkout})
+end
+if flight_status() == 'cancelled' then return fail('FLIGHT_CANCELLED') end
+if sales_closed(now, ARGV[6]) then return fail('FLIGHT_CLOSED') end
+local named = {}
+for _, passenger in ipairs(wanted.passengers) do named[passenger.seat] = (named[passenger.seat] or 0) + 1 end
+local matches = #wanted.passengers == #hold.seats
+for _, seat in ipairs(hold.seats) do matches = matches and named[seat] == 1 end
+if not matches then return fail('PASSENGERS_MISMATCH', {seats = hold.seats}) end
+local total = total_of(hold.seats)
+if total.amount > 0 and not wanted.paymentMethod then return fail('PAYMENT_METHOD_REQUIRED') end
+local attempt = (hold.attempts or 0) + 1
+hold.checkout = {attempt = attempt, paymentKey = hold_id .. '.' .. attempt, passengers = wanted.passengers, contact = wanted.contact,
+  paymentMethod = wanted.paymentMethod, total = total, startedAtMs = now}
+redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
+redis.call('ZADD', K_HOLDEXP, math.max(hold.expiresAtMs, now + guard_ms), hold_id)
+return ok({checkout = hold.checkout})
 `;
 
-/** ARGV: holdId, userId. Releases the caller's hold; releasing an ended hold is a no-op. */
+/**
+ * ARGV: fingerprint, idempotency TTL, holdId, paymentKey, the answer to keep (a declined payment's).
+ * Ends a checkout whose payment was declined: the hold is as it was before (its own expiry again), the
+ * next attempt gets a new payment key, and the request's Idempotency-Key replays the decline.
+ */
+export const CHECKOUT_DECLINED = `${PRELUDE}
+local hold = record(K_HOLDS, ARGV[3])
+if hold and hold.checkout and hold.checkout.paymentKey == ARGV[4] then
+  hold.attempts = hold.checkout.attempt
+  hold.checkout = nil
+  redis.call('HSET', K_HOLDS, hold.holdId, cjson.encode(hold))
+  if hold.status == 'active' then redis.call('ZADD', K_HOLDEXP, hold.expiresAtMs, hold.holdId) end
+end
+return store_answer(ARGV[5])
+`;
+
+/**
+ * ARGV: fingerprint, idempotency TTL, holdId, paymentKey, payment JSON {provider, paymentId}, bookingId,
+ * reference, createdAt, flightId, ticket numbers (comma separated, one per passenger in order).
+ * Turns a paid checkout into a booking: the hold's seats, its passengers with their tickets, contact,
+ * total and payment. Done once per payment key: a repeat (a retried confirm, the payments sweep) answers
+ * the booking that key made. CHECKOUT_GONE when the hold is no longer paying with this key (it expired
+ * after its guard, or was lost): the payment must then be refunded.
+ */
+export const CHECKOUT_COMPLETE = `${PRELUDE}
+local stored = replay_stored()
+if stored then return stored end
+local now = now_ms()
+reclaim(now)
+local hold_id, payment_key = ARGV[3], ARGV[4]
+local hold = record(K_HOLDS, hold_id)
+if hold and hold.status == 'confirmed' then
+  local booking = record(K_BOOKINGS, hold.bookingId)
+  if booking and booking.payment and booking.payment.paymentKey == payment_key then return store_answer(ok({booking = booking})) end
+end
+if not hold or hold.status ~= 'active' or not hold.checkout or hold.checkout.paymentKey ~= payment_key then return fail('CHECKOUT_GONE') end
+local checkout, payment = hold.checkout, cjson.decode(ARGV[5])
+local booking_id, reference, created_at, flight_id = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local tickets = {}
+for ticket in string.gmatch(ARGV[10], '[^,]+') do tickets[#tickets + 1] = ticket end
+local marker = 'H:' .. hold_id
+local seats = {}
+for _, seat in ipairs(hold.seats) do
+  if redis.call('HGET', K_STATE, seat) ~= marker then return fail('INTERNAL', {seat = seat}) end
+  local info = cjson.decode(redis.call('HGET', K_MAP, seat))
+  seats[#seats + 1] = {id = seat, class = info.class, price = info.price}
+end
+local passengers = {}
+for i, passenger in ipairs(checkout.passengers) do
+  passengers[i] = {seat = passenger.seat, firstName = passenger.firstName, lastName = passenger.lastName, ticketNumber = tickets[i]}
+end
+for _, seat in ipairs(hold.seats) do
+  redis.call('HSET', K_STATE, seat, 'B:' .. booking_id)
+  note_seat(seat, 'booked')
+end
+local booking = {bookingId = booking_id, reference = reference, flightId = flight_id, userId = hold.userId, seats = seats, passengers = passengers,
+  contact = checkout.contact, total = checkout.total, status = 'confirmed', createdAt = created_at, holdId = hold_id,
+  payment = {provider = payment.provider, paymentId = payment.paymentId, paymentKey = payment_key, status = 'succeeded'}}
+redis.call('HSET', K_BOOKINGS, booking_id, cjson.encode(booking))
+hold.status = 'confirmed'
+hold.bookingId = booking_id
+redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
+count_held(hold, -#hold.seats)
+redis.call('ZREM', K_HOLDEXP, hold_id)
+redis.call('ZADD', K_HOLDGC, now + RETAIN_MS, hold_id)
+bump()
+return store_answer(ok({booking = booking}))
+`;
+
+/** ARGV: holdId, userId. Releases the caller's hold (not while it is being paid for); releasing an ended hold is a no-op. */
 export const RELEASE = `${PRELUDE}
 local now = now_ms()
 reclaim(now)
 local hold = record(K_HOLDS, ARGV[1])
 if not hold or hold.userId ~= ARGV[2] then return fail('HOLD_NOT_FOUND') end
 if hold.status == 'confirmed' then return fail('HOLD_ALREADY_CONFIRMED', {bookingId = hold.bookingId}) end
+if hold.checkout then return fail('PAYMENT_IN_PROGRESS') end
 if hold.status == 'active' then
   end_hold(hold, 'released', now)
   bump()
@@ -288,13 +405,18 @@ end
 return ok({})
 `;
 
-/** ARGV: bookingId, callerId, callerIsAdmin ("1"/"0"), cancelledAt. */
+/**
+ * ARGV: bookingId, callerId, callerIsAdmin ("1"/"0"), cancelledAt, sales close (ms before departure).
+ * A traveller cancels only while the flight is on sale; an admin at any time. The payment is then due
+ * for a refund (refund_pending).
+ */
 export const CANCEL_BOOKING = `${PRELUDE}
 local now = now_ms()
 reclaim(now)
 local booking = record(K_BOOKINGS, ARGV[1])
 if not booking or (booking.userId ~= ARGV[2] and ARGV[3] ~= '1') then return fail('BOOKING_NOT_FOUND') end
 if booking.status ~= 'confirmed' then return fail('ALREADY_CANCELLED') end
+if ARGV[3] ~= '1' and sales_closed(now, ARGV[5]) then return fail('FLIGHT_CLOSED') end
 end_booking(booking, 'cancelled', ARGV[4])
 bump()
 return ok({booking = booking})
@@ -321,6 +443,18 @@ for _, raw in ipairs(redis.call('HVALS', K_BOOKINGS)) do
 end
 bump()
 return ok({holdsVoided = holds, bookingsCancelled = bookings})
+`;
+
+/** ARGV: bookingId, refundedAt. Records that a cancelled booking's payment was refunded (a repeat changes nothing). */
+export const REFUND_RECORDED = `${PRELUDE}
+local booking = record(K_BOOKINGS, ARGV[1])
+if not booking then return fail('BOOKING_NOT_FOUND') end
+if booking.payment and booking.payment.status == 'refund_pending' then
+  booking.payment.status = 'refunded'
+  booking.payment.refundedAt = ARGV[2]
+  redis.call('HSET', K_BOOKINGS, booking.bookingId, cjson.encode(booking))
+end
+return ok({booking = booking})
 `;
 
 /**

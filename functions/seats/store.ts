@@ -1,8 +1,8 @@
 import { redisScript, waitForReplicas, type RedisClient, type RedisScript } from '../../lib/clients/redis';
-import { flightKeys, flightOfId, idempotencyFlightKey, SCRIPT_KEY_COUNT, scriptKeys, userBookingsKey } from './keys';
+import { ALL_BOOKINGS_KEY, flightKeys, flightOfId, idempotencyFlightKey, referenceKey, REFUNDS_DUE_KEY, SCRIPT_KEY_COUNT, scriptKeys, userBookingsKey } from './keys';
 import type { IdempotencyClaim } from './idempotency';
-import { APPLY_SEAT_MAP, CANCEL_BOOKING, CANCEL_FLIGHT, CONFIRM, HOLD, PROVISION, READ_ALL, READ_SEATS, RELEASE } from './scripts';
-import { seatInfo, type Booking, type HoldRecord, type MigrationOutcome, type SeatMapInput } from './model';
+import { APPLY_SEAT_MAP, CANCEL_BOOKING, CANCEL_FLIGHT, CHECKOUT_BEGIN, CHECKOUT_COMPLETE, CHECKOUT_DECLINED, HOLD, PROVISION, READ_ALL, READ_SEATS, REFUND_RECORDED, RELEASE, SCHEDULE } from './scripts';
+import { seatInfo, type Booking, type Checkout, type CheckoutDetails, type HoldRecord, type MigrationOutcome, type SeatMapInput } from './model';
 
 /**
  * The seats service's Redis store: a thin layer over the Lua scripts. Script answers are JSON:
@@ -13,7 +13,10 @@ import { seatInfo, type Booking, type HoldRecord, type MigrationOutcome, type Se
  * (lib/clients/redis.ts, waitForReplicas).
  */
 
-export type ScriptAnswer<T> = (({ ok: true } & T) | { error: string; seats?: string[]; bookingId?: string; conflicts?: unknown[]; limit?: number; held?: number; fence?: number; lastFence?: number }) & {
+export type ScriptAnswer<T> = (
+  | ({ ok: true } & T)
+  | { error: string; seats?: string[]; bookingId?: string; conflicts?: unknown[]; limit?: number; held?: number; fence?: number; lastFence?: number; declineCode?: string }
+) & {
   /** How many holds the script found expired and ended on the way. */
   expired: number;
   /** The script changed a watched flight and asks for a broadcast (functions/seats/live). */
@@ -31,7 +34,21 @@ export interface NewHold {
   createdAt: string;
   /** The most seats the user may hold on this flight, this hold included. */
   limit: number;
+  /** Sales close this long before departure. */
+  salesCloseMs: number;
   seats: string[];
+}
+
+/** A paid checkout's booking, as CHECKOUT_COMPLETE records it. */
+export interface CompletedCheckout {
+  holdId: string;
+  paymentKey: string;
+  payment: { provider: string; paymentId: string };
+  bookingId: string;
+  reference: string;
+  createdAt: string;
+  /** One per passenger, in the checkout's order. */
+  ticketNumbers: string[];
 }
 
 export interface FlightSnapshot {
@@ -54,20 +71,36 @@ export interface FullSnapshot extends FlightSnapshot {
 }
 
 export interface SeatStore {
-  provision(flightId: string, mapVersion: number, seatMap: SeatMapInput): Promise<ScriptAnswer<{ existed: boolean }>>;
+  provision(flightId: string, mapVersion: number, departsAtMs: number, seatMap: SeatMapInput): Promise<ScriptAnswer<{ existed: boolean }>>;
+  schedule(flightId: string, departsAtMs: number): Promise<ScriptAnswer<object>>;
   hold(flightId: string, hold: NewHold, idempotency?: IdempotencyClaim): Promise<ScriptAnswer<{ hold: HoldRecord }>>;
-  confirm(
+  beginCheckout(
     flightId: string,
-    args: { holdId: string; userId: string; bookingId: string; createdAt: string },
+    args: { holdId: string; userId: string; guardMs: number; salesCloseMs: number; details: CheckoutDetails },
     idempotency?: IdempotencyClaim,
-  ): Promise<ScriptAnswer<{ booking: Booking }>>;
+  ): Promise<ScriptAnswer<{ checkout: Checkout }>>;
+  /** Ends a declined checkout and keeps `answer` (the decline) for the request's Idempotency-Key. */
+  checkoutDeclined(flightId: string, args: { holdId: string; userId: string; paymentKey: string; answer: string }, idempotency?: IdempotencyClaim): Promise<void>;
+  completeCheckout(flightId: string, args: CompletedCheckout, idempotency?: IdempotencyClaim, userId?: string): Promise<ScriptAnswer<{ booking: Booking }>>;
+  /** Reserves a reference for a booking; false when another booking has it. */
+  reserveReference(reference: string, bookingId: string): Promise<boolean>;
+  releaseReference(reference: string, bookingId: string): Promise<void>;
+  bookingIdOfReference(reference: string): Promise<string | undefined>;
+  refundRecorded(flightId: string, bookingId: string, refundedAt: string): Promise<ScriptAnswer<{ booking: Booking }>>;
+  /** Flights with refunds to make, oldest first; marked before the change that makes them due. */
+  markRefundsDue(flightId: string): Promise<void>;
+  refundsDue(count: number): Promise<string[]>;
+  clearRefundsDue(flightId: string): Promise<void>;
+  flightBookings(flightId: string): Promise<Booking[]>;
+  indexBooking(bookingId: string, createdAtMs: number): Promise<void>;
+  allBookingIds(offset: number, count: number): Promise<string[]>;
   /**
    * Ties a user's Idempotency-Key to a flight, atomically, unless it is tied already: returns the
    * flight it was tied to before (null when this call tied it).
    */
   claimIdempotencyKeyForFlight(userId: string, claim: IdempotencyClaim, flightId: string): Promise<string | null>;
   release(flightId: string, holdId: string, userId: string): Promise<ScriptAnswer<object>>;
-  cancelBooking(flightId: string, args: { bookingId: string; callerId: string; isAdmin: boolean; cancelledAt: string }): Promise<ScriptAnswer<{ booking: Booking }>>;
+  cancelBooking(flightId: string, args: { bookingId: string; callerId: string; isAdmin: boolean; cancelledAt: string; salesCloseMs: number }): Promise<ScriptAnswer<{ booking: Booking }>>;
   cancelFlight(flightId: string, cancelledAt: string): Promise<ScriptAnswer<{ holdsVoided: number; bookingsCancelled: number }>>;
   applySeatMap(flightId: string, args: { fenceToken: number; policy: 'reject' | 'keep'; seatMap: SeatMapInput }): Promise<ScriptAnswer<MigrationOutcome>>;
   seats(flightId: string): Promise<FlightSnapshot | undefined>;
@@ -96,7 +129,19 @@ const pairs = (flat: string[]): Record<string, string> => {
 
 export class RedisSeatStore implements SeatStore {
   private readonly scripts: Record<
-    'provision' | 'hold' | 'confirm' | 'release' | 'cancelBooking' | 'cancelFlight' | 'applySeatMap' | 'readSeats' | 'readAll',
+    | 'provision'
+    | 'schedule'
+    | 'hold'
+    | 'beginCheckout'
+    | 'checkoutDeclined'
+    | 'completeCheckout'
+    | 'release'
+    | 'cancelBooking'
+    | 'cancelFlight'
+    | 'refundRecorded'
+    | 'applySeatMap'
+    | 'readSeats'
+    | 'readAll',
     RedisScript
   >;
 
@@ -107,8 +152,12 @@ export class RedisSeatStore implements SeatStore {
     const define = (name: string, lua: string) => redisScript(redis, name, lua, SCRIPT_KEY_COUNT);
     this.scripts = {
       provision: define('seatsProvision', PROVISION),
+      schedule: define('seatsSchedule', SCHEDULE),
       hold: define('seatsHold', HOLD),
-      confirm: define('seatsConfirm', CONFIRM),
+      beginCheckout: define('seatsCheckoutBegin', CHECKOUT_BEGIN),
+      checkoutDeclined: define('seatsCheckoutDeclined', CHECKOUT_DECLINED),
+      completeCheckout: define('seatsCheckoutComplete', CHECKOUT_COMPLETE),
+      refundRecorded: define('seatsRefundRecorded', REFUND_RECORDED),
       release: define('seatsRelease', RELEASE),
       cancelBooking: define('seatsCancelBooking', CANCEL_BOOKING),
       cancelFlight: define('seatsCancelFlight', CANCEL_FLIGHT),
@@ -147,8 +196,12 @@ export class RedisSeatStore implements SeatStore {
     return this.broadcastIfAsked(flightId, replayed ? { ...answer, replayed: true as const } : answer);
   }
 
-  provision(flightId: string, mapVersion: number, seatMap: SeatMapInput) {
-    return this.replicated(flightId, this.run<{ existed: boolean }>(this.scripts.provision, flightId, [mapVersion, ...seatArgs(seatMap)]));
+  provision(flightId: string, mapVersion: number, departsAtMs: number, seatMap: SeatMapInput) {
+    return this.replicated(flightId, this.run<{ existed: boolean }>(this.scripts.provision, flightId, [mapVersion, departsAtMs, ...seatArgs(seatMap)]));
+  }
+
+  schedule(flightId: string, departsAtMs: number) {
+    return this.replicated(flightId, this.run<object>(this.scripts.schedule, flightId, [departsAtMs]));
   }
 
   hold(flightId: string, hold: NewHold, idempotency?: IdempotencyClaim) {
@@ -158,15 +211,79 @@ export class RedisSeatStore implements SeatStore {
       hold.ttlMs,
       hold.createdAt,
       hold.limit,
+      hold.salesCloseMs,
       ...hold.seats,
     ]);
   }
 
-  confirm(flightId: string, args: { holdId: string; userId: string; bookingId: string; createdAt: string }, idempotency?: IdempotencyClaim) {
+  beginCheckout(flightId: string, args: { holdId: string; userId: string; guardMs: number; salesCloseMs: number; details: CheckoutDetails }, idempotency?: IdempotencyClaim) {
+    return this.runOnce<{ checkout: Checkout }>(this.scripts.beginCheckout, flightId, args.userId, idempotency, [
+      args.holdId,
+      args.userId,
+      args.guardMs,
+      args.salesCloseMs,
+      JSON.stringify(args.details),
+    ]);
+  }
+
+  async checkoutDeclined(flightId: string, args: { holdId: string; userId: string; paymentKey: string; answer: string }, idempotency?: IdempotencyClaim) {
+    await this.runOnce(this.scripts.checkoutDeclined, flightId, args.userId, idempotency, [args.holdId, args.paymentKey, args.answer]);
+  }
+
+  completeCheckout(flightId: string, args: CompletedCheckout, idempotency?: IdempotencyClaim, userId = '') {
     return this.replicated(
       flightId,
-      this.runOnce<{ booking: Booking }>(this.scripts.confirm, flightId, args.userId, idempotency, [args.holdId, args.userId, args.bookingId, args.createdAt, flightId]),
+      this.runOnce<{ booking: Booking }>(this.scripts.completeCheckout, flightId, userId, idempotency, [
+        args.holdId,
+        args.paymentKey,
+        JSON.stringify(args.payment),
+        args.bookingId,
+        args.reference,
+        args.createdAt,
+        flightId,
+        args.ticketNumbers.join(','),
+      ]),
     );
+  }
+
+  async reserveReference(reference: string, bookingId: string): Promise<boolean> {
+    return (await this.redis.set(referenceKey(reference), bookingId, 'NX')) === 'OK';
+  }
+
+  async releaseReference(reference: string, bookingId: string): Promise<void> {
+    if ((await this.redis.get(referenceKey(reference))) === bookingId) await this.redis.del(referenceKey(reference));
+  }
+
+  async bookingIdOfReference(reference: string): Promise<string | undefined> {
+    return (await this.redis.get(referenceKey(reference))) ?? undefined;
+  }
+
+  refundRecorded(flightId: string, bookingId: string, refundedAt: string) {
+    return this.replicated(flightId, this.run<{ booking: Booking }>(this.scripts.refundRecorded, flightId, [bookingId, refundedAt]));
+  }
+
+  async markRefundsDue(flightId: string): Promise<void> {
+    await this.redis.zadd(REFUNDS_DUE_KEY, 'NX', Date.now(), flightId);
+  }
+
+  refundsDue(count: number): Promise<string[]> {
+    return this.redis.zrange(REFUNDS_DUE_KEY, 0, count - 1);
+  }
+
+  async clearRefundsDue(flightId: string): Promise<void> {
+    await this.redis.zrem(REFUNDS_DUE_KEY, flightId);
+  }
+
+  async flightBookings(flightId: string): Promise<Booking[]> {
+    return (await this.redis.hvals(flightKeys(flightId).bookings)).map((raw) => JSON.parse(raw) as Booking);
+  }
+
+  async indexBooking(bookingId: string, createdAtMs: number): Promise<void> {
+    await this.redis.zadd(ALL_BOOKINGS_KEY, createdAtMs, bookingId);
+  }
+
+  allBookingIds(offset: number, count: number): Promise<string[]> {
+    return this.redis.zrange(ALL_BOOKINGS_KEY, offset, offset + count - 1);
   }
 
   async claimIdempotencyKeyForFlight(userId: string, claim: IdempotencyClaim, flightId: string): Promise<string | null> {
@@ -178,8 +295,11 @@ export class RedisSeatStore implements SeatStore {
     return this.run<object>(this.scripts.release, flightId, [holdId, userId]);
   }
 
-  cancelBooking(flightId: string, args: { bookingId: string; callerId: string; isAdmin: boolean; cancelledAt: string }) {
-    return this.replicated(flightId, this.run<{ booking: Booking }>(this.scripts.cancelBooking, flightId, [args.bookingId, args.callerId, args.isAdmin ? '1' : '0', args.cancelledAt]));
+  cancelBooking(flightId: string, args: { bookingId: string; callerId: string; isAdmin: boolean; cancelledAt: string; salesCloseMs: number }) {
+    return this.replicated(
+      flightId,
+      this.run<{ booking: Booking }>(this.scripts.cancelBooking, flightId, [args.bookingId, args.callerId, args.isAdmin ? '1' : '0', args.cancelledAt, args.salesCloseMs]),
+    );
   }
 
   cancelFlight(flightId: string, cancelledAt: string) {

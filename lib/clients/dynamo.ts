@@ -6,11 +6,13 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
   UpdateCommand,
   type DeleteCommandInput,
   type GetCommandInput,
   type PutCommandInput,
   type QueryCommandInput,
+  type ScanCommandInput,
   type UpdateCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { config } from '../config';
@@ -57,6 +59,11 @@ export class DynamoDocuments {
 
   async query(input: QueryCommandInput): Promise<{ Items: Document[]; LastEvaluatedKey?: Document }> {
     const { Items = [], LastEvaluatedKey } = await this.documents.send(new QueryCommand(input));
+    return { Items, LastEvaluatedKey };
+  }
+
+  async scan(input: ScanCommandInput): Promise<{ Items: Document[]; LastEvaluatedKey?: Document }> {
+    const { Items = [], LastEvaluatedKey } = await this.documents.send(new ScanCommand(input));
     return { Items, LastEvaluatedKey };
   }
 

@@ -1,5 +1,5 @@
 import * as z from '../validation';
-import { BATCH_ID, BOOKING_ID, FLIGHT_ID, HOLD_ID, INSTANCE_ID, MIGRATION_ID, SERVICE_NAME, USER_ID } from '../ids';
+import { BATCH_ID, BOOKING_ID, FLIGHT_ID, HOLD_ID, INSTANCE_ID, MIGRATION_ID, PAYMENT_KEY, SERVICE_NAME, USER_ID } from '../ids';
 import type { ErrorCode } from './errors';
 
 /**
@@ -16,6 +16,7 @@ export const PATH_PARAMS = {
   batchId: { pattern: BATCH_ID, notFound: 'BATCH_NOT_FOUND' },
   service: { pattern: SERVICE_NAME, notFound: 'SERVICE_NOT_FOUND' },
   instanceId: { pattern: INSTANCE_ID, notFound: 'INSTANCE_NOT_FOUND' },
+  paymentKey: { pattern: PAYMENT_KEY, notFound: 'PAYMENT_NOT_FOUND' },
   // A file of the web app (GET /app/{file}): one name, no folders.
   file: { pattern: /^[\w-]+(\.[\w-]+)+$/, notFound: 'NOT_FOUND' },
 } as const satisfies Record<string, { pattern: RegExp; notFound: ErrorCode }>;

@@ -62,12 +62,25 @@ export const routePolicy: readonly RoutePolicy[] = [
   { method: 'DELETE', path: '/holds/{holdId}', access: PEOPLE },
   { method: 'POST', path: '/holds/{holdId}/confirm', access: PEOPLE },
   { method: 'GET', path: '/bookings', access: PEOPLE },
+  // Manage my booking: a reference and a last name are guessed like a password, so sign-in's budget.
+  { method: 'GET', path: '/bookings/lookup', access: 'public', rateLimit: 'auth' },
   { method: 'GET', path: '/bookings/{bookingId}', access: PEOPLE },
   { method: 'DELETE', path: '/bookings/{bookingId}', access: PEOPLE },
   { method: 'GET', path: '/admin/flights/{flightId}/seats/audit', access: ADMIN },
   { method: 'PUT', path: '/internal/flights/{flightId}/seats', access: SERVICES },
   { method: 'POST', path: '/internal/flights/{flightId}/cancel', access: SERVICES },
   { method: 'POST', path: '/internal/flights/{flightId}/seatmap-migrations', access: SERVICES },
+  { method: 'PUT', path: '/internal/flights/{flightId}/schedule', access: SERVICES },
+  { method: 'POST', path: '/internal/holds/{holdId}/checkout', access: SERVICES },
+  { method: 'GET', path: '/internal/bookings', access: SERVICES },
+
+  // The payments service (functions/payments): the seats service's calls, the provider's webhook
+  // (signed, no token), the audit.
+  { method: 'POST', path: '/internal/payments', access: SERVICES },
+  { method: 'PUT', path: '/internal/payments/{paymentKey}/booking', access: SERVICES },
+  { method: 'POST', path: '/internal/payments/{paymentKey}/refund', access: SERVICES },
+  { method: 'POST', path: '/payments/webhook', access: 'public' },
+  { method: 'GET', path: '/admin/payments/audit', access: ADMIN },
 
   { method: 'GET', path: '/registry/services', access: OPERATORS },
   { method: 'GET', path: '/registry/services/{service}/instances', access: OPERATORS },

@@ -32,6 +32,8 @@ export interface HttpRequest<B, Q, P> {
   requestId: string;
   /** The path as the client sent it, stage prefix included (`/dev/flights` on a deployed stage). */
   fullPath: string;
+  /** The body exactly as sent (decoded from base64 when the gateway encoded it), for routes that take it raw. */
+  rawBody: string | undefined;
 }
 
 export interface HttpResponse {
@@ -54,6 +56,8 @@ export interface RouteSpec<B, Q, P> {
   query?: z.ZodMiniType<Q>;
   params?: z.ZodMiniType<P>;
   maxBodyBytes?: number;
+  /** The body is not JSON to parse but bytes to check as they are (a signed webhook): `rawBody`, no `body`. */
+  rawBody?: boolean;
 }
 
 interface StackContext extends Context {
@@ -134,7 +138,7 @@ function strictest(routes: readonly ServedRoute[]): ServedRoute {
   return routes.find((route) => route.access !== 'public') ?? routes[0]!;
 }
 
-function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, string>, maxBytes: number): unknown {
+function readBody(event: APIGatewayProxyEvent, maxBytes: number): string | undefined {
   if (event.body === null || event.body === undefined || event.body === '') return undefined;
   // API Gateway always sends the body as text; serverless-offline hands a bare `false` or `0` over parsed.
   const text = typeof event.body === 'string' ? event.body : JSON.stringify(event.body);
@@ -142,6 +146,11 @@ function readJsonBody(event: APIGatewayProxyEvent, headers: Record<string, strin
   if (Buffer.byteLength(raw, 'utf8') > maxBytes) {
     throw new AppError('PAYLOAD_TOO_LARGE', `The body may be at most ${maxBytes} bytes`);
   }
+  return raw;
+}
+
+function parseJsonBody(raw: string | undefined, headers: Record<string, string>): unknown {
+  if (raw === undefined) return undefined;
   const contentType = headers['content-type'] ?? 'application/json';
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(contentType)) {
     throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${contentType.split(';')[0]} is not JSON`);
@@ -239,17 +248,19 @@ export function httpHandler<B = undefined, Q = undefined, P = undefined>(
       const route = authorize(routes, event, caller);
       const headers = lowerCaseHeaders(event.headers);
       context.responseHeaders = await enforceRateLimit(event, route, caller);
-      const rawBody = readJsonBody(event, headers, spec.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+      const rawBody = readBody(event, spec.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+      const json = spec.rawBody ? undefined : parseJsonBody(rawBody, headers);
       const request: HttpRequest<B, Q, P> = {
         method: event.httpMethod,
         path: event.path,
         params: parsePathParams(spec.params, event.pathParameters ?? {}),
-        body: spec.body ? parse(spec.body, rawBody ?? {}, '') : (undefined as B),
+        body: spec.body ? parse(spec.body, json ?? {}, '') : (undefined as B),
         query: parse(spec.query, event.queryStringParameters ?? {}, 'query'),
         headers,
         caller,
         requestId: context.requestId,
         fullPath: fullPathOf(event),
+        rawBody,
       };
       const response = await handle(request);
       return jsonResult({ ...response, headers: { ...context.responseHeaders, ...response.headers } }, context.requestId);

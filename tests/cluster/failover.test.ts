@@ -7,13 +7,14 @@ import { resetConfigCache } from '../../lib/config';
 import { AppError } from '../../lib/http/errors';
 import { isDependencyUnavailable } from '../../lib/http/unavailable';
 import type { Caller } from '../../lib/auth/roles';
-import { SeatService } from '../../functions/seats/service';
 import { RedisSeatStore } from '../../functions/seats/store';
 import { idempotencyClaim } from '../../functions/seats/idempotency';
 import { flightKeys } from '../../functions/seats/keys';
 import { startStack, type Stack } from '../../scripts/stack';
 import { askCluster, clusterNodes } from '../support/redis-cluster';
-import { seatMap, testFlightId } from '../support/seats';
+import { ON_SALE_DEPARTURE, seatMap, testFlightId } from '../support/seats';
+import type { SeatService } from '../../functions/seats/service';
+import { checkoutFor, payingSeatService } from '../support/checkout';
 
 /**
  * The seats store on a Redis Cluster of its own (the other cluster tests share theirs, which must stay
@@ -65,7 +66,7 @@ beforeAll(async () => {
   delete process.env.REDIS_URL;
   delete process.env.REDIS_MIN_REPLICA_ACKS;
   resetConfigCache();
-  seats = new SeatService(new RedisSeatStore(redis()), 60_000);
+  seats = payingSeatService(new RedisSeatStore(redis()), 60_000);
 });
 
 afterAll(async () => {
@@ -75,7 +76,7 @@ afterAll(async () => {
 
 async function newFlight(rows: number, letters?: string) {
   const flightId = testFlightId();
-  await seats.provision(flightId, 1, seatMap(rows, letters));
+  await seats.provision(flightId, 1, ON_SALE_DEPARTURE, seatMap(rows, letters));
   return flightId;
 }
 
@@ -89,7 +90,7 @@ it('a booking the replica does not acknowledge in time is 503; the retry with it
   stack.control('redis', replica).kill('SIGSTOP');
   let refused: unknown;
   try {
-    await seats.confirmOnce(owner, hold.holdId, claim);
+    await seats.confirmOnce(owner, hold.holdId, checkoutFor(hold.seats), claim);
   } catch (error) {
     refused = error;
   } finally {
@@ -98,9 +99,9 @@ it('a booking the replica does not acknowledge in time is 503; the retry with it
   expect(refused).toBeInstanceOf(AppError);
   expect(refused).toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 503, headers: { 'retry-after': '5' } });
 
-  const retried = await seats.confirmOnce(owner, hold.holdId, claim);
+  const retried = await seats.confirmOnce(owner, hold.holdId, checkoutFor(hold.seats), claim);
   expect(retried.replayed).toBe(true);
-  const again = await seats.confirmOnce(owner, hold.holdId, claim);
+  const again = await seats.confirmOnce(owner, hold.holdId, checkoutFor(hold.seats), claim);
   expect(again.value.bookingId).toBe(retried.value.bookingId);
   expect((await seats.listBookings(owner, 0, 10)).items.map((b) => b.bookingId)).toEqual([retried.value.bookingId]);
   expect(await seats.audit(flightId)).toMatchObject({ ok: true, counts: { booked: 2, held: 0 } });
@@ -157,7 +158,7 @@ it('failover drill: kill -9 the primary of a flight under load; 503s within 3 s,
       if (typeof hold === 'string') continue;
       const confirmClaim = idempotencyClaim({ key: randomUUID(), method: 'POST', path: `/holds/${hold.value.holdId}/confirm`, body: undefined }, 3600)!;
       let booking: Awaited<ReturnType<SeatService['confirmOnce']>> | 'unavailable' | 'refused' = 'unavailable';
-      while (booking === 'unavailable' && !stop) booking = await attempt(() => seats.confirmOnce(owner, hold.value.holdId, confirmClaim));
+      while (booking === 'unavailable' && !stop) booking = await attempt(() => seats.confirmOnce(owner, hold.value.holdId, checkoutFor(hold.value.seats), confirmClaim));
       if (typeof booking !== 'string') booked.set(booking.value.bookingId, { owner, seats: wanted });
       await sleep(100);
     }

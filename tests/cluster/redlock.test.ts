@@ -8,11 +8,13 @@ import { DynamoFlightStore } from '../../functions/flights/store';
 import { FlightLock } from '../../functions/flights/flight-lock';
 import { MigrationStore } from '../../functions/flights/migration-store';
 import { MigrationRunner, MigrationService, type RunnerOptions } from '../../functions/flights/migrations';
-import { SeatService } from '../../functions/seats/service';
 import { RedisSeatStore } from '../../functions/seats/store';
 import type { SeatMapInput } from '../../functions/seats/model';
 import { startStack, type Stack } from '../../scripts/stack';
-import { flightNumber, seatMap, seatsInProcess } from '../support/seats';
+import { flightNumber, seatMap } from '../support/seats';
+import { seatsInProcess } from '../../functions/flights/seats-client';
+import type { SeatService } from '../../functions/seats/service';
+import { payingSeatService } from '../support/checkout';
 
 /**
  * Redlock as designed: the migration lock on three independent redis-servers (started here), taken by
@@ -44,7 +46,7 @@ beforeAll(async () => {
   });
   expect(new Set(lockUrls()).size).toBe(3);
   lock = new FlightLock(lockUrls().map((url) => redisAt(url)), { lockMs: 2_000, waitMs: 600 });
-  seatService = new SeatService(new RedisSeatStore(redis()), 60_000);
+  seatService = payingSeatService(new RedisSeatStore(redis()), 60_000);
   const seats = seatsInProcess(seatService);
   flights = new FlightService(flightStore, seats);
   migrations = new MigrationService(store, flightStore, lock, async () => undefined);

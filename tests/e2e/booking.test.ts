@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { api, loginAdmin, registerUser } from '../support/http';
-import { flightNumber, seatMap } from '../support/seats';
+import { flightNumber, seatMap, checkoutFor } from '../support/seats';
 
 describe('flights, seats and bookings over HTTP', () => {
   let admin: string;
@@ -44,7 +44,7 @@ describe('flights, seats and bookings over HTTP', () => {
     const etag = map.headers.get('etag')!;
     expect((await api('GET', `/flights/${flight.id}/seats`, { headers: { 'if-none-match': etag } })).status).toBe(304);
 
-    const booking = await api('POST', `/holds/${hold.body.holdId}/confirm`, { token: user.accessToken });
+    const booking = await api('POST', `/holds/${hold.body.holdId}/confirm`, { token: user.accessToken, body: checkoutFor(hold.body.seats) });
     expect(booking).toMatchObject({ status: 201, body: { flightId: flight.id, userId: user.user.id, status: 'confirmed', total: { amount: 20_000, currency: 'USD' } } });
     expect((await api('GET', `/flights/${flight.id}/seats`, { headers: { 'if-none-match': etag } })).status).toBe(200);
 
@@ -73,7 +73,7 @@ describe('flights, seats and bookings over HTTP', () => {
     const flight = await createFlight();
     const user = await registerUser('cancelled');
     const hold = await api('POST', `/flights/${flight.id}/holds`, { token: user.accessToken, body: { seats: ['1A'] } });
-    const booking = await api('POST', `/holds/${hold.body.holdId}/confirm`, { token: user.accessToken });
+    const booking = await api('POST', `/holds/${hold.body.holdId}/confirm`, { token: user.accessToken, body: checkoutFor(['1A']) });
     const other = await api('POST', `/flights/${flight.id}/holds`, { token: user.accessToken, body: { seats: ['1B'] } });
     const cancelled = await api('DELETE', `/flights/${flight.id}`, { token: admin });
     expect(cancelled).toMatchObject({ status: 200, body: { status: 'cancelled' } });
@@ -108,9 +108,9 @@ describe('flights, seats and bookings over HTTP', () => {
       ['no seats', () => ['POST', `/flights/${flight.id}/holds`, { token: owner.accessToken, body: { seats: [] } }], 400, 'VALIDATION_FAILED'],
       ['ten seats', () => ['POST', `/flights/${flight.id}/holds`, { token: owner.accessToken, body: { seats: ['1A', '1B', '1C', '1D', '1E', '1F', '2A', '2B', '2C', '2D'] } }], 400, 'VALIDATION_FAILED'],
       ['a seat someone holds', () => ['POST', `/flights/${flight.id}/holds`, { token: stranger.accessToken, body: { seats: ['3F'] } }], 409, 'SEAT_UNAVAILABLE'],
-      ['confirming someone else\'s hold', () => ['POST', `/holds/${holdId}/confirm`, { token: stranger.accessToken }], 403, 'FORBIDDEN'],
+      ['confirming someone else\'s hold', () => ['POST', `/holds/${holdId}/confirm`, { token: stranger.accessToken, body: checkoutFor(['3F']) }], 403, 'FORBIDDEN'],
       ['reading someone else\'s hold', () => ['GET', `/holds/${holdId}`, { token: stranger.accessToken }], 404, 'HOLD_NOT_FOUND'],
-      ['an unknown hold', () => ['POST', `/holds/h_${flight.id}_AAAAAAAAAAAAAAAA/confirm`, { token: owner.accessToken }], 404, 'HOLD_NOT_FOUND'],
+      ['an unknown hold', () => ['POST', `/holds/h_${flight.id}_AAAAAAAAAAAAAAAA/confirm`, { token: owner.accessToken, body: checkoutFor(['1A']) }], 404, 'HOLD_NOT_FOUND'],
       ['an unknown booking', () => ['GET', `/bookings/b_${flight.id}_AAAAAAAAAAAAAAAA`, { token: owner.accessToken }], 404, 'BOOKING_NOT_FOUND'],
       ['a non-JSON body', () => ['POST', `/flights/${flight.id}/holds`, { token: owner.accessToken, rawBody: 'seats=1A' }], 400, 'INVALID_JSON'],
       ['an oversized body', () => ['POST', `/flights/${flight.id}/holds`, { token: owner.accessToken, rawBody: JSON.stringify({ seats: ['1A'], pad: 'x'.repeat(300_000) }) }], 413, 'PAYLOAD_TOO_LARGE'],
@@ -143,11 +143,11 @@ describe('flights, seats and bookings over HTTP', () => {
     it('confirming twice: with the same key replays the booking, without a key is 409, a reused key with another body is 422', async () => {
       const hold = await api('POST', `/flights/${flight.id}/holds`, { token: owner.accessToken, body: { seats: ['1D'] } });
       const key = randomUUID();
-      const first = await api('POST', `/holds/${hold.body.holdId}/confirm`, { token: owner.accessToken, headers: { 'idempotency-key': key } });
-      const again = await api('POST', `/holds/${hold.body.holdId}/confirm`, { token: owner.accessToken, headers: { 'idempotency-key': key } });
+      const first = await api('POST', `/holds/${hold.body.holdId}/confirm`, { token: owner.accessToken, body: checkoutFor(['1D']), headers: { 'idempotency-key': key } });
+      const again = await api('POST', `/holds/${hold.body.holdId}/confirm`, { token: owner.accessToken, body: checkoutFor(['1D']), headers: { 'idempotency-key': key } });
       expect(first.status).toBe(201);
       expect(again).toMatchObject({ status: 201, body: { bookingId: first.body.bookingId } });
-      const bare = await api('POST', `/holds/${hold.body.holdId}/confirm`, { token: owner.accessToken });
+      const bare = await api('POST', `/holds/${hold.body.holdId}/confirm`, { token: owner.accessToken, body: checkoutFor(['1D']) });
       expect(bare).toMatchObject({ status: 409, body: { code: 'HOLD_ALREADY_CONFIRMED', bookingId: first.body.bookingId } });
       const reused = await api('POST', `/flights/${flight.id}/holds`, { token: owner.accessToken, body: { seats: ['1E'] }, headers: { 'idempotency-key': key } });
       expect(reused).toMatchObject({ status: 422, body: { code: 'IDEMPOTENCY_KEY_REUSED' } });

@@ -44,6 +44,7 @@ const sampleParams: Record<string, string> = {
   batchId: '0123456789abcdef01234567',
   service: 'seats',
   instanceId: 'probe',
+  paymentKey: 'h_fl-0123456789abcdef_AAAAAAAAAAAAAAAA.1',
   file: 'main.js',
 };
 
@@ -82,7 +83,7 @@ describe('every function enforces the route policy itself (direct invokes, no ga
   it('has HTTP, WebSocket and route-less functions to check', () => {
     expect(protectedRoutes.length).toBeGreaterThan(20);
     expect(websocketFunctions.length).toBeGreaterThanOrEqual(4);
-    expect(routelessFunctions).toEqual(expect.arrayContaining(['migrationWorker', 'liveBroadcaster', 'liveSweep', 'seatsKeepAlive']));
+    expect(routelessFunctions).toEqual(expect.arrayContaining(['migrationWorker', 'liveBroadcaster', 'liveSweep', 'seatsKeepAlive', 'refundSweep', 'paymentsSweep']));
   });
 
   it.each(protectedRoutes.map(({ name, route }) => [name, `${route.method} ${route.path}`, route] as const))(

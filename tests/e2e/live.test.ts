@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { api, loginAdmin, registerUser } from '../support/http';
 import { asyncApiViolation } from '../support/asyncapi-validator';
-import { flightNumber, seatMap } from '../support/seats';
+import { flightNumber, seatMap, checkoutFor } from '../support/seats';
 
 /**
  * Live seat maps with real WebSocket clients through sls offline (API.md, "Live seat maps"): watchers
@@ -147,7 +147,7 @@ it('two watchers get every change of a journey, a migration and a cancellation, 
   const hold = await api('POST', `/flights/${flightId}/holds`, { token: traveller.accessToken, body: { seats: ['1A', '1B'] } });
   const held = await alice.next((m) => m.type === 'seats' && m.changes.some((c: { seat: string }) => c.seat === '1A'));
   expect(held.changes).toEqual(expect.arrayContaining([{ seat: '1A', status: 'held', expiresAt: hold.body.expiresAt }]));
-  const booking = await api('POST', `/holds/${hold.body.holdId}/confirm`, { token: traveller.accessToken });
+  const booking = await api('POST', `/holds/${hold.body.holdId}/confirm`, { token: traveller.accessToken, body: checkoutFor(hold.body.seats) });
   expect(booking.status).toBe(201);
   const second = await api('POST', `/flights/${flightId}/holds`, { token: traveller.accessToken, body: { seats: ['2C'] } });
   expect((await api('DELETE', `/holds/${second.body.holdId}`, { token: traveller.accessToken })).status).toBe(204);
@@ -177,7 +177,7 @@ it('after a storm of 2,000 random holds, confirms and releases, each watcher fol
   for (const watcher of watchers) await watcher.subscribe(flightId);
   const people = await Promise.all(Array.from({ length: 12 }, () => registerUser('storm')));
   const seatIds = seatMap(10).seats.map((s) => s.id);
-  const holds: { holdId: string; token: string }[] = [];
+  const holds: { holdId: string; seats: string[]; token: string }[] = [];
   const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)]!;
 
   let done = 0;
@@ -190,11 +190,11 @@ it('after a storm of 2,000 random holds, confirms and releases, each watcher fol
       if (roll < 0.5 || holds.length === 0) {
         const person = pick(people);
         const res = await api('POST', `/flights/${flightId}/holds`, { token: person.accessToken, body: { seats: [...new Set([pick(seatIds), pick(seatIds)])] } });
-        if (res.status === 201) holds.push({ holdId: res.body.holdId, token: person.accessToken });
+        if (res.status === 201) holds.push({ holdId: res.body.holdId, seats: res.body.seats, token: person.accessToken });
         status = res.status;
       } else {
         const hold = holds.splice(Math.floor(Math.random() * holds.length), 1)[0]!;
-        status = roll < 0.75 ? (await api('POST', `/holds/${hold.holdId}/confirm`, { token: hold.token })).status : (await api('DELETE', `/holds/${hold.holdId}`, { token: hold.token })).status;
+        status = roll < 0.75 ? (await api('POST', `/holds/${hold.holdId}/confirm`, { token: hold.token, body: checkoutFor(hold.seats) })).status : (await api('DELETE', `/holds/${hold.holdId}`, { token: hold.token })).status;
       }
       statuses[status] = (statuses[status] ?? 0) + 1;
     }

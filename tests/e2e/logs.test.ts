@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { api, loginAdmin, registerUser } from '../support/http';
-import { flightNumber, seatMap } from '../support/seats';
+import { flightNumber, seatMap, checkoutFor } from '../support/seats';
 
 /**
  * What the functions write to their logs (the emulator's offline.log, as CloudWatch Logs would get it):
@@ -45,7 +45,7 @@ describe('the functions’ logs and metrics', () => {
     });
     const hold = await api('POST', `/flights/${flight.body.id}/holds`, { token: refreshed.body.accessToken, body: { seats: ['1A'] }, headers: { 'idempotency-key': randomUUID() } });
     holdRequestId = hold.headers.get('x-request-id')!;
-    await api('POST', `/holds/${hold.body.holdId}/confirm`, { token: refreshed.body.accessToken });
+    await api('POST', `/holds/${hold.body.holdId}/confirm`, { token: refreshed.body.accessToken, body: checkoutFor(['1A']) });
     // The emulator writes its log asynchronously.
     await new Promise((resolve) => setTimeout(resolve, 500));
   });

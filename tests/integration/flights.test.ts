@@ -2,15 +2,16 @@ import { dynamo } from '../../lib/clients/dynamo';
 import { closeRedis, redis } from '../../lib/clients/redis';
 import { FlightService } from '../../functions/flights/service';
 import { DynamoFlightStore, routeDayOf } from '../../functions/flights/store';
-import { SeatService } from '../../functions/seats/service';
 import { RedisSeatStore } from '../../functions/seats/store';
-import { flightNumber, seatMap, seatsInProcess } from '../support/seats';
+import { flightNumber, seatMap } from '../support/seats';
+import { seatsInProcess } from '../../functions/flights/seats-client';
+import { payingSeatService } from '../support/checkout';
 
 /**
  * The flights service on dynalite, wired to the real seats service in process (over redis-server);
  * the HTTP hop through the registry between them is covered end to end.
  */
-const seatService = new SeatService(new RedisSeatStore(redis()), 60_000);
+const seatService = payingSeatService(new RedisSeatStore(redis()), 60_000);
 const seatsGateway = seatsInProcess(seatService);
 const store = new DynamoFlightStore(dynamo(), process.env.FLIGHTS_TABLE!);
 const flights = new FlightService(store, seatsGateway);

@@ -23,7 +23,7 @@ const isAlive = (pid: number) => {
 
 describe('the launcher', () => {
   it('uses the URLs it is given instead of starting servers', async () => {
-    const given = { MONGODB_URI: process.env.MONGODB_URI, REDIS_URL: process.env.REDIS_URL, DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT };
+    const given = { MONGODB_URI: process.env.MONGODB_URI, REDIS_URL: process.env.REDIS_URL, DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT, STRIPE_API_URL: process.env.STRIPE_API_URL };
     const before = childrenOf(process.pid);
     const stack = await startStack({ dataDir: mkdtempSync(path.join(tmpdir(), 'launcher-')), env: { ...given, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' }, stage: 'test' });
     try {
@@ -31,6 +31,7 @@ describe('the launcher', () => {
         ['mongo', given.MONGODB_URI, 'given'],
         ['redis', given.REDIS_URL, 'given'],
         ['dynamodb', given.DYNAMODB_ENDPOINT, 'given'],
+        ['payments', given.STRIPE_API_URL, 'given'],
       ]);
       expect(childrenOf(process.pid)).toEqual(before);
     } finally {
@@ -43,7 +44,7 @@ describe('the launcher', () => {
     const pids = stack.services.map((s) => Number(/pid (\d+)/.exec(s.source)?.[1]));
     expect(pids.every((pid) => pid > 0)).toBe(true);
     // The default topology: one redis-server, no Redlock servers of its own.
-    expect(stack.services.map((s) => s.name)).toEqual(['mongo', 'redis', 'dynamodb']);
+    expect(stack.services.map((s) => s.name)).toEqual(['mongo', 'redis', 'dynamodb', 'payments']);
     expect(stack.redisNodes()).toEqual([{ port: Number(new URL(stack.env.REDIS_URL!).port), pid: stack.control('redis').pid }]);
     expect(stack.env).toMatchObject({ REDLOCK_URLS: '' });
     expect(stack.env).not.toHaveProperty('REDIS_CLUSTER_NODES');
@@ -130,7 +131,7 @@ const clusterOf = (stack: Stack) => new Cluster(stack.env.REDIS_CLUSTER_NODES!.s
 
 describe('the launcher with a Redis Cluster', () => {
   // The shared MongoDB and DynamoDB are given, so that these starts are about Redis alone.
-  const given = { MONGODB_URI: process.env.MONGODB_URI, DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+  const given = { MONGODB_URI: process.env.MONGODB_URI, DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT, STRIPE_API_URL: process.env.STRIPE_API_URL, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
   const dataDir = () => mkdtempSync(path.join(tmpdir(), 'launcher-cluster-'));
 
   it('starts 3 primaries with a replica each, AOF on everywhere, writes routed by slot; and three Redlock servers beside it', async () => {
@@ -146,6 +147,7 @@ describe('the launcher with a Redis Cluster', () => {
         ['redis', 'Redis Cluster: 3 primaries + 3 replicas (redis-server, AOF on)'],
         ['redlock', '3 independent redis-servers (AOF on)'],
         ['dynamodb', 'given'],
+        ['payments', 'given'],
       ]);
 
       for (const { port } of nodes) {

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { closeRedis, redis } from '../../lib/clients/redis';
 import type { Caller } from '../../lib/auth/roles';
-import { SeatService } from '../../functions/seats/service';
 import { RedisSeatStore } from '../../functions/seats/store';
 import { Broadcaster } from '../../functions/seats/live/broadcaster';
 import type { Connections } from '../../functions/seats/live/connections';
 import { startMessages, type ServerMessage } from '../../functions/seats/live/messages';
 import { LiveStore } from '../../functions/seats/live/store';
 import { sweepWatchedFlights } from '../../functions/seats/live/sweep';
-import { seatMap, testFlightId } from '../support/seats';
+import { ON_SALE_DEPARTURE, seatMap, testFlightId } from '../support/seats';
+import { book, payingSeatService } from '../support/checkout';
 
 /**
  * Live seat maps against a real Redis: the change stream the seat scripts write, the broadcast flag,
@@ -19,7 +19,7 @@ import { seatMap, testFlightId } from '../support/seats';
 const user = (): Caller => ({ userId: randomUUID(), role: 'user', email: '' });
 const live = new LiveStore(redis());
 const kicks: string[] = [];
-const seats = new SeatService(new RedisSeatStore(redis(), async (flightId) => void kicks.push(flightId)), 60_000);
+const seats = payingSeatService(new RedisSeatStore(redis(), async (flightId) => void kicks.push(flightId)), 60_000);
 
 /** Connections that record what each was sent; those in `gone` answer 410. */
 function recordingConnections(gone = new Set<string>()) {
@@ -55,7 +55,7 @@ function fold(messages: ServerMessage[]) {
 
 async function newFlight(rows = 2) {
   const flightId = testFlightId();
-  await seats.provision(flightId, 1, seatMap(rows));
+  await seats.provision(flightId, 1, ON_SALE_DEPARTURE, seatMap(rows));
   return flightId;
 }
 
@@ -75,7 +75,7 @@ it('every change reaches the watchers in version order, coalesced, and their fol
   const traveller = user();
   const hold = await seats.hold(traveller, flightId, ['1A', '1B']);
   kicks.length = 0;
-  await seats.confirm(traveller, hold.holdId);
+  await book(seats, traveller, hold);
   expect(kicks).toEqual([]); // the flag from the hold is still set: one broadcast is asked for at a time
   const otherPerson = user();
   await seats.release(otherPerson, (await seats.hold(otherPerson, flightId, ['2A'])).holdId);
@@ -100,7 +100,7 @@ it('every change reaches the watchers in version order, coalesced, and their fol
 
 it('a held seat carries when its hold runs out; the sweep reclaims expired holds of watched flights and asks for a broadcast', async () => {
   const flightId = await newFlight(1);
-  const shortSeats = new SeatService(new RedisSeatStore(redis()), 300);
+  const shortSeats = payingSeatService(new RedisSeatStore(redis()), 300);
   const watcher = await watch(flightId);
   const { connections, sent } = recordingConnections();
   const broadcaster = new Broadcaster(live, connections);
@@ -124,7 +124,7 @@ it('a watcher that comes back with its version catches up from the stream; one t
   expect(first.start.kind).toBe('snapshot');
   const since = first.start.version;
   const traveller = user();
-  await seats.confirm(traveller, (await seats.hold(traveller, flightId, ['1A'])).holdId);
+  await book(seats, traveller, (await seats.hold(traveller, flightId, ['1A'])));
 
   const back = await watch(flightId, first.connectionId, since);
   expect(back.start.kind).toBe('changes');

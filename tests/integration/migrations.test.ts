@@ -8,15 +8,16 @@ import { DynamoFlightStore } from '../../functions/flights/store';
 import { FlightLock } from '../../functions/flights/flight-lock';
 import { MigrationStore } from '../../functions/flights/migration-store';
 import { MigrationRunner, MigrationService, type RunnerOptions } from '../../functions/flights/migrations';
-import { SeatService } from '../../functions/seats/service';
 import { RedisSeatStore } from '../../functions/seats/store';
 import type { SeatMapInput } from '../../functions/seats/model';
-import { flightNumber, seatMap, seatsInProcess } from '../support/seats';
+import { flightNumber, seatMap } from '../support/seats';
+import { seatsInProcess } from '../../functions/flights/seats-client';
+import { book, payingSeatService } from '../support/checkout';
 
 /** The migration pipeline against redis-server (seats, Redlock) and dynalite (flights, migrations). */
 
 const table = process.env.FLIGHTS_TABLE!;
-const seatService = new SeatService(new RedisSeatStore(redis()), 60_000);
+const seatService = payingSeatService(new RedisSeatStore(redis()), 60_000);
 const seats = seatsInProcess(seatService);
 const flightStore = new DynamoFlightStore(dynamo(), table);
 const flights = new FlightService(flightStore, seats);
@@ -44,7 +45,7 @@ describe('seat-map migrations', () => {
   it('applies the diff: added seats available, free dropped seats gone, changed prices, statuses kept', async () => {
     const flight = await newFlight(seatMap(2, 'ABC'));
     const owner = user();
-    const booked = await seatService.confirm(owner, (await seatService.hold(owner, flight.id, ['1A'])).holdId);
+    const booked = await book(seatService, owner, (await seatService.hold(owner, flight.id, ['1A'])));
     const held = await seatService.hold(owner, flight.id, ['1B']);
     const next = { seats: [...mapWithPrice(1, 99_900, 'ABC').seats, ...seatMap(3, 'ABC').seats.slice(6)] };
     const report = await migrations.request(flight.id, next, 'reject', 'queue');
@@ -67,7 +68,7 @@ describe('seat-map migrations', () => {
   it('policy reject: dropping a held or booked seat changes nothing and lists the conflicts', async () => {
     const flight = await newFlight(seatMap(2, 'AB'));
     const owner = user();
-    await seatService.confirm(owner, (await seatService.hold(owner, flight.id, ['2A'])).holdId);
+    await book(seatService, owner, (await seatService.hold(owner, flight.id, ['2A'])));
     const before = await seatService.seatMap(flight.id);
     const report = await migrations.request(flight.id, seatMap(1, 'AB'), 'reject', 'queue');
     const done = await runner.run(report.migrationId);
@@ -81,7 +82,7 @@ describe('seat-map migrations', () => {
   it('policy keep: a dropped booked seat stays until released, then leaves the map', async () => {
     const flight = await newFlight(seatMap(2, 'AB'));
     const owner = user();
-    const booking = await seatService.confirm(owner, (await seatService.hold(owner, flight.id, ['2A'])).holdId);
+    const booking = await book(seatService, owner, (await seatService.hold(owner, flight.id, ['2A'])));
     const report = await migrations.request(flight.id, seatMap(1, 'AB'), 'keep', 'queue');
     expect(await runner.run(report.migrationId)).toMatchObject({ status: 'succeeded', removed: 1, conflicts: [{ seat: '2A', status: 'booked' }] });
     expect((await seatService.seatMap(flight.id)).seats.map((s) => s.id)).toEqual(['1A', '1B', '2A']);
@@ -227,7 +228,7 @@ describe('seat-map migrations', () => {
           const seat = `${1 + ((i + round * 7) % 25)}${'ABCDEF'[(i + round) % 6]}`;
           try {
             const hold = await seatService.hold(me, flight.id, [seat]);
-            bookings.push((await seatService.confirm(me, hold.holdId)).bookingId);
+            bookings.push((await book(seatService, me, hold)).bookingId);
           } catch (error) {
             if (!(error instanceof AppError) || !['SEAT_UNAVAILABLE', 'HOLD_EXPIRED'].includes(error.code)) throw error;
           }

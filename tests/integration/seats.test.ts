@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { closeRedis, redis } from '../../lib/clients/redis';
 import { AppError } from '../../lib/http/errors';
 import type { Caller } from '../../lib/auth/roles';
-import { SeatService } from '../../functions/seats/service';
 import { RedisSeatStore } from '../../functions/seats/store';
 import { idempotencyClaim } from '../../functions/seats/idempotency';
 import { userBookingsKey } from '../../functions/seats/keys';
-import { seatMap, testFlightId } from '../support/seats';
+import { ON_SALE_DEPARTURE, seatMap, testFlightId } from '../support/seats';
+import { book, checkoutFor, payingSeatService } from '../support/checkout';
 
 /** The seats service against a real redis-server: Lua scripts, contention, expiry, idempotency. */
 
@@ -17,19 +17,19 @@ const codeOf = (error: unknown) => (error instanceof AppError ? error.code : Str
 
 describe('seats on redis-server', () => {
   const store = new RedisSeatStore(redis());
-  const seats = new SeatService(store, 60_000);
+  const seats = payingSeatService(store, 60_000);
   afterAll(closeRedis);
 
   async function newFlight(rows = 3, letters = 'ABCDEF') {
     const flightId = testFlightId();
-    await seats.provision(flightId, 1, seatMap(rows, letters));
+    await seats.provision(flightId, 1, ON_SALE_DEPARTURE, seatMap(rows, letters));
     return flightId;
   }
 
   it('200 concurrent users race for the last seat: exactly one hold wins and exactly one booking exists', async () => {
     const flightId = await newFlight(1, 'AB');
     const early = user();
-    await seats.confirm(early, (await seats.hold(early, flightId, ['1A'])).holdId);
+    await book(seats, early, (await seats.hold(early, flightId, ['1A'])));
 
     const racers = Array.from({ length: 200 }, user);
     const attempts = await Promise.allSettled(racers.map((racer) => seats.hold(racer, flightId, ['1B'])));
@@ -37,8 +37,13 @@ describe('seats on redis-server', () => {
     expect(winners).toHaveLength(1);
     expect(attempts.filter((a) => a.status === 'rejected').map((a) => codeOf((a as PromiseRejectedResult).reason))).toEqual(Array(199).fill('SEAT_UNAVAILABLE'));
 
-    const confirms = await Promise.allSettled([...racers.slice(0, 50), winners[0]!.racer].map((racer) => seats.confirm(racer, winners[0]!.hold.holdId)));
-    expect(confirms.filter((c) => c.status === 'fulfilled')).toHaveLength(1);
+    // Everyone but the winner tries to book the winner's hold, and the winner twice at once: one charge,
+    // one booking, which both of the winner's confirms answer (the second joins the payment in flight).
+    const strangers = racers.filter((racer) => racer !== winners[0]!.racer).slice(0, 50);
+    const confirms = await Promise.allSettled([...strangers, winners[0]!.racer, winners[0]!.racer].map((racer) => book(seats, racer, winners[0]!.hold)));
+    const booked = confirms.flatMap((c) => (c.status === 'fulfilled' ? [c.value.bookingId] : []));
+    expect(new Set(booked).size).toBe(1);
+    expect(confirms.filter((c) => c.status === 'rejected').map((c) => codeOf((c as PromiseRejectedResult).reason))).toEqual(Array(50).fill('FORBIDDEN'));
     const report = await seats.audit(flightId);
     expect(report).toEqual({ ok: true, counts: { available: 0, held: 0, booked: 2, total: 2 }, problems: [] });
   });
@@ -71,7 +76,7 @@ describe('seats on redis-server', () => {
     });
 
     it('gives the allowance back when a hold is released, confirmed or expires', async () => {
-      const shortLived = new SeatService(store, 300);
+      const shortLived = payingSeatService(store, 300);
       const flightId = await newFlight(5);
       const traveller = user();
       const released = await seats.hold(traveller, flightId, ['1A', '1B', '1C']);
@@ -79,7 +84,7 @@ describe('seats on redis-server', () => {
       await shortLived.hold(traveller, flightId, ['3A', '3B', '3C']);
       await expect(seats.hold(traveller, flightId, ['4A'])).rejects.toMatchObject({ code: 'HOLD_LIMIT_REACHED' });
       await seats.release(traveller, released.holdId);
-      await seats.confirm(traveller, confirmed.holdId);
+      await book(seats, traveller, confirmed);
       await sleep(400);
       // Booked seats do not count: all nine are free to hold again.
       await expect(seats.hold(traveller, flightId, ['4A', '4B', '4C', '4D', '4E', '4F', '5A', '5B', '5C'])).resolves.toMatchObject({ seats: expect.any(Array) });
@@ -109,13 +114,13 @@ describe('seats on redis-server', () => {
   });
 
   it('an expired hold frees its seats without any job, and confirming it is 410 and books nothing', async () => {
-    const shortLived = new SeatService(store, 300);
+    const shortLived = payingSeatService(store, 300);
     const flightId = await newFlight();
     const owner = user();
     const hold = await shortLived.hold(owner, flightId, ['2A', '2B']);
     const versionWhileHeld = (await shortLived.seatMap(flightId)).version;
     await sleep(450);
-    await expect(shortLived.confirm(owner, hold.holdId)).rejects.toMatchObject({ code: 'HOLD_EXPIRED', status: 410 });
+    await expect(book(shortLived, owner, hold)).rejects.toMatchObject({ code: 'HOLD_EXPIRED', status: 410 });
     const view = await shortLived.seatMap(flightId);
     expect(view.counts.held).toBe(0);
     expect(view.version).toBeGreaterThan(versionWhileHeld);
@@ -128,13 +133,13 @@ describe('seats on redis-server', () => {
     const owner = user();
     const other = user();
     const hold = await seats.hold(owner, flightId, ['3A']);
-    await expect(seats.confirm(other, hold.holdId)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(book(seats, other, hold)).rejects.toMatchObject({ code: 'FORBIDDEN' });
     await expect(seats.getHold(other, hold.holdId)).rejects.toMatchObject({ code: 'HOLD_NOT_FOUND' });
     await seats.release(other, hold.holdId).catch(() => undefined);
     expect((await seats.getHold(owner, hold.holdId)).status).toBe('active');
 
-    const booking = await seats.confirm(owner, hold.holdId);
-    await expect(seats.confirm(owner, hold.holdId)).rejects.toMatchObject({ code: 'HOLD_ALREADY_CONFIRMED' });
+    const booking = await book(seats, owner, hold);
+    await expect(book(seats, owner, hold)).rejects.toMatchObject({ code: 'HOLD_ALREADY_CONFIRMED' });
     await expect(seats.getBooking(other, booking.bookingId)).rejects.toMatchObject({ code: 'BOOKING_NOT_FOUND' });
     await expect(seats.getBooking(admin, booking.bookingId)).resolves.toMatchObject({ bookingId: booking.bookingId });
     await expect(seats.cancelBooking(other, booking.bookingId)).rejects.toMatchObject({ code: 'BOOKING_NOT_FOUND' });
@@ -146,7 +151,7 @@ describe('seats on redis-server', () => {
   it('cancelling a flight voids its holds and marks its bookings flight_cancelled', async () => {
     const flightId = await newFlight();
     const owner = user();
-    const booking = await seats.confirm(owner, (await seats.hold(owner, flightId, ['1A'])).holdId);
+    const booking = await book(seats, owner, (await seats.hold(owner, flightId, ['1A'])));
     const hold = await seats.hold(owner, flightId, ['1B']);
     expect(await seats.cancelFlight(flightId)).toEqual({ holdsVoided: 1, bookingsCancelled: 1 });
     expect(await seats.cancelFlight(flightId)).toEqual({ holdsVoided: 0, bookingsCancelled: 0 });
@@ -157,9 +162,9 @@ describe('seats on redis-server', () => {
   });
 
   it('a randomized storm of holds, confirms, releases, cancels and expiries over 180 seats ends with the audit ok', async () => {
-    const stormy = new SeatService(store, 200);
+    const stormy = payingSeatService(store, 200);
     const flightId = testFlightId();
-    await stormy.provision(flightId, 1, seatMap(30));
+    await stormy.provision(flightId, 1, ON_SALE_DEPARTURE, seatMap(30));
     const users = Array.from({ length: 40 }, user);
     const ids = seatMap(30).seats.map((s) => s.id);
     const pick = (n: number) => Array.from(new Set(Array.from({ length: n }, () => ids[Math.floor(Math.random() * ids.length)]!)));
@@ -173,7 +178,7 @@ describe('seats on redis-server', () => {
           const roll = Math.random();
           if (roll < 0.2) await sleep(250);
           if (roll < 0.6) {
-            const booking = await stormy.confirm(me, hold.holdId);
+            const booking = await book(stormy, me, hold);
             if (Math.random() < 0.3) await stormy.cancelBooking(me, booking.bookingId);
             count('booked');
           } else if (roll < 0.8) {
@@ -202,7 +207,7 @@ describe('seats on redis-server', () => {
       const owner = user();
       const hold = await seats.hold(owner, flightId, ['1A']);
       const key = claim('confirm-1', null);
-      const answers = await Promise.all([1, 2, 3].map(() => seats.confirmOnce(owner, hold.holdId, key)));
+      const answers = await Promise.all([1, 2, 3].map(() => seats.confirmOnce(owner, hold.holdId, checkoutFor(hold.seats), key)));
       expect(new Set(answers.map((a) => a.value.bookingId)).size).toBe(1);
       expect(answers.map((a) => a.replayed).sort()).toEqual([false, true, true]);
       expect(answers[1]!.value).toEqual(answers[0]!.value);
@@ -243,10 +248,10 @@ describe('seats on redis-server', () => {
       const owner = user();
       const hold = await seats.hold(owner, flightId, ['1A']);
       const key = claim('heal', null);
-      const first = await seats.confirmOnce(owner, hold.holdId, key);
+      const first = await seats.confirmOnce(owner, hold.holdId, checkoutFor(hold.seats), key);
       await redis().del(userBookingsKey(owner.userId));
       expect((await seats.listBookings(owner, 0, 10)).items).toEqual([]);
-      await seats.confirmOnce(owner, hold.holdId, key);
+      await seats.confirmOnce(owner, hold.holdId, checkoutFor(hold.seats), key);
       expect((await seats.listBookings(owner, 0, 10)).items.map((b) => b.bookingId)).toEqual([first.value.bookingId]);
     });
   });

@@ -6,8 +6,8 @@ import { startTestStack } from './stack-setup';
 
 /** The end-to-end run: real backing services, a seeded admin, and `sls offline` on free ports. */
 export default async function setup(): Promise<void> {
-  const stack = await startTestStack();
   const port = await freePort();
+  const stack = await startTestStack({ paymentWebhookUrl: `http://127.0.0.1:${port}/payments/webhook` });
   Object.assign(process.env, {
     ADMIN_EMAIL: `admin-${randomBytes(4).toString('hex')}@example.com`,
     ADMIN_PASSWORD: randomBytes(12).toString('base64url'),

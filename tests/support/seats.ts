@@ -10,6 +10,8 @@ export function seatMap(rows: number, letters = 'ABCDEF'): SeatMapInput {
 }
 
 export const testFlightId = newFlightId;
+/** A departure far enough ahead that sales are open for the whole test run. */
+export const ON_SALE_DEPARTURE = '2035-01-01T00:00:00.000Z';
 const LETTERS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ';
 /** A random flight number (two letters, four digits, a letter): collisions would make FLIGHT_EXISTS flaky. */
 export const flightNumber = () => {
@@ -17,17 +19,11 @@ export const flightNumber = () => {
   return `${LETTERS[a! % 26]}${LETTERS[b! % 26]}${1000 + (((c! << 8) | d!) % 9000)}${LETTERS[e! % 26]}`;
 };
 
-import type { SeatsGateway } from '../../functions/flights/seats-client';
-import type { SeatService } from '../../functions/seats/service';
-
-/**
- * The flights service's gateway to a real seats service running in this process (over the test
- * redis-server): everything but the HTTP hop, which the end-to-end tests cover.
- */
-export function seatsInProcess(seats: SeatService): SeatsGateway {
+/** A checkout body (API.md, Checkout): a passenger per seat, a contact, Stripe's test Visa or the given test method. */
+export function checkoutFor(seats: string[], paymentMethod = 'pm_card_visa') {
   return {
-    provision: async (id, version, map) => void (await seats.provision(id, version, map)),
-    cancelFlight: (id) => seats.cancelFlight(id),
-    applySeatMap: (id, args) => seats.applySeatMap(id, args),
+    passengers: seats.map((seat, i) => ({ seat, firstName: 'Test', lastName: `Traveller${'ABCDEFGHI'[i]}` })),
+    contact: { email: 'traveller@example.com' },
+    paymentMethod,
   };
 }

@@ -13,7 +13,7 @@ declare global {
   var testStack: { stack: Stack; stopOthers?: () => Promise<void> } | undefined;
 }
 
-export async function startTestStack(options: Pick<StackOptions, 'redisTopology' | 'redlockServers'> = {}): Promise<Stack> {
+export async function startTestStack(options: Pick<StackOptions, 'redisTopology' | 'redlockServers' | 'paymentWebhookUrl'> = {}): Promise<Stack> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'flight-booking-test-'));
   // Only what the test run itself starts: URLs from the developer's shell are ignored on purpose.
   const stack = await startStack({ dataDir, env: { AWS_REGION: 'us-east-1' }, stage: 'test', ...options });

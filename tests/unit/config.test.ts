@@ -15,7 +15,8 @@ describe('config', () => {
   });
 
   it('applies defaults and coerces numbers', () => {
-    expect(parseConfig('seats', {})).toEqual({ HOLD_TTL_SECONDS: 600, IDEMPOTENCY_TTL_SECONDS: 86_400 });
+    expect(parseConfig('seats', {})).toEqual({ HOLD_TTL_SECONDS: 600, IDEMPOTENCY_TTL_SECONDS: 86_400, PAYMENT_GUARD_SECONDS: 120 });
+    expect(parseConfig('sales', {})).toEqual({ SALES_CLOSE_MINUTES: 60 });
     expect(parseConfig('seats', { HOLD_TTL_SECONDS: '5' }).HOLD_TTL_SECONDS).toBe(5);
   });
 
