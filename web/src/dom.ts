@@ -41,10 +41,8 @@ export function field(label: string, input: HTMLInputElement | HTMLSelectElement
   return h('div', { class: 'field' }, h('label', { for: input.id }, label), input, hintElement);
 }
 
-/** Money in minor units, as the API sends it. */
-export function money(price: { amount: number; currency: string }): string {
-  return new Intl.NumberFormat('en', { style: 'currency', currency: price.currency }).format(price.amount / 100);
-}
+/** Money in minor units, as the API sends it (money.ts). */
+export { money } from './money';
 
 export function dateTime(iso: string): string {
   return new Intl.DateTimeFormat('en', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' }).format(new Date(iso)) + ' UTC';
