@@ -48,10 +48,30 @@ function load(): Files {
 }
 
 /**
+ * Stripe's card element (web/src/stripe.ts), used by the checkout only when STRIPE_PUBLISHABLE_KEY is
+ * set: the page then carries the key and Stripe.js's address in a meta tag, and the policy admits
+ * Stripe.js, its frames and its API (Stripe's documented CSP). Without the key the page names no other
+ * host. Untested here (no internet): docs/web.md.
+ */
+const STRIPE_JS = 'https://js.stripe.com/v3';
+
+/** The publishable key when it is set and well-formed (`pk_test_…`, `pk_live_…`); anything else is ignored. */
+export function stripePublishableKey(value = process.env.STRIPE_PUBLISHABLE_KEY): string | undefined {
+  return value && /^pk_(test|live)_[A-Za-z0-9]{1,200}$/.test(value) ? value : undefined;
+}
+
+/** The page, with the Stripe meta tag when a publishable key is configured. */
+export function pageHtml(page: string, publishableKey: string | undefined): string {
+  if (!publishableKey) return page;
+  return page.replace('</head>', `  <meta name="stripe-publishable-key" content="${publishableKey}" data-script="${STRIPE_JS}" />\n  </head>`);
+}
+
+/**
  * Only this origin's scripts and styles, and API calls to this origin and the WebSocket API: no inline
  * script can run, which is what keeps the refresh token in sessionStorage out of injected code's reach.
+ * With `stripe`, Stripe.js, its frames and its API too.
  */
-export function contentSecurityPolicy(websocketUrl: string | undefined): string {
+export function contentSecurityPolicy(websocketUrl: string | undefined, { stripe = false } = {}): string {
   let websocketOrigin = '';
   try {
     if (websocketUrl) websocketOrigin = ` ${new URL(websocketUrl).origin.replace(/^http/, 'ws')}`;
@@ -60,10 +80,11 @@ export function contentSecurityPolicy(websocketUrl: string | undefined): string 
   }
   return [
     "default-src 'self'",
-    "script-src 'self'",
+    `script-src 'self'${stripe ? ' https://js.stripe.com' : ''}`,
     "style-src 'self'",
     "img-src 'self' data:",
-    `connect-src 'self'${websocketOrigin}`,
+    `connect-src 'self'${websocketOrigin}${stripe ? ' https://api.stripe.com' : ''}`,
+    ...(stripe ? ['frame-src https://js.stripe.com https://hooks.stripe.com'] : []),
     "base-uri 'self'",
     "form-action 'self'",
     "frame-ancestors 'none'",
@@ -78,14 +99,15 @@ const securityHeaders = {
 
 /** The page. Never cached: it names the current assets. */
 function pageResponse(): HttpResponse {
+  const publishableKey = stripePublishableKey();
   return {
     status: 200,
-    text: load().page,
+    text: pageHtml(load().page, publishableKey),
     headers: {
       ...securityHeaders,
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-cache',
-      'content-security-policy': contentSecurityPolicy(process.env.WEBSOCKET_URL),
+      'content-security-policy': contentSecurityPolicy(process.env.WEBSOCKET_URL, { stripe: publishableKey !== undefined }),
     },
   };
 }

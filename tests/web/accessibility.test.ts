@@ -15,11 +15,17 @@ import {
   type TestFlight,
   type UserPage,
 } from '../support/browser';
+import type { Page } from 'playwright-core';
+import { fillPassengers, payWith, shownReference } from './checkout-steps';
+
+/** Empties the message area, for a screenshot of the page itself. */
+const clearMessages = (page: Page) => page.evaluate(() => (globalThis as any).document.getElementById('messages').replaceChildren());
 
 /**
  * axe-core on every page of the web app, in the state a person sees it (results listed, a hold
  * running, a migration report shown): no serious or critical violation of the WCAG 2.2 A/AA rules and
- * axe's best practices. The same walk takes the README's screenshots when WEB_SCREENSHOTS_DIR is set
+ * axe's best practices (the checkout too: empty, with field errors, with a declined card; the booking;
+ * manage booking, not found and found). The same walk takes the README's screenshots when WEB_SCREENSHOTS_DIR is set
  * (`npm run screenshots`).
  */
 
@@ -32,6 +38,8 @@ describe('every page passes axe (no serious or critical violations)', () => {
   let anonymous: UserPage;
   let flight: TestFlight;
   let adminFlight: TestFlight;
+  /** The traveller's booking's reference, for the manage-booking page. */
+  let reference: string;
   // A day no other test flies, so the search shows these flights only.
   const day = '2027-07-04';
 
@@ -100,11 +108,47 @@ describe('every page passes axe (no serious or critical violations)', () => {
     await axeCheck(traveller.page, 'seat map with a message');
   });
 
+  it('the checkout page, empty and then with the problems shown beside the fields', async () => {
+    await traveller.page.getByRole('link', { name: 'Check out' }).click();
+    await traveller.page.getByRole('heading', { level: 1, name: 'Checkout' }).waitFor();
+    await traveller.page.getByRole('radio', { name: 'Visa (succeeds)' }).waitFor();
+    await axeCheck(traveller.page, 'checkout');
+    await traveller.page.getByRole('button', { name: /^Pay / }).click();
+    await alertText(traveller.page, 'Please check the form');
+    await axeCheck(traveller.page, 'checkout with field errors');
+  });
+
+  it('the checkout page with a declined card', async () => {
+    await fillPassengers(traveller.page, { '4A': ['Jean', 'Dupont'], '4B': ['Marie', 'Dupont-Lefèvre'] });
+    await payWith(traveller.page, 'Declined card');
+    await alertText(traveller.page, 'Your card was declined.');
+    await axeCheck(traveller.page, 'checkout with a declined card');
+    await traveller.page.getByRole('radio', { name: 'Visa (succeeds)' }).check();
+    await clearMessages(traveller.page);
+    await screenshot(traveller.page, 'checkout', { fullPage: true });
+  });
+
   it('the booking page', async () => {
-    await traveller.page.getByRole('button', { name: 'Confirm booking' }).click();
+    await payWith(traveller.page, 'Visa (succeeds)');
     await traveller.page.getByRole('heading', { level: 1, name: 'Booking confirmed' }).waitFor();
+    reference = await shownReference(traveller.page);
     await axeCheck(traveller.page, 'booking');
     await screenshot(traveller.page, 'booking');
+  });
+
+  it('manage booking: a mismatch, then the booking found', async () => {
+    await open(anonymous.page, '#/manage', 'Manage booking', { reload: true });
+    await axeCheck(anonymous.page, 'manage booking');
+    await anonymous.page.getByLabel('Booking reference').fill(reference);
+    await anonymous.page.getByLabel('Last name').fill('Nobody');
+    await anonymous.page.getByRole('button', { name: 'Find booking' }).click();
+    await alertText(anonymous.page, 'We found no booking with that reference and last name.');
+    await axeCheck(anonymous.page, 'manage booking, not found');
+    await anonymous.page.getByLabel('Last name').fill('Dupont-Lefèvre');
+    await anonymous.page.getByRole('button', { name: 'Find booking' }).click();
+    await anonymous.page.getByRole('heading', { level: 2, name: 'Your booking' }).waitFor();
+    await axeCheck(anonymous.page, 'manage booking, found');
+    await screenshot(anonymous.page, 'manage-booking');
   });
 
   it('my bookings', async () => {
@@ -115,6 +159,9 @@ describe('every page passes axe (no serious or critical violations)', () => {
     await traveller.page.getByRole('button', { name: 'Really cancel?' }).waitFor();
     await axeCheck(traveller.page, 'my bookings, confirming a cancellation');
     await screenshot(traveller.page, 'bookings');
+    await traveller.page.getByRole('button', { name: 'Really cancel?' }).click();
+    await until(async () => expect(await traveller.page.getByRole('listitem').first().innerText()).toMatch(/Refund pending|Refunded/), { what: 'the refund on the cancelled booking' });
+    await axeCheck(traveller.page, 'my bookings, a cancelled booking and its refund');
   });
 
   it('admin: flights', async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { api, loginAdmin, registerUser } from '../support/http';
 import { flightNumber } from '../support/seats';
+import { checkoutBody } from './checkout-steps';
 import { alertText, loginAdminViaUi, open, registerAndLogin, showMoreUntil, unexpectedConsoleErrors, until, useBrowser, type UserPage } from '../support/browser';
 
 /**
@@ -91,7 +92,7 @@ describe('the admin pages', () => {
     const hold = await api('POST', `/flights/${flightId}/holds`, { token: traveller.accessToken, body: { seats: ['1A'] }, headers: { 'idempotency-key': randomUUID() } });
     expect(hold.status).toBe(201);
     const toBook = await api('POST', `/flights/${flightId}/holds`, { token: traveller.accessToken, body: { seats: ['2B'] } });
-    expect((await api('POST', `/holds/${toBook.body.holdId}/confirm`, { token: traveller.accessToken })).status).toBe(201);
+    expect((await api('POST', `/holds/${toBook.body.holdId}/confirm`, { token: traveller.accessToken, body: checkoutBody(['2B']) })).status).toBe(201);
     // The page shows the seat map as it is now.
     await admin.page.reload();
     await admin.page.getByRole('heading', { level: 1, name: `Manage ${number}` }).waitFor();

@@ -6,7 +6,9 @@ import { gzipSync } from 'node:zlib';
  * The web app's weight and self-containment, from the build (web/dist, made by Vite before sls offline
  * starts). Traveller pages — the page, its entry and every chunk reachable from it except the admin
  * pages' — stay within 100 KB gzipped; the admin pages are chunks of their own, loaded only by admins.
- * Nothing refers to another host, so the app works offline and leaks nothing to third parties.
+ * Nothing refers to another host, so the app works offline and leaks nothing to third parties. (With
+ * STRIPE_PUBLISHABLE_KEY set, the served page names Stripe.js in a meta tag the web function adds; the
+ * built files still name no other host: web/src/stripe.ts reads the address from that tag.)
  */
 
 // WEB_DIST_DIR: another build to check (a `vite build --outDir` elsewhere); web/dist by default.
@@ -72,7 +74,7 @@ describe('the web app build', () => {
     expect(page).toContain(entry.file);
     for (const css of entry.css ?? []) expect(page).toContain(css);
     const travellerSources = Object.values(manifest).filter((chunk) => files.has(chunk.file)).map((chunk) => chunk.src);
-    expect(travellerSources).toEqual(expect.arrayContaining(['src/pages/search.ts', 'src/pages/auth.ts', 'src/pages/flight.ts', 'src/pages/bookings.ts']));
+    expect(travellerSources).toEqual(expect.arrayContaining(['src/pages/search.ts', 'src/pages/auth.ts', 'src/pages/flight.ts', 'src/pages/bookings.ts', 'src/pages/checkout.ts', 'src/pages/manage.ts']));
 
     // The admin pages are chunks of their own, none of them loaded by the traveller pages.
     const admin = Object.values(manifest).filter(isAdmin);

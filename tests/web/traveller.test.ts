@@ -1,4 +1,5 @@
-import { api, registerUser, uniqueEmail } from '../support/http';
+import { api, loginAdmin, registerUser, uniqueEmail } from '../support/http';
+import { flightNumber } from '../support/seats';
 import {
   alertText,
   appUrl,
@@ -16,6 +17,8 @@ import {
   type TestFlight,
   type UserPage,
 } from '../support/browser';
+import type { Page } from 'playwright-core';
+import { bookViaApi, fillPassengers, passengerRows, payWith, REFERENCE, shownReference, TICKET_NUMBER } from './checkout-steps';
 
 /**
  * The traveller's pages in chromium against the running stack (sls offline, real services): two people
@@ -25,6 +28,24 @@ import {
  */
 
 jest.setTimeout(90_000);
+
+/**
+ * Presses Tab until the focused field is the one a label names (its <label>'s text, as a screen reader
+ * reads it): form fields have no text of their own for tabTo to match.
+ */
+async function tabToField(page: Page, label: string, max = 40): Promise<void> {
+  const seen: string[] = [];
+  for (let presses = 1; presses <= max; presses += 1) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => {
+      const element = (globalThis as any).document.activeElement;
+      return String(element?.labels?.[0]?.textContent ?? element?.textContent ?? '').trim();
+    });
+    seen.push(focused);
+    if (focused === label) return;
+  }
+  throw new Error(`${max} Tab presses never reached the field ${label}; focus went through ${JSON.stringify(seen)}`);
+}
 
 describe('the traveller pages', () => {
   const { newUser } = useBrowser();
@@ -50,7 +71,7 @@ describe('the traveller pages', () => {
   it('two people watch one flight: A holds two seats, B sees them held within 1 s without a reload, B is refused one of them, A confirms and finds the booking', async () => {
     const flight = await createFlight({ rows: 4 });
     const [a, b] = [await person(), await person()];
-    await Promise.all([registerAndLogin(a.page, 'alice'), registerAndLogin(b.page, 'bob')]);
+    const [alice] = await Promise.all([registerAndLogin(a.page, 'alice'), registerAndLogin(b.page, 'bob')]);
     await Promise.all([a, b].map(({ page }) => open(page, `#/flights/${flight.id}`, new RegExp(flight.flightNumber))));
     // Both maps are live (the WebSocket is up), so what follows comes over it, not from a reload or a poll.
     await Promise.all([a, b].map(({ page }) => page.getByText('Live', { exact: true }).waitFor()));
@@ -92,13 +113,26 @@ describe('the traveller pages', () => {
     await seat(b.page, '1B').click();
     await alertText(b.page, 'Seat 1B is taken. Pick another seat.');
 
-    // A confirms: the booking page, then the same booking in "My bookings".
+    // A checks out: a passenger per seat, the account's email, the hold's total and countdown, Visa.
     await watchSeats(b.page, { '1A': /booked/, '1B': /booked/ });
-    await a.page.getByRole('button', { name: 'Confirm booking' }).click();
+    await a.page.getByRole('link', { name: 'Check out' }).click();
+    await a.page.getByRole('heading', { level: 1, name: 'Checkout' }).waitFor();
+    expect(await a.page.getByLabel('Email').inputValue()).toBe(alice.email);
+    expect(await a.page.getByRole('main').innerText()).toMatch(/Total: \$200\.00/);
+    expect(await a.page.getByRole('timer').innerText()).toMatch(/Held for \d+:\d\d/);
+    await a.page.getByRole('button', { name: 'Pay $200.00' }).waitFor();
+    await fillPassengers(a.page, { '1A': ['Alice', 'Liddell'], '1B': ['Ada', 'Lovelace'] });
+    await payWith(a.page, 'Visa (succeeds)');
     await a.page.getByRole('heading', { level: 1, name: 'Booking confirmed' }).waitFor();
     const bookingId = decodeURIComponent(/#\/bookings\/([^/?]+)/.exec(a.page.url())?.[1] ?? '');
     expect(bookingId).not.toBe('');
-    await expect(a.page.getByRole('main').innerText()).resolves.toMatch(/1A[\s\S]*1B/);
+    // The reference, large, and each passenger with their seat and ticket number; the amount paid.
+    const reference = await shownReference(a.page);
+    expect(reference).toMatch(REFERENCE);
+    const rows = await passengerRows(a.page);
+    expect(rows.map(([name, seat]) => [name, seat?.split(' ')[0]])).toEqual([['Alice Liddell', '1A'], ['Ada Lovelace', '1B']]);
+    for (const [, , ticket] of rows) expect(ticket).toMatch(TICKET_NUMBER);
+    expect(await a.page.getByRole('main').innerText()).toMatch(/Amount paid\s+\$200\.00/);
     await seatsMatchedAt(b.page, 10_000);
 
     await a.page.getByRole('link', { name: 'My bookings' }).click();
@@ -106,6 +140,8 @@ describe('the traveller pages', () => {
     const card = a.page.getByRole('listitem').filter({ hasText: flight.flightNumber });
     await card.waitFor();
     expect(await card.innerText()).toMatch(/1A[\s\S]*1B/);
+    expect(await card.innerText()).toContain(reference);
+    expect(await card.innerText()).toMatch(/Alice Liddell \(1A, ticket \d{13}\)/);
     await card.getByRole('link', { name: 'View booking' }).click();
     await until(() => a.page.url().endsWith(`#/bookings/${encodeURIComponent(bookingId)}`) || a.page.url().endsWith(`#/bookings/${bookingId}`), { what: 'the booking page' });
   });
@@ -129,7 +165,18 @@ describe('the traveller pages', () => {
     await c.page.keyboard.press('Enter');
     await c.page.getByRole('heading', { level: 2, name: 'Your hold' }).waitFor();
     expect(await seatLabel(c.page, '2C')).toMatch(/your hold/);
-    await tabTo(c.page, 'Confirm booking');
+    await tabTo(c.page, 'Check out');
+    await c.page.keyboard.press('Enter');
+    await c.page.getByRole('heading', { level: 1, name: 'Checkout' }).waitFor();
+    // The checkout by keyboard: the first name is the first field, then the last name, the email
+    // (already the account's), the phone, the cards (Space picks one), and Pay.
+    await tabToField(c.page, 'Seat 2C — First name');
+    await c.page.keyboard.type('Keyboard');
+    await tabToField(c.page, 'Seat 2C — Last name');
+    await c.page.keyboard.type('User');
+    await tabToField(c.page, 'Visa (succeeds)');
+    await c.page.keyboard.press('Space');
+    await tabTo(c.page, 'Pay $100.00');
     await c.page.keyboard.press('Enter');
     await c.page.getByRole('heading', { level: 1, name: 'Booking confirmed' }).waitFor();
 
@@ -151,10 +198,153 @@ describe('the traveller pages', () => {
     await card.getByRole('button', { name: 'Cancel booking' }).click();
     await card.getByRole('button', { name: 'Really cancel?' }).click();
     await until(async () => expect(await card.innerText()).toMatch(/cancelled/i), { what: 'the card to say cancelled' });
+    // The payment is refunded: pending until the provider confirms it.
+    expect(await card.innerText()).toMatch(/Refund pending|Refunded/);
+    await alertText(c.page, /Your booking is cancelled\. Its seats are free again\. \$100\.00 will be refunded/);
     expect((await api('GET', `/bookings/${booking!.bookingId}`, { token: user.accessToken })).body.status).toBe('cancelled');
     // The seat is free again, on the map too.
     await open(c.page, `#/flights/${flight.id}`, new RegExp(flight.flightNumber));
     expect(await seatLabel(c.page, '2C')).toMatch(/available/);
+  });
+
+  it('checkout: the fields are checked beside them, a declined card says why and keeps the hold, another card is a new attempt and books', async () => {
+    const flight = await createFlight({ rows: 2 });
+    const p = await person();
+    const user = await registerAndLogin(p.page, 'decline');
+    await open(p.page, `#/flights/${flight.id}`, new RegExp(flight.flightNumber));
+    await seat(p.page, '2D').click();
+    await p.page.getByRole('button', { name: 'Hold 1 seat' }).click();
+    await p.page.getByRole('link', { name: 'Check out' }).click();
+    await p.page.getByRole('heading', { level: 1, name: 'Checkout' }).waitFor();
+    const holdId = decodeURIComponent(/#\/holds\/([^/]+)\/checkout/.exec(p.page.url())?.[1] ?? '');
+    const confirms: { key: string | undefined; body: any }[] = [];
+    p.page.on('request', (request) => {
+      if (request.method() === 'POST' && new URL(request.url()).pathname.endsWith(`/holds/${holdId}/confirm`)) confirms.push({ key: request.headers()['idempotency-key'], body: request.postDataJSON() });
+    });
+
+    // Nothing filled in and no card: each problem beside its field, focus on the first, nothing sent.
+    await p.page.getByRole('button', { name: 'Pay $100.00' }).click();
+    await alertText(p.page, 'Please check the form: 3 fields need your attention.');
+    const firstName = p.page.getByLabel('Seat 2D — First name', { exact: true });
+    expect(await firstName.getAttribute('aria-invalid')).toBe('true');
+    expect(await firstName.evaluate((input: any) => input === input.ownerDocument.activeElement)).toBe(true);
+    expect(await p.page.getByText('Enter the first name.').isVisible()).toBe(true);
+    expect(await p.page.getByText('Choose a card.').isVisible()).toBe(true);
+    await fillPassengers(p.page, { '2D': ['Grace', 'O’Hara-Smith'] });
+    await p.page.getByLabel('Phone (optional)').fill('not a phone');
+    await payWith(p.page, 'Declined card');
+    await alertText(p.page, 'Please check the form: one field needs your attention.');
+    expect(confirms).toEqual([]);
+    await p.page.getByLabel('Phone (optional)').fill('+44 20 7946 0958');
+
+    // A declined card: its sentence, the checkout stays, and the hold is as it was.
+    await payWith(p.page, 'Declined card');
+    await alertText(p.page, 'Your card was declined. Choose another card and try again.');
+    expect((await api('GET', `/holds/${holdId}`, { token: user.accessToken })).body).toMatchObject({ holdId, status: 'active', seats: ['2D'] });
+    await payWith(p.page, 'Insufficient funds');
+    await alertText(p.page, 'The card has insufficient funds. Choose another card and try again.');
+    expect(await p.page.getByRole('timer').innerText()).toMatch(/Held for \d+:\d\d/);
+
+    // Visa books it: the reference and the passenger's ticket.
+    await payWith(p.page, 'Visa (succeeds)');
+    await p.page.getByRole('heading', { level: 1, name: 'Booking confirmed' }).waitFor();
+    expect(await shownReference(p.page)).toMatch(REFERENCE);
+    const [row] = await passengerRows(p.page);
+    expect(row?.[0]).toBe('Grace O’Hara-Smith');
+    expect(row?.[2]).toMatch(TICKET_NUMBER);
+
+    // Three attempts, three Idempotency-Keys; each carried the passenger, the contact and its card.
+    expect(confirms.map(({ body }) => body.paymentMethod)).toEqual(['pm_card_chargeDeclined', 'pm_card_chargeDeclinedInsufficientFunds', 'pm_card_visa']);
+    expect(new Set(confirms.map(({ key }) => key)).size).toBe(3);
+    expect(confirms[2]!.body).toEqual({
+      passengers: [{ seat: '2D', firstName: 'Grace', lastName: 'O’Hara-Smith' }],
+      contact: { email: user.email, phone: '+44 20 7946 0958' },
+      paymentMethod: 'pm_card_visa',
+    });
+  });
+
+  it('money in the flight\'s currency (yen have no minor unit), and a free seat books without a payment step or method', async () => {
+    const { accessToken } = await loginAdmin();
+    const created = await api('POST', '/flights', {
+      token: accessToken,
+      body: {
+        flightNumber: flightNumber(),
+        origin: 'HND',
+        destination: 'KIX',
+        departureTime: '2027-08-01T01:00:00Z',
+        arrivalTime: '2027-08-01T02:10:00Z',
+        seatMap: { seats: [{ id: '1A', class: 'economy', price: { amount: 12000, currency: 'JPY' } }, { id: '1B', class: 'economy', price: { amount: 0, currency: 'JPY' } }] },
+      },
+    });
+    expect(created.status).toBe(201);
+    const flight = created.body as TestFlight;
+    const y = await person();
+    await registerAndLogin(y.page, 'yen');
+    await open(y.page, `#/flights/${flight.id}`, new RegExp(flight.flightNumber));
+    expect(await seatLabel(y.page, '1A')).toMatch(/^Seat 1A, economy, ¥12,000, available/);
+    const confirms: any[] = [];
+    y.page.on('request', (request) => {
+      if (request.method() === 'POST' && /\/holds\/[^/]+\/confirm$/.test(new URL(request.url()).pathname)) confirms.push(request.postDataJSON());
+    });
+
+    // The free seat: nothing to pay, no cards, "Confirm booking", and no paymentMethod sent.
+    await seat(y.page, '1B').click();
+    await y.page.getByRole('button', { name: 'Hold 1 seat' }).click();
+    await y.page.getByRole('link', { name: 'Check out' }).click();
+    await y.page.getByRole('heading', { level: 1, name: 'Checkout' }).waitFor();
+    expect(await y.page.getByRole('main').innerText()).toMatch(/Total: ¥0[\s\S]*There is nothing to pay/);
+    expect(await y.page.getByRole('radio').count()).toBe(0);
+    await fillPassengers(y.page, { '1B': ['Yuki', 'Tanaka'] });
+    await y.page.getByRole('button', { name: 'Confirm booking' }).click();
+    await y.page.getByRole('heading', { level: 1, name: 'Booking confirmed' }).waitFor();
+    expect(confirms[0]).toEqual({ passengers: [{ seat: '1B', firstName: 'Yuki', lastName: 'Tanaka' }], contact: { email: expect.any(String) } });
+
+    // The paid seat: ¥12,000, not ¥120.
+    await open(y.page, `#/flights/${flight.id}`, new RegExp(flight.flightNumber));
+    await seat(y.page, '1A').click();
+    await y.page.getByRole('button', { name: 'Hold 1 seat' }).click();
+    await y.page.getByRole('link', { name: 'Check out' }).click();
+    await y.page.getByRole('heading', { level: 1, name: 'Checkout' }).waitFor();
+    await fillPassengers(y.page, { '1A': ['Hana', 'Tanaka'] });
+    await y.page.getByRole('button', { name: 'Pay ¥12,000' }).waitFor();
+    await payWith(y.page, 'Mastercard (succeeds)');
+    await y.page.getByRole('heading', { level: 1, name: 'Booking confirmed' }).waitFor();
+    expect(await y.page.getByRole('main').innerText()).toMatch(/Amount paid\s+¥12,000/);
+  });
+
+  it('manage booking: anyone finds a booking by its reference and a passenger\'s last name, without its contact details; a mismatch is one sentence', async () => {
+    const flight = await createFlight({ rows: 2 });
+    const { user, booking } = await bookViaApi(flight, { '1C': ['Maria', 'Sklodowska'], '1D': ['Pierre', 'Curie'] });
+    const m = await person();
+    await open(m.page, '#/', 'Search flights');
+    await m.page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Manage booking' }).click();
+    await m.page.getByRole('heading', { level: 1, name: 'Manage booking' }).waitFor();
+
+    // A wrong last name and a reference that is not one: the same sentence, which says neither.
+    const notFound = 'We found no booking with that reference and last name. Check both and try again.';
+    await m.page.getByLabel('Booking reference').fill(booking.reference.toLowerCase());
+    await m.page.getByLabel('Last name').fill('Nobody');
+    await m.page.getByRole('button', { name: 'Find booking' }).click();
+    await alertText(m.page, notFound);
+    await m.page.getByLabel('Booking reference').fill('0O1I');
+    await m.page.getByRole('button', { name: 'Find booking' }).click();
+    await alertText(m.page, notFound);
+
+    // Any passenger's last name finds it (typed in lower case: the reference is upper-cased as typed).
+    await m.page.getByLabel('Booking reference').fill(booking.reference.toLowerCase());
+    await m.page.getByLabel('Last name').fill('Curie');
+    await m.page.getByRole('button', { name: 'Find booking' }).click();
+    await m.page.getByRole('heading', { level: 2, name: 'Your booking' }).waitFor();
+    expect(await shownReference(m.page)).toBe(booking.reference);
+    const rows = await passengerRows(m.page);
+    expect(rows.map(([name, seat, ticket]) => [name, seat?.split(' ')[0], ticket])).toEqual(
+      booking.passengers.map((p) => [p.seat === '1C' ? 'Maria Sklodowska' : 'Pierre Curie', p.seat, p.ticketNumber]),
+    );
+    const text = await m.page.getByRole('main').innerText();
+    expect(text).toMatch(new RegExp(flight.flightNumber));
+    expect(text).toMatch(/Amount paid\s+\$200\.00/);
+    expect(text).not.toContain(user.email);
+    expect(await m.page.locator('#messages').innerText()).toBe('');
   });
 
   it('a hold survives a reload of the page, and releasing it frees the seats on everyone\'s map', async () => {

@@ -13,6 +13,8 @@ export interface Problem {
   unavailable?: string[];
   limit?: number;
   held?: number;
+  /** PAYMENT_DECLINED: why (card_declined, insufficient_funds, expired_card, authentication_required, …). */
+  declineCode?: string;
 }
 
 export class ApiError extends Error {
@@ -29,9 +31,27 @@ export class ApiError extends Error {
   }
 }
 
+/** A declined payment, per the provider's decline code: what happened and what to do. */
+const DECLINED: Record<string, string> = {
+  card_declined: 'Your card was declined. Choose another card and try again.',
+  // Stripe's decline_code for a plain decline (its `code` is card_declined): the same sentence.
+  generic_decline: 'Your card was declined. Choose another card and try again.',
+  insufficient_funds: 'The card has insufficient funds. Choose another card and try again.',
+  expired_card: 'The card has expired. Choose another card and try again.',
+  authentication_required: 'Your bank asks to confirm this payment, which cannot be done here. Choose another card and try again.',
+};
+
+export function declinedSentence(declineCode: string | undefined): string {
+  return (declineCode && DECLINED[declineCode]) || 'The payment was declined. Choose another card and try again.';
+}
+
+/** An error whose message is already a sentence for people (the card form's own, for one). */
+export class UserError extends Error {}
+
 const later = (retryAfter: number | undefined) => (retryAfter ? ` Try again in ${retryAfter} seconds.` : ' Try again in a moment.');
 
 export function sentenceFor(error: unknown): string {
+  if (error instanceof UserError) return error.message;
   if (!(error instanceof ApiError)) return 'The network connection failed. Check your connection and try again.';
   const { problem, retryAfter } = error;
   switch (problem.code) {
@@ -47,12 +67,20 @@ export function sentenceFor(error: unknown): string {
       return `You can hold at most ${problem.limit ?? 9} seats of one flight at a time${problem.held === undefined ? '' : ` (you hold ${problem.held})`}. Confirm or release a hold first.`;
     case 'FLIGHT_CANCELLED':
       return 'This flight has been cancelled; its seats cannot be booked.';
+    case 'FLIGHT_CLOSED':
+      return 'Sales for this flight have closed: it can no longer be booked, and bookings on it can no longer be cancelled here.';
+    case 'PAYMENT_DECLINED':
+      return declinedSentence(problem.declineCode);
+    case 'PAYMENT_IN_PROGRESS':
+      return 'A payment for these seats is still being processed. Wait a moment, then try again.';
     case 'FLIGHT_NOT_FOUND':
       return 'This flight does not exist (any more).';
     case 'SEAT_NOT_FOUND':
       return 'One of those seats is not on this flight’s seat map any more. Reload the seat map.';
     case 'BOOKING_NOT_FOUND':
       return 'This booking does not exist, or it is not yours.';
+    case 'IDEMPOTENCY_KEY_REUSED':
+      return 'This payment was already sent with other details. Reload the page and try again.';
     case 'ALREADY_CANCELLED':
       return 'This booking is already cancelled.';
     case 'INVALID_CREDENTIALS':

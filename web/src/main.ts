@@ -14,6 +14,8 @@ route('/signup', async () => (await import('./pages/auth')).signupPage);
 route('/flights/:flightId', async () => (await import('./pages/flight')).flightPage);
 route('/bookings', async () => (await import('./pages/bookings')).bookingsPage);
 route('/bookings/:bookingId', async () => (await import('./pages/bookings')).bookingPage);
+route('/holds/:holdId/checkout', async () => (await import('./pages/checkout')).checkoutPage);
+route('/manage', async () => (await import('./pages/manage')).managePage);
 route('/admin', async () => (await import('./admin/flights')).adminFlightsPage);
 route('/admin/flights/:flightId', async () => (await import('./admin/flight')).adminFlightPage);
 route('/admin/users', async () => (await import('./admin/users')).adminUsersPage);
@@ -36,6 +38,7 @@ function renderNav(): void {
   const user = session.user();
   const links: HTMLElement[] = [h('a', { href: '#/' }, 'Search flights')];
   if (user) links.push(h('a', { href: '#/bookings' }, 'My bookings'));
+  links.push(h('a', { href: '#/manage' }, 'Manage booking'));
   if (user?.role === 'admin') links.push(h('a', { href: '#/admin' }, 'Admin'));
   if (user) {
     const button = h('button', { type: 'button', class: 'link-button' }, 'Log out');

@@ -4,22 +4,111 @@ import { ApiError } from '../errors';
 import type { Page } from '../router';
 import { act, requireLogin, showError, showMessage, twoStepAction } from '../ui';
 import { flightTimes } from './search';
+import type { Money } from '../money';
 import type { Flight, List } from '../types';
 
 /**
- * The caller's bookings, one booking's page, and cancelling. Cancelling takes a second click on
- * "Really cancel?" instead of a browser dialog, so keyboard users and tests need no dialog handling.
+ * The caller's bookings, one booking's page, and cancelling; the booking's summary (reference,
+ * passengers with their seats and ticket numbers, what was paid and refunded) is shared with the
+ * public "Manage booking" page (manage.ts). Cancelling takes a second click on "Really cancel?"
+ * instead of a browser dialog, so keyboard users and tests need no dialog handling.
  */
-interface Booking {
+export interface Booking {
   bookingId: string;
+  /** The record locator travellers quote (6 characters). */
+  reference?: string;
   flightId: string;
-  seats: { id: string; class: string; price: { amount: number; currency: string } }[];
+  seats: { id: string; class: string; price: Money }[];
+  passengers?: { seat: string; firstName: string; lastName: string; ticketNumber: string }[];
+  total?: Money;
+  payment?: { provider: string; paymentId: string; status: 'succeeded' | 'refund_pending' | 'refunded'; refundedAt?: string };
   status: 'confirmed' | 'cancelled' | 'flight_cancelled';
   createdAt: string;
 }
 
 /** "1A (economy, $120.00), 1B (economy, $120.00)": the booking's seats as they were bought. */
 const seatsText = (booking: Booking) => booking.seats.map((seat) => `${seat.id} (${seat.class}, ${money(seat.price)})`).join(', ');
+
+/** "Ann Lee (1A, ticket 0012345678901)": who flies in which seat. */
+const passengersText = (booking: Booking) =>
+  booking.passengers?.map((p) => `${p.firstName} ${p.lastName} (${p.seat}, ticket ${p.ticketNumber})`).join(', ') ?? '';
+
+/** What was paid: the booking's total, else its seats' prices. */
+function paid(booking: Booking): Money | undefined {
+  if (booking.total) return booking.total;
+  const currency = booking.seats[0]?.price.currency;
+  return currency ? { amount: booking.seats.reduce((sum, seat) => sum + seat.price.amount, 0), currency } : undefined;
+}
+
+/** "Refund pending", "Refunded on 7 Dec 2026, 12:00 UTC", or nothing when nothing is refunded. */
+function refundText(booking: Booking): string | undefined {
+  if (booking.payment?.status === 'refund_pending') return 'Refund pending';
+  if (booking.payment?.status === 'refunded') return booking.payment.refundedAt ? `Refunded on ${dateTime(booking.payment.refundedAt)}` : 'Refunded';
+  return undefined;
+}
+
+/** "$200.00", "$200.00 · Refund pending". */
+function paymentText(booking: Booking): string {
+  const amount = paid(booking);
+  return [amount ? money(amount) : '', refundText(booking)].filter(Boolean).join(' · ');
+}
+
+/** The booking's reference, shown large: the one thing a traveller needs to quote. */
+function referenceBlock(booking: Booking): HTMLElement | false {
+  return (
+    !!booking.reference &&
+    h('p', { class: 'reference' }, h('span', { class: 'reference-label' }, 'Booking reference'), ' ', h('strong', { class: 'reference-code' }, booking.reference))
+  );
+}
+
+/**
+ * The booking as its traveller reads it: reference, flight, passengers (seat and ticket number),
+ * amount paid and refund, status; the API's booking id only when there is no reference (an older booking).
+ */
+export function bookingSummary(booking: Booking, flight: Flight | undefined): HTMLElement[] {
+  const passengers = booking.passengers ?? [];
+  const seatClass = new Map(booking.seats.map((seat) => [seat.id, seat.class]));
+  const refund = refundText(booking);
+  const amount = paid(booking);
+  const parts: (HTMLElement | false)[] = [
+    referenceBlock(booking),
+    h(
+      'dl',
+      { class: 'summary' },
+      !booking.reference && [h('dt', {}, 'Booking number'), h('dd', {}, booking.bookingId)],
+      h('dt', {}, 'Flight'),
+      h('dd', {}, flightName(flight, booking.flightId), flight && flightTimes(flight)),
+      passengers.length === 0 && [h('dt', {}, 'Seats'), h('dd', {}, seatsText(booking))],
+      h('dt', {}, 'Status'),
+      h('dd', {}, STATUS_TEXT[booking.status]),
+      amount && [h('dt', {}, booking.payment ? 'Amount paid' : 'Total'), h('dd', {}, money(amount))],
+      refund && [h('dt', {}, 'Refund'), h('dd', {}, refund)],
+      h('dt', {}, 'Booked'),
+      h('dd', {}, dateTime(booking.createdAt)),
+    ),
+    passengers.length > 0 &&
+      h(
+        'table',
+        { class: 'passengers' },
+        h('caption', {}, 'Passengers'),
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Passenger'), h('th', { scope: 'col' }, 'Seat'), h('th', { scope: 'col' }, 'Ticket number'))),
+        h(
+          'tbody',
+          {},
+          passengers.map((p) =>
+            h(
+              'tr',
+              {},
+              h('th', { scope: 'row' }, `${p.firstName} ${p.lastName}`),
+              h('td', {}, p.seat, seatClass.has(p.seat) && ` (${seatClass.get(p.seat)})`),
+              h('td', { class: 'ticket-number' }, p.ticketNumber),
+            ),
+          ),
+        ),
+      ),
+  ];
+  return parts.filter((part): part is HTMLElement => part !== false);
+}
 
 const STATUS_TEXT: Record<Booking['status'], string> = {
   confirmed: 'Confirmed',
@@ -30,7 +119,7 @@ const STATUS_TEXT: Record<Booking['status'], string> = {
 const bookingPath = (id: string) => `/bookings/${encodeURIComponent(id)}`;
 
 /** A booking's flight, or undefined when it cannot be fetched (the booking is then shown by flight id). */
-function fetchFlight(flightId: string): Promise<Flight | undefined> {
+export function fetchFlight(flightId: string): Promise<Flight | undefined> {
   return api<Flight>('GET', `/flights/${encodeURIComponent(flightId)}`, { auth: false }).catch(() => undefined);
 }
 
@@ -51,7 +140,8 @@ async function cancelBooking(booking: Booking, done: (cancelled: Booking) => voi
     if (error instanceof ApiError && error.code === 'ALREADY_CANCELLED') done({ ...booking, status: 'cancelled' });
     throw error;
   }
-  showMessage('Your booking is cancelled. Its seats are free again.');
+  const amount = paid(booking);
+  showMessage(`Your booking is cancelled. Its seats are free again.${booking.payment && amount ? ` ${money(amount)} will be refunded to the card you paid with.` : ''}`);
 }
 
 function bookingCard(booking: Booking, flight: Flight | undefined): HTMLElement {
@@ -59,9 +149,11 @@ function bookingCard(booking: Booking, flight: Flight | undefined): HTMLElement 
     'li',
     { class: 'card' },
     h('h2', {}, flightName(flight, booking.flightId)),
+    referenceBlock(booking),
     flight && flightTimes(flight),
-    h('p', {}, `Seats: ${seatsText(booking)}`),
+    booking.passengers?.length ? h('p', {}, `Passengers: ${passengersText(booking)}`) : h('p', {}, `Seats: ${seatsText(booking)}`),
     h('p', {}, 'Status: ', h('strong', {}, STATUS_TEXT[booking.status])),
+    h('p', {}, booking.payment ? 'Paid: ' : 'Total: ', paymentText(booking)),
     h(
       'div',
       { class: 'actions' },
@@ -125,20 +217,7 @@ export const bookingPage: Page = async (main, params) => {
     show(
       main,
       h('h1', { tabindex: -1 }, booking.status === 'confirmed' ? 'Booking confirmed' : 'Booking'),
-      h(
-        'dl',
-        {},
-        h('dt', {}, 'Booking number'),
-        h('dd', {}, booking.bookingId),
-        h('dt', {}, 'Flight'),
-        h('dd', {}, flightName(flight, booking.flightId), flight && flightTimes(flight)),
-        h('dt', {}, 'Seats'),
-        h('dd', {}, seatsText(booking)),
-        h('dt', {}, 'Status'),
-        h('dd', {}, STATUS_TEXT[booking.status]),
-        h('dt', {}, 'Booked'),
-        h('dd', {}, dateTime(booking.createdAt)),
-      ),
+      bookingSummary(booking, flight),
       booking.status === 'confirmed' &&
         cancelControl(booking, (cancelled) => {
           render(cancelled);

@@ -11,9 +11,10 @@ import type { Flight } from '../types';
 import { bySeat, classLabel, drawSeatMap, type DrawnSeat, type Seat, type SeatMap } from './seatmap';
 
 /**
- * One flight: the live seat map, picking seats, holding them (with a countdown) and confirming the
- * booking. Seat statuses come from live.ts (WebSocket, or polling); what is selected and which holds
- * are the caller's own is known only here (holds.ts remembers the holds across reloads).
+ * One flight: the live seat map, picking seats, holding them (with a countdown), and the way to each
+ * hold's checkout (checkout.ts). Seat statuses come from live.ts (WebSocket, or polling); what is
+ * selected and which holds are the caller's own is known only here (holds.ts remembers the holds
+ * across reloads).
  */
 const MAX_SEATS = 9;
 const MODE_TEXT: Record<LiveMode, string> = { connecting: 'Connecting…', live: 'Live', polling: 'Updating every few seconds' };
@@ -31,9 +32,6 @@ interface Hold {
   /** GET /holds/{id} keeps answering for ended holds, with how they ended. */
   status?: 'active' | 'confirmed' | 'released' | 'expired' | 'voided';
   bookingId?: string;
-}
-interface Booking {
-  bookingId: string;
 }
 
 const flightPath = (id: string) => `/flights/${encodeURIComponent(id)}`;
@@ -326,7 +324,7 @@ class FlightView {
       throw error;
     }
     this.retry = undefined;
-    const own: OwnHold = { holdId: hold.holdId, flightId: this.flight.id, seats: hold.seats, expiresAt: hold.expiresAt, confirmKey: idempotencyKey() };
+    const own: OwnHold = { holdId: hold.holdId, flightId: this.flight.id, seats: hold.seats, expiresAt: hold.expiresAt };
     rememberHold(own);
     if (this.stopped) return;
     this.holds.push(own);
@@ -335,7 +333,7 @@ class FlightView {
     for (const id of hold.seats) this.redrawSeat(id);
     this.renderHolds();
     this.holdSection.querySelector<HTMLElement>('h2')?.focus();
-    showMessage(`${seatList(hold.seats)} ${hold.seats.length === 1 ? 'is' : 'are'} held for you. Confirm the booking before the time runs out.`);
+    showMessage(`${seatList(hold.seats)} ${hold.seats.length === 1 ? 'is' : 'are'} held for you. Check out before the time runs out.`);
   }
 
   // --- the caller's holds ----------------------------------------------------------------------------
@@ -353,12 +351,12 @@ class FlightView {
   private holdView(hold: OwnHold): HTMLElement {
     const timer = h('p', { role: 'timer', class: 'hold-timer' }, heldFor(hold));
     this.timers.set(hold.holdId, timer);
-    const confirm = h('button', { type: 'button' }, 'Confirm booking');
+    // Passengers, contact and payment are the checkout page's (checkout.ts).
+    const checkout = h('a', { class: 'button', href: `#/holds/${encodeURIComponent(hold.holdId)}/checkout` }, 'Check out');
     const release = h('button', { type: 'button', class: 'secondary' }, 'Release hold');
-    confirm.addEventListener('click', () => void act(confirm, () => this.confirm(hold)));
     release.addEventListener('click', () => void act(release, () => this.release(hold)));
     const seats = hold.seats.flatMap((id) => this.seats.get(id) ?? []);
-    return h('div', { class: 'hold' }, h('p', {}, seatList(hold.seats), seats.length > 0 && ` · Total: ${total(seats)}`), timer, h('div', { class: 'actions' }, confirm, release));
+    return h('div', { class: 'hold' }, h('p', {}, seatList(hold.seats), seats.length > 0 && ` · Total: ${total(seats)}`), timer, h('div', { class: 'actions' }, checkout, release));
   }
 
   /** Every second: the countdowns, and holds whose time is up end here (the API frees their seats by itself). */
@@ -382,21 +380,6 @@ class FlightView {
     this.renderHolds();
     // The focused button is gone: continue on the map, at the seat that was released.
     if (hadFocus && hold.seats[0]) this.map?.focus(hold.seats[0]);
-  }
-
-  private async confirm(hold: OwnHold): Promise<void> {
-    let booking: Booking;
-    try {
-      booking = await api<Booking>('POST', `${holdPath(hold.holdId)}/confirm`, { idempotencyKey: hold.confirmKey });
-    } catch (error) {
-      if (holdGone(error)) {
-        this.dropHold(hold);
-        void this.reloadSeats();
-      }
-      throw error;
-    }
-    forgetHold(this.flight.id, hold.holdId);
-    navigate(`/bookings/${encodeURIComponent(booking.bookingId)}`);
   }
 
   private async release(hold: OwnHold): Promise<void> {

@@ -4,15 +4,23 @@ import { session } from '../session';
 /**
  * The caller's own live holds, remembered per user and flight in sessionStorage: the API's seat map
  * never says who holds a seat, so this is how a reloaded flight page still marks "your hold" and shows
- * the countdown. The confirm Idempotency-Key lives with the hold, so a confirm retried after a reload
- * is still the same request.
+ * the countdown. A payment whose outcome is unknown (a network error, a 5xx) lives with the hold, so
+ * paying again after a reload is still the same request (the same Idempotency-Key and body).
  */
 export interface OwnHold {
   holdId: string;
   flightId: string;
   seats: string[];
   expiresAt: string;
-  confirmKey: string;
+  pendingPayment?: PendingPayment;
+}
+
+/** A payment sent whose answer never came: retried with the same key, passengers, contact and method. */
+export interface PendingPayment {
+  key: string;
+  /** The passengers and contact as JSON, to tell whether the form still says the same. */
+  details: string;
+  paymentMethod?: string;
 }
 
 function storageKey(flightId: string): string | undefined {
@@ -65,6 +73,11 @@ export function takePicked(flightId: string): string[] {
   } catch {
     return [];
   }
+}
+
+/** One remembered hold of a flight, if this tab remembers it. */
+export function ownHold(flightId: string, holdId: string): OwnHold | undefined {
+  return ownHolds(flightId).find((hold) => hold.holdId === holdId);
 }
 
 export function forgetHold(flightId: string, holdId: string): void {
