@@ -20,7 +20,7 @@ import type { SeatService } from '../functions/seats/service';
  * `npm run bench`: the hot paths against real local services, each next to a baseline measured in
  * the same run, written to docs/benchmarks.md. Numbers are for this machine; the ratios are what
  * carries over. BENCH_HTTP_SECONDS (20) sets the length of each HTTP run. `npm run bench -- migration e2e`
- * runs only the named sections (holds, contention, cold-start, migration, e2e, cluster, realtime, web) and prints their rows and findings.
+ * runs only the named sections (holds, contention, cold-start, migration, e2e, cluster, realtime, web, checkout) and prints their rows and findings.
  */
 
 const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 20);
@@ -58,6 +58,12 @@ async function main() {
     cluster: () => clusterVsSingle(dataDir, stack),
     realtime: () => realtime(stack),
     web: () => webApp(stack),
+    checkout: async () => {
+      const { checkoutBench } = await import('./checkout');
+      const report = await checkoutBench(stack, HTTP_SECONDS, say);
+      for (const cells of report.rows) row(...cells);
+      notes.push(...report.notes);
+    },
   };
   const only = process.argv.slice(2);
   const unknown = only.filter((name) => !(name in sections));

@@ -26,6 +26,7 @@ export type MetricName =
   | 'Refunds'
   | 'RefundsPending'
   | 'PaymentsSettled'
+  | 'PaymentsFailed'
   | 'BookingsCancelled'
   | 'HoldsExpired'
   | 'MigrationsSucceeded'

@@ -9,8 +9,10 @@
  * 5xx rate and p99 latency, by the API's name, which is the ApiName dimension), every DynamoDB table
  * and index (throttled reads and writes), plus the migration worker's metrics from lib/observability.ts.
  * Written by hand that would be ~90 alarms to keep in step with the functions; generated, a new
- * function or table is watched by being declared. One alarm per function (not one metric-math alarm
- * per kind) because an alarm holds at most 10 metrics and its name should say which function failed.
+ * function or table is watched by being declared. A service's functions share their Errors alarm and
+ * their Throttles alarm, ten functions to an alarm (the most metrics one alarm may read), named after
+ * the service and listing its functions: one alarm per function and kind was 130 resources with 65
+ * functions, and a CloudFormation template holds at most 500. The dashboard graphs each function.
  * Every alarm, and its return to OK, goes to `custom.observability.alarmTopic`.
  *
  * Every stage that is packaged gets them, `local` (LocalStack) included, rather than only AWS stages:
@@ -28,9 +30,10 @@ const ALARM_WIDGET_HEIGHT = 8;
 const GRAPH_HEIGHT = 6;
 // What lib/observability.ts emits (METRICS_NAMESPACE, ServiceName, MetricName); the deploy test checks the namespace.
 const METRICS_NAMESPACE = 'FlightBooking';
-const SERVICES = ['users', 'flights', 'seats', 'registry', 'gateway'];
+const SERVICES = ['users', 'flights', 'seats', 'payments', 'registry', 'gateway'];
 const SEATS_METRICS = ['HoldsWon', 'HoldsRefused', 'Bookings', 'BookingsCancelled', 'HoldsExpired'];
 const MIGRATION_METRICS = ['MigrationsSucceeded', 'MigrationsFailed', 'MigrationsFenced'];
+const PAYMENT_METRICS = ['PaymentsSucceeded', 'PaymentsDeclined', 'PaymentsFailed', 'Refunds', 'PaymentsSettled'];
 
 const lambdaMetric = (name, functionName) => ({ namespace: 'AWS/Lambda', name, dimensions: { FunctionName: functionName } });
 const apiMetric = (name, apiName) => ({ namespace: 'AWS/ApiGateway', name, dimensions: { ApiName: apiName } });
@@ -55,6 +58,18 @@ function alarmMetric(metric) {
 function graphMetric(metric, settings) {
   const line = [metric.namespace, metric.name, ...Object.entries(metric.dimensions).flat()];
   return settings ? [...line, settings] : line;
+}
+
+/** The most metrics one CloudWatch alarm may read. */
+const METRICS_PER_ALARM = 10;
+
+/** Each service's functions, ten at a time: [service, functions, part ('' or 2, 3, …)]. */
+function functionGroups(functions) {
+  const byService = new Map();
+  for (const fn of functions) byService.set(fn.service, [...(byService.get(fn.service) ?? []), fn]);
+  return [...byService].flatMap(([service, members]) =>
+    Array.from({ length: Math.ceil(members.length / METRICS_PER_ALARM) }, (_, i) => [service, members.slice(i * METRICS_PER_ALARM, (i + 1) * METRICS_PER_ALARM), i === 0 ? '' : String(i + 1)]),
+  );
 }
 
 class Observability {
@@ -88,7 +103,12 @@ class Observability {
       prefix: `${this.serverless.service.service}-${this.serverless.getProvider('aws').getStage()}`,
       stage: this.serverless.getProvider('aws').getStage(),
       apiName: api?.[1].Properties.Name,
-      functions: ofType('AWS::Lambda::Function').map(([id, fn]) => ({ id: id.replace(/LambdaFunction$/, ''), name: fn.Properties.FunctionName })),
+      functions: ofType('AWS::Lambda::Function').map(([id, fn]) => ({
+        id: id.replace(/LambdaFunction$/, ''),
+        name: fn.Properties.FunctionName,
+        // The service is the role its functions share (serverless.yml: UsersRole, SeatsRole, …).
+        service: (fn.Properties.Role?.['Fn::GetAtt']?.[0] ?? 'Other').replace(/Role$/, ''),
+      })),
       tables: ofType('AWS::DynamoDB::Table').map(([id, table]) => ({
         id,
         name: table.Properties.TableName,
@@ -109,9 +129,20 @@ class Observability {
     };
     const anyInFiveMinutes = (metric) => ({ ...alarmMetric(metric), Statistic: 'Sum', Period: FIVE_MINUTES, Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
 
-    for (const fn of functions) {
-      add(`${fn.id}ErrorsAlarm`, `${fn.name}-errors`, `${fn.name} failed (threw, timed out or ran out of memory) in the last 5 minutes; its log group says why.`, anyInFiveMinutes(lambdaMetric('Errors', fn.name)));
-      add(`${fn.id}ThrottlesAlarm`, `${fn.name}-throttles`, `Lambda refused to run ${fn.name} (no concurrency left) in the last 5 minutes.`, anyInFiveMinutes(lambdaMetric('Throttles', fn.name)));
+    /** Any of the functions' `metric` in 5 minutes: their sum, a missing point counting as 0. */
+    const anyOfInFiveMinutes = (metric, group) => ({
+      Metrics: [
+        ...group.map((fn, i) => ({ Id: `f${i + 1}`, MetricStat: { Metric: alarmMetric(lambdaMetric(metric, fn.name)), Period: FIVE_MINUTES, Stat: 'Sum' }, ReturnData: false })),
+        { Id: 'total', Expression: 'SUM(FILL(METRICS(), 0))', Label: `${metric} of ${group.length} functions`, ReturnData: true },
+      ],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    for (const [service, group, part] of functionGroups(functions)) {
+      const names = group.map((fn) => fn.name.slice(prefix.length + 1)).join(', ');
+      const kebab = service.replace(/[A-Z]/g, (c, i) => (i ? '-' : '') + c.toLowerCase());
+      add(`${service}Functions${part}ErrorsAlarm`, `${prefix}-${kebab}-functions${part}-errors`, `One of ${names} failed (threw, timed out or ran out of memory) in the last 5 minutes; the dashboard's "Function errors" and its log group say which and why.`, anyOfInFiveMinutes('Errors', group));
+      add(`${service}Functions${part}ThrottlesAlarm`, `${prefix}-${kebab}-functions${part}-throttles`, `Lambda refused to run one of ${names} (no concurrency left) in the last 5 minutes.`, anyOfInFiveMinutes('Throttles', group));
     }
 
     if (apiName) {
@@ -146,6 +177,17 @@ class Observability {
       });
     }
 
+    add('PaymentsFailedAlarm', `${prefix}-payments-failed`, 'A call to the payment provider failed (down, slow or refusing our requests) in the last 5 minutes; checkouts answer 503 and the payments sweep retries.', anyInFiveMinutes(businessMetric('PaymentsFailed', 'payments', stage)));
+    // The refund sweep runs every minute and reports the refunds it could not make yet: 15 minutes of them is stuck.
+    add('RefundsStuckAlarm', `${prefix}-refunds-stuck`, 'Refunds of cancelled bookings have stayed pending for 15 minutes; the refund sweep (seats) and the payments service logs say why.', {
+      ...alarmMetric(businessMetric('RefundsPending', 'seats', stage)),
+      Statistic: 'Sum',
+      Period: FIVE_MINUTES,
+      EvaluationPeriods: 3,
+      DatapointsToAlarm: 3,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
     add('MigrationsFailedAlarm', `${prefix}-migrations-failed`, 'A seat-map migration ended failed in the last 5 minutes; its report (GET /admin/migrations/{batchId}) gives the reason.', anyInFiveMinutes(businessMetric('MigrationsFailed', 'flights', stage)));
     add('MigrationQueueStuckAlarm', `${prefix}-migration-queue-stuck`, `The oldest due seat-map migration has waited more than ${thresholds.migrationQueueStuckSeconds} s for 3 minutes, or the migration worker has reported nothing for 3 minutes.`, {
       ...alarmMetric(businessMetric('MigrationQueueOldestSeconds', 'flights', stage)),
@@ -197,6 +239,7 @@ class Observability {
       graph('DynamoDB throttled requests', tables.flatMap(tableThrottleMetrics).map((metric) => graphMetric(metric))),
       graph('Seats: holds and bookings', SEATS_METRICS.map((name) => graphMetric(businessMetric(name, 'seats', stage)))),
       graph('Seat-map migrations', MIGRATION_METRICS.map((name) => graphMetric(businessMetric(name, 'flights', stage)))),
+      graph('Payments and refunds', [...PAYMENT_METRICS.map((name) => graphMetric(businessMetric(name, 'payments', stage))), graphMetric(businessMetric('RefundsPending', 'seats', stage))]),
       graph('Migration queue: oldest due migration (s)', [graphMetric(businessMetric('MigrationQueueOldestSeconds', 'flights', stage))], {
         stat: 'Maximum',
         period: ONE_MINUTE,

@@ -65,6 +65,16 @@ export class PaymentService {
     return record;
   }
 
+  /** A call to the provider; one that fails (down, slow, refusing us) is counted: operators are alarmed on it. */
+  private async withProvider<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (error) {
+      if (!isAlreadyRefunded(error)) count('PaymentsFailed');
+      throw error;
+    }
+  }
+
   /** Charges a checkout; a repeat with the same key answers the first outcome without charging again. */
   async charge(order: ChargeOrder): Promise<ChargeAnswer> {
     const stamp = this.stamp();
@@ -88,16 +98,17 @@ export class PaymentService {
     if (record.provider === 'none') {
       return this.recordCharge(record, { status: 'succeeded', paymentId: `none_${record.paymentKey}` });
     }
-    if (!record.paymentMethod) throw new AppError('VALIDATION_FAILED', 'paymentMethod: is required: the amount is more than 0');
-    const result = await this.provider.charge({
+    const { paymentMethod } = record;
+    if (!paymentMethod) throw new AppError('VALIDATION_FAILED', 'paymentMethod: is required: the amount is more than 0');
+    const result = await this.withProvider(() => this.provider.charge({
       idempotencyKey: record.paymentKey,
       amount: record.amount,
       currency: record.currency,
-      paymentMethod: record.paymentMethod,
+      paymentMethod,
       description: `Flight booking, hold ${record.holdId}`,
       // How a webhook or a look-up at the provider finds our record again.
       metadata: { paymentKey: record.paymentKey, holdId: record.holdId, flightId: record.flightId, userId: record.userId },
-    });
+    }));
     // Settled later by the provider (its webhook) or by the sweep; the client retries with its key meanwhile.
     if (result.status === 'processing') throw new AppError('SERVICE_UNAVAILABLE', 'The payment is still processing; retry shortly');
     return this.recordCharge(record, result.status === 'succeeded' ? { status: 'succeeded', paymentId: result.paymentId } : { status: 'declined', declineCode: result.declineCode, paymentId: result.paymentId });
@@ -136,7 +147,7 @@ export class PaymentService {
     }
     if (record.provider === 'none') return this.recordRefund(record, undefined);
     try {
-      const refund = await this.provider.refund({ paymentId: record.paymentId!, idempotencyKey: refundKey(paymentKey) });
+      const refund = await this.withProvider(() => this.provider.refund({ paymentId: record.paymentId!, idempotencyKey: refundKey(paymentKey) }));
       if (refund.status === 'succeeded') return this.recordRefund(record, refund.refundId);
       if (refund.status === 'failed') log.error('the provider could not make a refund; it stays pending and is retried', { paymentKey, refundId: refund.refundId });
       await this.store.update(paymentKey, ['refund_pending'], { refundId: refund.refundId });

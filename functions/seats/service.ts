@@ -279,7 +279,6 @@ export class SeatService {
       ...(checkout.paymentMethod ? { paymentMethod: checkout.paymentMethod } : {}),
     });
     if (charge.status === 'declined') {
-      count('PaymentsDeclined');
       const answer = JSON.stringify({ error: 'PAYMENT_DECLINED', declineCode: charge.declineCode, expired: 0 });
       await this.store.checkoutDeclined(flightId, { holdId, userId: caller.userId, paymentKey: checkout.paymentKey, answer }, idempotency);
       throw problemOf({ error: 'PAYMENT_DECLINED', declineCode: charge.declineCode, expired: 0 });
@@ -398,7 +397,6 @@ export class SeatService {
     try {
       const refund = await this.payments.refund(booking.payment.paymentKey);
       if (refund.status !== 'refunded') return booking;
-      count('Refunds');
       return unwrap(await this.store.refundRecorded(booking.flightId, booking.bookingId, refund.refundedAt ?? new Date(this.now()).toISOString())).booking;
     } catch (error) {
       log.warn('refund not made yet; the refund sweep retries it', { bookingId: booking.bookingId, error: (error as Error).message });

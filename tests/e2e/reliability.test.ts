@@ -199,6 +199,39 @@ describe('outages: a fast, honest 503, the other routes unaffected, recovery wit
   });
 });
 
+describe('the payment provider down or hung: checkout answers 503 promptly, keeps the hold, and completes on the retry', () => {
+  it.each([
+    ['refused (process killed)', 'SIGKILL'],
+    ['hung (SIGSTOP)', 'SIGSTOP'],
+  ] as const)('%s', async (how, signal) => {
+    const adminToken = await session(process.env.DRILL_ADMIN_EMAIL!);
+    const flightId = await newFlight(adminToken, 2);
+    const email = `payer-${randomUUID()}@example.com`;
+    await call('POST', '/auth/register', { body: { email, password, name: 'Payer' } });
+    const token = await session(email);
+    const hold = await call('POST', `/flights/${flightId}/holds`, { token, body: { seats: ['1A'] } });
+    const key = randomUUID();
+    const provider = stack.control('payments');
+    provider.kill(signal);
+    let down: Answer[] = [];
+    try {
+      down = [await call('POST', `/holds/${hold.body.holdId}/confirm`, { token, key, body: checkoutFor(['1A']) }), await call('POST', `/holds/${hold.body.holdId}/confirm`, { token, key, body: checkoutFor(['1A']) })];
+      expect(down.map((a) => [a.status, a.body?.code])).toEqual(Array(2).fill([503, 'SERVICE_UNAVAILABLE']));
+      expect(down.every((a) => a.ms < HANG_MS && Number(a.headers.get('retry-after')) > 0)).toBe(true);
+      // The hold is kept for its payment, and the rest of the flight is still on sale.
+      expect((await call('GET', `/holds/${hold.body.holdId}`, { token })).body.status).toBe('active');
+      expect((await call('POST', `/flights/${flightId}/holds`, { token, body: { seats: ['1B'] } })).status).toBe(201);
+    } finally {
+      if (signal === 'SIGSTOP') provider.kill('SIGCONT');
+      else await provider.restart();
+    }
+    const back = await recovery(() => call('POST', `/holds/${hold.body.holdId}/confirm`, { token, key, body: checkoutFor(['1A']) }));
+    expect({ firstAnswerAfterTheProviderReturned: back.first.status }).toEqual({ firstAnswerAfterTheProviderReturned: 201 });
+    expect(back.first.body).toMatchObject({ status: 'confirmed', payment: { status: 'succeeded' } });
+    report.push({ drill: 'outage', service: 'payments', how, answers: down.length, statuses: [...new Set(down.map((a) => a.status))], p99Ms: { 'POST /holds/{id}/confirm': Math.round(p99(down.map((a) => a.ms))) }, recoveryMs: Math.round(back.ms) });
+  });
+});
+
 describe('crash drills: kill -9 under a write load, restart on the same data, nothing acknowledged is lost', () => {
   let adminToken: string;
   beforeAll(async () => {
@@ -236,6 +269,22 @@ describe('crash drills: kill -9 under a write load, restart on the same data, no
     }
     return tries;
   };
+
+  /**
+   * The bookings the journeys were told about: one confirm key never yields two, at least one was
+   * made, and each is still there as `kept` says it should be (`lost` counts the others).
+   */
+  async function toldBookings(journeys: { token: string; bookingIds: string[] }[], kept: (booking: any) => boolean) {
+    for (const journey of journeys) expect(new Set(journey.bookingIds).size).toBeLessThanOrEqual(1);
+    const acknowledged = journeys.flatMap((j) => (j.bookingIds[0] ? [{ token: j.token, bookingId: j.bookingIds[0] }] : []));
+    expect(acknowledged.length).toBeGreaterThan(0);
+    let lost = 0;
+    for (const { token, bookingId } of acknowledged) {
+      const booking = await call('GET', `/bookings/${bookingId}`, { token });
+      if (booking.status !== 200 || !kept(booking.body)) lost += 1;
+    }
+    return { acknowledged, lost };
+  }
 
   const summary = (service: string, what: string, answers: Answer[], lost: number) => {
     const statuses = Object.fromEntries([...new Set(answers.map((a) => a.status))].map((status) => [status, answers.filter((a) => a.status === status).length]));
@@ -303,15 +352,7 @@ describe('crash drills: kill -9 under a write load, restart on the same data, no
       return { token, tries: [...holdTries, ...confirmTries], bookingIds };
     });
     const allTries = journeys.flatMap((j) => j.tries);
-    // One key, one booking: every 201 a client saw for one confirm key names the same booking.
-    for (const journey of journeys) expect(new Set(journey.bookingIds).size).toBeLessThanOrEqual(1);
-    const acknowledged = journeys.flatMap((j) => (j.bookingIds[0] ? [{ token: j.token, bookingId: j.bookingIds[0] }] : []));
-    expect(acknowledged.length).toBeGreaterThan(0);
-    let lost = 0;
-    for (const { token, bookingId } of acknowledged) {
-      const booking = await call('GET', `/bookings/${bookingId}`, { token });
-      if (booking.status !== 200 || booking.body.status !== 'confirmed') lost += 1;
-    }
+    const { acknowledged, lost } = await toldBookings(journeys, (booking) => booking.status === 'confirmed');
     // Nobody holds a booking twice, nor one nobody was told about.
     for (const token of travellers) {
       const listed: string[] = [];
@@ -324,6 +365,31 @@ describe('crash drills: kill -9 under a write load, restart on the same data, no
       expect(listed.sort()).toEqual(told);
     }
     for (const flightId of flights) expect((await call('GET', `/admin/flights/${flightId}/seats/audit`, { token: adminToken })).body).toMatchObject({ ok: true, problems: [] });
+    expect((await call('GET', '/admin/payments/audit', { token: adminToken })).body).toMatchObject({ ok: true, problems: [] });
     summary('redis', 'holds and confirms (retried with their keys)', allTries, lost);
+  });
+
+  it('the payment provider: checkouts retried with their keys across its crash are booked once, charged once', async () => {
+    const flightId = await newFlight(adminToken, 60);
+    const travellers = await Promise.all(
+      Array.from({ length: 3 }, async (_, i) => {
+        const email = `crash-payer-${i}-${randomUUID()}@example.com`;
+        await call('POST', '/auth/register', { body: { email, password, name: 'Payer' } });
+        return session(email);
+      }),
+    );
+    const journeys = await underLoad('payments', 3, async (worker, i) => {
+      const token = travellers[worker]!;
+      const hold = await call('POST', `/flights/${flightId}/holds`, { token, body: { seats: [`${i + 1}${'ABC'[worker]}`] } });
+      if (hold.status !== 201) return { token, tries: [hold], bookingIds: [] as string[] };
+      const key = randomUUID();
+      const tries = await persistently(() => call('POST', `/holds/${hold.body.holdId}/confirm`, { token, key, body: checkoutFor(hold.body.seats) }));
+      return { token, tries, bookingIds: tries.filter((a) => a.status === 201).map((a) => a.body.bookingId as string) };
+    });
+    const { lost } = await toldBookings(journeys, (booking) => booking.payment?.status === 'succeeded');
+    // Charges still settling are in flight, not problems; a double charge or a booking without its charge would be.
+    expect((await call('GET', '/admin/payments/audit', { token: adminToken })).body).toMatchObject({ ok: true, problems: [] });
+    expect((await call('GET', `/admin/flights/${flightId}/seats/audit`, { token: adminToken })).body).toMatchObject({ ok: true });
+    summary('payments', 'checkouts (retried with their keys)', journeys.flatMap((j) => j.tries), lost);
   });
 });
