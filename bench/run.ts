@@ -125,7 +125,7 @@ async function freshSeats(client: RedisClient, seats: SeatService) {
 async function holdHotPath() {
   say('hold hot path');
   const { redis, RedisSeatStore, SeatService } = await seatModules();
-  const { HOLD } = await import('../functions/seats/scripts');
+  const { HOLD } = await import('../functions/seats/lua');
   const { flightKeys, scriptKeys, SCRIPT_KEY_COUNT } = await import('../functions/seats/keys');
   const { HOLD_LIMIT_PER_USER } = await import('../functions/seats/model');
   const client = redis();
@@ -161,7 +161,7 @@ async function holdHotPath() {
     ['raw EVALSHA (the limit)', () => {
       const { flightId, seat, caller } = nextSeat();
       const holdId = `h_${flightId}_${randomBytes(12).toString('base64url')}`;
-      // No Idempotency-Key: an empty fingerprint and no TTL come first (scripts.ts, `idempotent`).
+      // No Idempotency-Key: an empty fingerprint and no TTL come first (lua.ts, `idempotent`).
       return client.evalsha(sha, SCRIPT_KEY_COUNT, ...scriptKeys(flightId), '', 0, holdId, caller.userId, 600_000, new Date().toISOString(), HOLD_LIMIT_PER_USER, seat);
     }],
     ['hold domain function', () => {

@@ -29,7 +29,7 @@ export function auditSnapshot(snapshot: FullSnapshot): AuditReport {
       if (!hold) problems.push(`seat ${seat} is held by unknown hold ${id}`);
       else if (hold.status !== 'active') problems.push(`seat ${seat} is held by hold ${id}, which is ${hold.status}`);
       else if (!(id in snapshot.activeHoldExpiries)) problems.push(`seat ${seat} is held by hold ${id}, which never expires`);
-      // The hold's reclaim time, not its own expiry: a hold being paid for is kept past it (scripts.ts, CHECKOUT_BEGIN).
+      // The hold's reclaim time, not its own expiry: a hold being paid for is kept past it (lua.ts, CHECKOUT_BEGIN).
       else if (snapshot.activeHoldExpiries[id]! <= snapshot.nowMs) problems.push(`seat ${seat} is held by hold ${id}, which has expired`);
       else if (!hold.seats.includes(seat)) problems.push(`seat ${seat} is held by hold ${id}, which does not list it`);
     } else if (kind === 'B') {

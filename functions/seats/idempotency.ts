@@ -7,7 +7,7 @@ import { validationFailed } from '../../lib/http/errors';
  * IDEMPOTENCY_KEY_REUSED. Answers are kept IDEMPOTENCY_TTL_SECONDS (24 h).
  *
  * The answer is stored by the very Lua script that makes the change, in the flight's slot
- * (`seats:{flight:ID}:idem:<user>:<key digest>`, functions/seats/scripts.ts `idempotent`): the change and
+ * (`seats:{flight:ID}:idem:<user>:<key digest>`, functions/seats/lua.ts `idempotent`): the change and
  * its answer are one atomic step, so no crash, timeout or failover between them can leave a change
  * without its answer, and a concurrent duplicate simply waits its turn and replays. A script that
  * fails does not store anything, so the client's retry runs again. Before the script, the key is tied

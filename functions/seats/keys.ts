@@ -43,7 +43,7 @@ export function flightKeys(flightId: string): FlightKeys {
 /** The flight's keys, then the Idempotency-Key record of the request (a placeholder when it has none). */
 export const SCRIPT_KEY_COUNT = FLIGHT_KEY_PARTS.length + 1;
 
-/** The KEYS every seats script takes, in the order scripts.ts reads them. */
+/** The KEYS every seats script takes, in the order lua.ts reads them. */
 export function scriptKeys(flightId: string, idempotency?: { userId: string; keyDigest: string }): string[] {
   const keys = flightKeys(flightId);
   const record = idempotency ? `seats:{flight:${flightId}}:idem:${idempotency.userId}:${idempotency.keyDigest}` : `seats:{flight:${flightId}}:idem:none`;

@@ -71,7 +71,7 @@ export interface HoldRecord {
   counted?: boolean;
   /** The sum of the seats' prices when the hold was made (a migration changes a held seat's price only once it is free). */
   total?: Money;
-  /** The payment in flight for this hold (scripts.ts, CHECKOUT_BEGIN). */
+  /** The payment in flight for this hold (lua.ts, CHECKOUT_BEGIN). */
   checkout?: Checkout;
   /** Payment attempts that ended declined: the next one's key counts on from here. */
   attempts?: number;

@@ -1,7 +1,7 @@
 import { redisScript, waitForReplicas, type RedisClient, type RedisScript } from '../../lib/clients/redis';
 import { ALL_BOOKINGS_KEY, flightKeys, flightOfId, idempotencyFlightKey, referenceKey, REFUNDS_DUE_KEY, SCRIPT_KEY_COUNT, scriptKeys, userBookingsKey } from './keys';
 import type { IdempotencyClaim } from './idempotency';
-import { APPLY_SEAT_MAP, CANCEL_BOOKING, CANCEL_FLIGHT, CHECKOUT_BEGIN, CHECKOUT_COMPLETE, CHECKOUT_DECLINED, HOLD, PROVISION, READ_ALL, READ_SEATS, REFUND_RECORDED, RELEASE, SCHEDULE } from './scripts';
+import { APPLY_SEAT_MAP, CANCEL_BOOKING, CANCEL_FLIGHT, CHECKOUT_BEGIN, CHECKOUT_COMPLETE, CHECKOUT_DECLINED, HOLD, PROVISION, READ_ALL, READ_SEATS, REFUND_RECORDED, RELEASE, SCHEDULE } from './lua';
 import { seatInfo, type Booking, type Checkout, type CheckoutDetails, type HoldRecord, type MigrationOutcome, type SeatMapInput } from './model';
 
 /**
@@ -112,7 +112,7 @@ export interface SeatStore {
   userBookingIds(userId: string, offset: number, count: number): Promise<string[]>;
 }
 
-/** What `idempotent` in scripts.ts puts before a stored answer it replays. */
+/** What `idempotent` in lua.ts puts before a stored answer it replays. */
 const REPLAY_MARK = 'replay\n';
 
 /** Seat id / seat JSON pairs as the scripts take them; one encoding, so equal seats compare equal in Lua. */

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { redisScript, type RedisClient, type RedisScript } from '../../../lib/clients/redis';
 import { flightKeys, SCRIPT_KEY_COUNT, scriptKeys } from '../keys';
-import { LIVE_SUBSCRIBE, LIVE_SWEEP } from '../scripts';
+import { LIVE_SUBSCRIBE, LIVE_SWEEP } from '../lua';
 import type { SeatStatus } from '../model';
 
 /**
