@@ -14,9 +14,10 @@ import { parse as parseYaml } from 'yaml';
 /**
  * The local backing services. For each of MongoDB, Redis and DynamoDB: use the URL from the
  * environment when one is given, otherwise start a server on loopback on a free port, with its data
- * under `dataDir`. Redis is one server or, with the `cluster` topology (REDIS_TOPOLOGY=cluster), a
- * Redis Cluster of 3 primaries with a replica each, as MemoryDB and ElastiCache run it; beside it,
- * three independent redis-servers for Redlock (REDLOCK_URLS). Waits until each answers, creates
+ * under `dataDir`. Redis is one server (REDIS_URL given, or started) or a Redis Cluster: the one whose
+ * seeds REDIS_CLUSTER_NODES gives, or, with the `cluster` topology (REDIS_TOPOLOGY=cluster) and no
+ * seeds, one started here of 3 primaries with a replica each, as MemoryDB and ElastiCache run it, with
+ * three independent redis-servers for Redlock beside it (unless REDLOCK_URLS is given). Waits until each answers, creates
  * tables and indexes (idempotently), and stops whatever it started, also when the start is cancelled
  * half-way. Used by `npm start` (data in .data/) and by the tests (throwaway folders), whose crash and
  * outage drills kill, freeze and restart the servers through `Stack.control`.
@@ -89,11 +90,18 @@ export interface StackOptions {
 /** stripe-local accepts any `sk_test_` key: this one is a name, not a secret. */
 const LOCAL_STRIPE_SECRET_KEY = 'sk_test_local';
 
-/** The topology asked for by the option or, without one, by REDIS_TOPOLOGY; an unknown one is refused. */
+/**
+ * The topology asked for by the option or, without one, by REDIS_TOPOLOGY; without that either, a
+ * cluster when REDIS_CLUSTER_NODES names one (the functions use those seeds whenever they are set),
+ * else one server. An unknown topology is refused, and so is `single` beside cluster seeds.
+ */
 export function redisTopology(env: NodeJS.ProcessEnv, chosen?: RedisTopology): RedisTopology {
-  const topology = chosen ?? (env.REDIS_TOPOLOGY || 'single');
+  const topology = chosen ?? (env.REDIS_TOPOLOGY || (env.REDIS_CLUSTER_NODES ? 'cluster' : 'single'));
   if (!REDIS_TOPOLOGIES.includes(topology as RedisTopology)) {
     throw new Error(`REDIS_TOPOLOGY is "${topology}"; it must be one of: ${REDIS_TOPOLOGIES.join(', ')}`);
+  }
+  if (topology === 'single' && env.REDIS_CLUSTER_NODES) {
+    throw new Error('REDIS_CLUSTER_NODES names a cluster but the Redis topology is "single" (REDIS_TOPOLOGY): unset one of them');
   }
   return topology as RedisTopology;
 }
@@ -304,11 +312,20 @@ async function pingRedis(url: string): Promise<void> {
   await withRedis(url, (client) => client.ping());
 }
 
-async function pingRedisCluster(url: string): Promise<void> {
+/** A given cluster is reached as the functions reach it: with REDIS_TLS, REDIS_USERNAME and REDIS_PASSWORD (lib/clients/redis.ts). */
+async function pingRedisCluster(url: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const tls = env.REDIS_TLS === 'true';
   const cluster = new Cluster(url.slice(REDIS_CLUSTER_SCHEME.length).split(',').map((node) => node.trim()), {
     lazyConnect: true,
     clusterRetryStrategy: () => null,
-    redisOptions: { maxRetriesPerRequest: 0, connectTimeout: 1_000 },
+    ...(tls ? { dnsLookup: (address, callback) => callback(null, address) } : {}),
+    redisOptions: {
+      maxRetriesPerRequest: 0,
+      connectTimeout: 1_000,
+      ...(tls ? { tls: {} } : {}),
+      ...(env.REDIS_USERNAME ? { username: env.REDIS_USERNAME } : {}),
+      ...(env.REDIS_PASSWORD ? { password: env.REDIS_PASSWORD } : {}),
+    },
   });
   cluster.on('error', () => undefined);
   try {
@@ -600,9 +617,9 @@ async function startStripeLocal(dataDir: string, webhookUrl: string | undefined,
   return serverService('payments', url, port, server, (pid) => `stripe-local (pid ${pid})`);
 }
 
-/** A Stripe-compatible server answers an unknown PaymentIntent with its 404. */
-async function pingStripe(url: string): Promise<void> {
-  const response = await fetch(`${url}/v1/payment_intents/pi_probe`, { headers: { authorization: `Bearer ${LOCAL_STRIPE_SECRET_KEY}` }, signal: AbortSignal.timeout(2_000) });
+/** A Stripe-compatible server answers an unknown PaymentIntent with its 404 (asked with the key the functions will use). */
+async function pingStripe(url: string, secretKey = LOCAL_STRIPE_SECRET_KEY): Promise<void> {
+  const response = await fetch(`${url}/v1/payment_intents/pi_probe`, { headers: { authorization: `Bearer ${secretKey}` }, signal: AbortSignal.timeout(2_000) });
   if (response.status !== 404) throw new Error(`HTTP ${response.status}`);
 }
 
@@ -712,10 +729,21 @@ export async function ensureSchema(env: Record<string, string>, stage: string): 
   }
 }
 
-/** The Redis variables of the topology not in use, when set, would point at another Redis than the stack's: say they are left out. */
+/** REDIS_URL beside a cluster would point at another Redis than the stack's: say it is left out. */
 function noteUnusedRedisVariables(topology: RedisTopology, env: NodeJS.ProcessEnv, log: (line: string) => void): void {
-  const unused = topology === 'cluster' ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES';
-  if (env[unused]) log(`${unused} is not used with the ${topology} Redis topology (REDIS_TOPOLOGY)`);
+  if (topology === 'cluster' && env.REDIS_URL) log(`REDIS_URL is not used: the seats store is ${env.REDIS_CLUSTER_NODES ? 'the cluster of REDIS_CLUSTER_NODES' : 'a Redis Cluster (REDIS_TOPOLOGY=cluster)'}`);
+}
+
+/**
+ * Without STRIPE_API_URL the local provider runs, and STRIPE_SECRET_KEY goes to it: it takes test keys
+ * only, so a live key is refused here rather than by every charge.
+ */
+function checkStripeKey(env: NodeJS.ProcessEnv, log: (line: string) => void): void {
+  if (env.STRIPE_API_URL || !env.STRIPE_SECRET_KEY) return;
+  if (!/^(sk|rk)_test_/.test(env.STRIPE_SECRET_KEY)) {
+    throw new Error('STRIPE_SECRET_KEY is not a test key and STRIPE_API_URL is not set: the local provider (stripe-local) takes test keys only; set STRIPE_API_URL=https://api.stripe.com to use Stripe');
+  }
+  log('STRIPE_SECRET_KEY goes to the local provider (stripe-local); set STRIPE_API_URL=https://api.stripe.com to use Stripe');
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
@@ -724,8 +752,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const log = options.log ?? (() => undefined);
   const region = env.AWS_REGION ?? 'us-east-1';
   const topology = redisTopology(env, options.redisTopology);
-  const redlockServers = options.redlockServers ?? topology === 'cluster';
+  // Three Redlock servers beside a cluster started here; a given cluster (REDIS_CLUSTER_NODES) gets no server of ours.
+  const redlockServers = options.redlockServers ?? (topology === 'cluster' && !env.REDIS_CLUSTER_NODES);
   noteUnusedRedisVariables(topology, env, log);
+  checkStripeKey(env, log);
   mkdirSync(options.dataDir, { recursive: true });
 
   const { signal } = options;
@@ -760,7 +790,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
   const useRedis = () =>
     topology === 'cluster'
-      ? use('redis', env.REDIS_CLUSTER_NODES && `${REDIS_CLUSTER_SCHEME}${env.REDIS_CLUSTER_NODES}`, pingRedisCluster, () => startRedisCluster(options.dataDir, log, signal))
+      ? use('redis', env.REDIS_CLUSTER_NODES && `${REDIS_CLUSTER_SCHEME}${env.REDIS_CLUSTER_NODES}`, (url) => pingRedisCluster(url, env), () => startRedisCluster(options.dataDir, log, signal))
       : use('redis', env.REDIS_URL, pingRedis, () => startRedis(options.dataDir, signal));
   // Given Redlock servers are listed (and probed) like any given URL; without them, none is started unless asked for.
   const useRedlock = async () =>
@@ -773,7 +803,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       useRedis(),
       use('dynamodb', env.DYNAMODB_ENDPOINT, (url) => pingDynamo(url, region), () => startDynalite(options.dataDir, region, signal)),
       useRedlock(),
-      use('payments', env.STRIPE_API_URL, pingStripe, () => startStripeLocal(options.dataDir, options.paymentWebhookUrl, webhookSecret, signal)),
+      use('payments', env.STRIPE_API_URL, (url) => pingStripe(url, env.STRIPE_SECRET_KEY), () => startStripeLocal(options.dataDir, options.paymentWebhookUrl, webhookSecret, signal)),
     ]);
     // mongodb-memory-server cannot be cancelled mid-way; it is stopped with the rest once it is up.
     signal?.throwIfAborted();

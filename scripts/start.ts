@@ -14,8 +14,9 @@ import { closeMongo } from '../lib/clients/mongo';
  * anything starts.
  *
  * FLIGHT_BOOKING_DATA_DIR puts the data (databases, logs, the local JWT key) in another folder than
- * .data/; the tests run the launcher on a throwaway one. REDIS_TOPOLOGY=cluster runs the seats store
- * on a local Redis Cluster (3 primaries, 3 replicas) with three Redlock servers beside it.
+ * .data/; the tests run the launcher on a throwaway one. REDIS_CLUSTER_NODES puts the seats store on
+ * that cluster; REDIS_TOPOLOGY=cluster (without seeds) starts a local Redis Cluster (3 primaries,
+ * 3 replicas) with three Redlock servers beside it.
  */
 
 const DATA_DIR = path.resolve(process.env.FLIGHT_BOOKING_DATA_DIR || path.join(PROJECT_ROOT, '.data'));
@@ -75,7 +76,8 @@ async function start(): Promise<void> {
   };
   await assertPortsFree(ports);
 
-  say(`starting backing services${topology === 'cluster' ? ' (Redis topology: cluster)' : ''}…`);
+  const redisNote = process.env.REDIS_CLUSTER_NODES ? ' (Redis: the cluster of REDIS_CLUSTER_NODES)' : topology === 'cluster' ? ' (Redis topology: cluster)' : '';
+  say(`starting backing services${redisNote}…`);
   stack = await startStack({ dataDir: DATA_DIR, log: say, signal, redisTopology: topology, paymentWebhookUrl: `http://127.0.0.1:${port}/payments/webhook` });
   // Chosen once the backing services hold their free ports (eighteen with a cluster), so that they are none of theirs.
   const lambdaPort = givenLambdaPort ?? (await freePort());

@@ -6,7 +6,12 @@ import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-
 import Redis, { Cluster } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { startStack, type Stack } from '../../scripts/stack';
+import { closeRedis, redis } from '../../lib/clients/redis';
+import { resetConfigCache } from '../../lib/config';
+import { flightKeys } from '../../functions/seats/keys';
+import { RedisSeatStore } from '../../functions/seats/store';
 import { clusterNodes } from '../support/redis-cluster';
+import { ON_SALE_DEPARTURE, seatMap, testFlightId } from '../support/seats';
 
 /** The servers this process has started (the `ps` that lists them aside). */
 const childrenOf = (pid: number) =>
@@ -50,6 +55,16 @@ describe('the launcher', () => {
     expect(stack.env).not.toHaveProperty('REDIS_CLUSTER_NODES');
     await stack.stop();
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
+
+describe('the launcher\'s payment provider', () => {
+  it('refuses a live STRIPE_SECRET_KEY without STRIPE_API_URL (the local provider takes test keys only) before starting anything', async () => {
+    const before = childrenOf(process.pid);
+    await expect(startStack({ dataDir: mkdtempSync(path.join(tmpdir(), 'launcher-')), env: { STRIPE_SECRET_KEY: 'sk_live_abc' }, stage: 'test' })).rejects.toThrow(
+      'STRIPE_SECRET_KEY is not a test key and STRIPE_API_URL is not set',
+    );
+    expect(childrenOf(process.pid)).toEqual(before);
   });
 });
 
@@ -270,6 +285,52 @@ describe('the launcher with a Redis Cluster', () => {
     } finally {
       await stack.stop();
     }
+  });
+
+  it('given a cluster\'s seeds alone (REDIS_CLUSTER_NODES, no REDIS_TOPOLOGY), uses that cluster: no Redis of its own, and the seats are stored on it', async () => {
+    const owner = await startStack({ dataDir: dataDir(), env: given, stage: 'test', redisTopology: 'cluster', redlockServers: false });
+    const cluster = clusterOf(owner);
+    const saved = { REDIS_URL: process.env.REDIS_URL, REDIS_CLUSTER_NODES: process.env.REDIS_CLUSTER_NODES };
+    try {
+      const seeds = owner.env.REDIS_CLUSTER_NODES!;
+      const before = redisServersOf(process.pid);
+      // A REDIS_URL left in the shell too: the seeds win, as they do in the functions.
+      const stack = await startStack({ dataDir: dataDir(), env: { ...given, REDIS_CLUSTER_NODES: seeds, REDIS_URL: 'redis://127.0.0.1:9' }, stage: 'test' });
+      try {
+        expect(stack.services.map((s) => [s.name, s.url, s.source])).toEqual([
+          ['mongo', given.MONGODB_URI, 'given'],
+          ['redis', `redis-cluster://${seeds}`, 'given'],
+          ['dynamodb', given.DYNAMODB_ENDPOINT, 'given'],
+          ['payments', given.STRIPE_API_URL, 'given'],
+        ]);
+        expect(stack.env).toMatchObject({ REDIS_CLUSTER_NODES: seeds, REDLOCK_URLS: '' });
+        expect(stack.env).not.toHaveProperty('REDIS_URL');
+        expect(stack.redisNodes()).toEqual([]);
+        expect(redisServersOf(process.pid)).toEqual(before);
+
+        // The functions' own Redis client, configured from the stack's env, stores a flight's seats on that cluster.
+        delete process.env.REDIS_URL;
+        process.env.REDIS_CLUSTER_NODES = stack.env.REDIS_CLUSTER_NODES;
+        resetConfigCache();
+        const flightId = testFlightId();
+        await new RedisSeatStore(redis()).provision(flightId, 1, Date.parse(ON_SALE_DEPARTURE), seatMap(2));
+        expect(await cluster.hlen(flightKeys(flightId).map)).toBe(12);
+      } finally {
+        await closeRedis();
+        await stack.stop();
+      }
+    } finally {
+      Object.assign(process.env, saved);
+      resetConfigCache();
+      cluster.disconnect();
+      await owner.stop();
+    }
+  });
+
+  it('refuses cluster seeds beside REDIS_TOPOLOGY=single', async () => {
+    await expect(startStack({ dataDir: dataDir(), env: { ...given, REDIS_TOPOLOGY: 'single', REDIS_CLUSTER_NODES: '127.0.0.1:9' }, stage: 'test' })).rejects.toThrow(
+      'REDIS_CLUSTER_NODES names a cluster but the Redis topology is "single"',
+    );
   });
 
   it('leaves no redis-server running when its start is cancelled half-way', async () => {
