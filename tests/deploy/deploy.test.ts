@@ -118,7 +118,7 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
   it('has every table with its keys and indexes', async () => {
     const dynamo = new DynamoDBClient(clientConfig);
     const tables = ofType('AWS::DynamoDB::Table');
-    expect(tables.map(([id]) => id).sort()).toEqual(['FlightsTable', 'RegistryTable']);
+    expect(tables.map(([id]) => id).sort()).toEqual(['FlightsTable', 'PaymentsTable', 'RegistryTable']);
     for (const [, table] of tables) {
       const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: table.Properties.TableName }));
       expect(Table?.KeySchema).toEqual(table.Properties.KeySchema);
@@ -144,7 +144,7 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
   it('has each service role with its own inline policy', async () => {
     const iam = new IAMClient(clientConfig);
     const roles = ofType('AWS::IAM::Role');
-    expect(roles.map(([id]) => id).sort()).toEqual(['FlightsRole', 'GatewayRole', 'RegistryRole', 'SeatsRole', 'UsersRole']);
+    expect(roles.map(([id]) => id).sort()).toEqual(['FlightsRole', 'GatewayRole', 'PaymentsRole', 'RegistryRole', 'SeatsRole', 'UsersRole']);
     for (const [id, role] of roles) {
       const name = physicalIds.get(id)!;
       const deployed = await iam.send(new GetRoleCommand({ RoleName: name }));
@@ -306,10 +306,13 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
         expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
       });
 
-      it('InvokeFunction on the broadcaster only, for the seats role', () => {
+      it('InvokeFunction on the broadcaster and the refund sweep only, for the seats role', () => {
         const invokes = seatsStatements().filter((statement) => [statement.Action].flat().includes('lambda:InvokeFunction'));
         expect(invokes.map((statement) => ({ actions: statement.Action, resources: [statement.Resource].flat().map(rendered) }))).toEqual([
-          { actions: ['lambda:InvokeFunction'], resources: [`arn:aws:lambda:{AWS::Region}:{AWS::AccountId}:function:${SERVICE_PREFIX}-liveBroadcaster`] },
+          {
+            actions: ['lambda:InvokeFunction'],
+            resources: [`arn:aws:lambda:{AWS::Region}:{AWS::AccountId}:function:${SERVICE_PREFIX}-liveBroadcaster`, `arn:aws:lambda:{AWS::Region}:{AWS::AccountId}:function:${SERVICE_PREFIX}-refundSweep`],
+          },
         ]);
       });
 
@@ -335,6 +338,36 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
       const groups = ofType('AWS::Logs::LogGroup');
       expect(groups).toHaveLength(ofType('AWS::Lambda::Function').length);
       expect(groups.every(([, g]) => g.Properties.RetentionInDays === 14)).toBe(true);
+    });
+
+    describe('the payments service: its keys and its table for its functions alone', () => {
+      const PAYMENT_SECRETS = ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'];
+      const paymentsFunctions = () => ofType('AWS::Lambda::Function').filter(([, fn]) => fn.Properties.Role['Fn::GetAtt'][0] === 'PaymentsRole');
+
+      it("the provider's keys are in the environment of the functions that call it (functions/payments/handlers) and no other's", () => {
+        expect(paymentsFunctions().length).toBeGreaterThanOrEqual(6);
+        for (const [id, fn] of ofType('AWS::Lambda::Function')) {
+          const variables = Object.keys(fn.Properties.Environment.Variables as Record<string, unknown>);
+          const callsProvider = String(fn.Properties.Handler).startsWith('functions/payments/handlers.');
+          expect({ id, secrets: PAYMENT_SECRETS.filter((name) => variables.includes(name)) }).toEqual({ id, secrets: callsProvider ? PAYMENT_SECRETS : [] });
+        }
+      });
+
+      it('only the payments role reaches the payments table, and only its own actions', () => {
+        const touchesPayments = (statement: { Resource?: unknown }) => JSON.stringify(statement.Resource ?? '').includes('PaymentsTable');
+        for (const [id, role] of ofType('AWS::IAM::Role')) {
+          const statements = statementsOf(role).filter(touchesPayments);
+          if (id !== 'PaymentsRole') expect({ id, statements }).toEqual({ id, statements: [] });
+          else expect(statements.map((statement) => [statement.Action].flat().sort())).toEqual([['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:UpdateItem']]);
+        }
+      });
+
+      it('the table keeps point-in-time recovery and the sparse index of open payments', () => {
+        expect(template.Resources.PaymentsTable!.Properties).toMatchObject({
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          GlobalSecondaryIndexes: [expect.objectContaining({ IndexName: 'openPayments', Projection: { ProjectionType: 'KEYS_ONLY' } })],
+        });
+      });
     });
 
     describe('alarms and the dashboard (scripts/observability.js)', () => {
@@ -380,20 +413,25 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
         }
       });
 
-      it("a failed migration, and a migration queue stuck over 5 minutes or a worker gone silent, from the flights service's metrics", () => {
+      it('failed payments, refunds stuck for 15 minutes, a failed migration, and a migration queue stuck or a worker gone silent, from the services\' metrics', () => {
         const watching = alarms().filter((a) => a.Namespace === METRICS_NAMESPACE);
         expect(
           watching.map((a) => ({ metric: a.MetricName, dimensions: dimensionsOf(a as Metric), statistic: a.Statistic, threshold: a.Threshold, minutes: (a.Period * a.EvaluationPeriods) / 60, missing: a.TreatMissingData })),
         ).toEqual([
+          { metric: 'PaymentsFailed', dimensions: { service: 'payments', stage: 'local' }, statistic: 'Sum', threshold: 0, minutes: 5, missing: 'notBreaching' },
+          { metric: 'RefundsPending', dimensions: { service: 'seats', stage: 'local' }, statistic: 'Sum', threshold: 0, minutes: 15, missing: 'notBreaching' },
           { metric: 'MigrationsFailed', dimensions: { service: 'flights', stage: 'local' }, statistic: 'Sum', threshold: 0, minutes: 5, missing: 'notBreaching' },
           { metric: 'MigrationQueueOldestSeconds', dimensions: { service: 'flights', stage: 'local' }, statistic: 'Maximum', threshold: 300, minutes: 3, missing: 'breaching' },
         ]);
       });
 
       it('no other alarm, each with its own name, and every one tells the topic when it fires and when it recovers', () => {
-        const functionCount = ofType('AWS::Lambda::Function').length;
+        // Per service, ten functions to an Errors and a Throttles alarm; the API's two; one per table; four business alarms.
+        const functionsByRole = new Map<string, number>();
+        for (const [, fn] of ofType('AWS::Lambda::Function')) functionsByRole.set(fn.Properties.Role['Fn::GetAtt'][0], (functionsByRole.get(fn.Properties.Role['Fn::GetAtt'][0]) ?? 0) + 1);
+        const functionAlarms = [...functionsByRole.values()].reduce((sum, count) => sum + 2 * Math.ceil(count / 10), 0);
         const tableCount = ofType('AWS::DynamoDB::Table').length;
-        expect(alarms()).toHaveLength(2 * functionCount + 2 + tableCount + 2);
+        expect(alarms()).toHaveLength(functionAlarms + 2 + tableCount + 4);
         expect(new Set(alarms().map((a) => a.AlarmName)).size).toBe(alarms().length);
         expect(template.Resources.AlarmTopic!.Type).toBe('AWS::SNS::Topic');
         for (const alarm of alarms()) {
@@ -522,7 +560,7 @@ describe('packaged for AWS with a VPC and a Redis Cluster given (scripts/vpc.js)
 
   it("every function's role may manage the function's network interfaces, and nothing else is added", () => {
     const roleIds = new Set(resourcesOfType(vpcTemplate, 'AWS::Lambda::Function').map(([, fn]) => fn.Properties.Role['Fn::GetAtt'][0] as string));
-    expect([...roleIds].sort()).toEqual(['FlightsRole', 'GatewayRole', 'RegistryRole', 'SeatsRole', 'UsersRole']);
+    expect([...roleIds].sort()).toEqual(['FlightsRole', 'GatewayRole', 'PaymentsRole', 'RegistryRole', 'SeatsRole', 'UsersRole']);
     for (const roleId of roleIds) {
       const policies = vpcTemplate.Resources[roleId]!.Properties.Policies as { PolicyName: string; PolicyDocument: { Statement: unknown[] } }[];
       const withoutVpc = template.Resources[roleId]!.Properties.Policies as { PolicyName: string }[];
