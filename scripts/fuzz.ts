@@ -212,13 +212,6 @@ const KNOWN_LIMITS_OF_THE_DOCUMENT = [
   operations(['POST /payments/webhook']),
   `checks.positive_data_acceptance.expected-statuses = ${JSON.stringify([...DEFAULT_POSITIVE_STATUSES, '400'])}`,
   '',
-  // `/bookings/lookup` is also `/bookings/{bookingId}` with the id "lookup" to API Gateway, so its other
-  // methods reach that route, whose answer for an id that is not one is the booking's 404 (API.md,
-  // Conventions), not 405.
-  '[[operations]]',
-  operations(['GET /bookings/lookup']),
-  'checks.unsupported_method.enabled = false',
-  '',
 ];
 
 const randomCredentials = (prefix: string): Credentials => ({

@@ -5,7 +5,7 @@ import { log } from '../log';
 import { AppError, problemOf, validationFailed, type FieldError } from './errors';
 import { notFoundCodeOf } from './path-params';
 import { enforceRateLimit } from './rate-limit';
-import { isAllowed, policyOf, type ServedRoute } from './route-policy';
+import { isAllowed, policyOf, routesForPath, type ServedRoute } from './route-policy';
 import { isDependencyUnavailable, RETRY_AFTER_SECONDS, serviceUnavailable } from './unavailable';
 import type { Caller, Role } from '../auth/roles';
 import { count, observability, observeAs, type ServiceName } from '../observability';
@@ -91,12 +91,22 @@ function parse<T>(schema: z.ZodMiniType<T> | undefined, value: unknown, root: st
   return result.data;
 }
 
-/** A path id that is not well-formed names nothing: the answer is its resource's 404, as for an unknown id. */
-function parsePathParams<P>(schema: z.ZodMiniType<P> | undefined, value: unknown): P {
+/**
+ * A path id that is not well-formed names nothing: the answer is its resource's 404, as for an unknown
+ * id. Unless the "id" is a route of its own (`/bookings/lookup` reaches `DELETE /bookings/{bookingId}`
+ * through the gateway): then the path names a resource that does not take this method, which is a 405.
+ */
+function parsePathParams<P>(schema: z.ZodMiniType<P> | undefined, value: unknown, path: string, route: ServedRoute): P {
   if (!schema) return undefined as P;
   const result = schema.safeParse(value);
-  if (!result.success) throw new AppError(notFoundCodeOf(String(result.error.issues[0]?.path[0] ?? '')));
-  return result.data;
+  if (result.success) return result.data;
+  const ofThisRoute = routesForPath(path).some((candidate) => candidate.path === route.path);
+  const literal = ofThisRoute ? routesForPath(path).filter((candidate) => !candidate.path.includes('{')) : [];
+  if (literal.length > 0) {
+    const allow = [...new Set(literal.map((route) => route.method))].join(', ');
+    throw new AppError('METHOD_NOT_ALLOWED', `Allowed methods: ${allow}`, {}, { allow });
+  }
+  throw new AppError(notFoundCodeOf(String(result.error.issues[0]?.path[0] ?? '')));
 }
 
 function lowerCaseHeaders(headers: APIGatewayProxyEvent['headers']): Record<string, string> {
@@ -253,7 +263,7 @@ export function httpHandler<B = undefined, Q = undefined, P = undefined>(
       const request: HttpRequest<B, Q, P> = {
         method: event.httpMethod,
         path: event.path,
-        params: parsePathParams(spec.params, event.pathParameters ?? {}),
+        params: parsePathParams(spec.params, event.pathParameters ?? {}, event.path ?? '', route),
         body: spec.body ? parse(spec.body, json ?? {}, '') : (undefined as B),
         query: parse(spec.query, event.queryStringParameters ?? {}, 'query'),
         headers,

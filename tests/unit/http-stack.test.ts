@@ -89,6 +89,12 @@ describe('the shared HTTP stack', () => {
     expect(res).toMatchObject({ status: 404, body: { code } });
   });
 
+  it('answers 405 for a path whose "id" is a route of its own with other methods (DELETE /bookings/lookup)', async () => {
+    const handler = httpHandler({ route: 'DELETE /bookings/{bookingId}', params: pathParams('bookingId') }, async () => ({ status: 200 }));
+    const res = await invoke(handler, apiEvent({ method: 'DELETE', path: '/bookings/lookup', resource: '/bookings/{bookingId}', params: { bookingId: 'lookup' }, caller: { userId: 'u', role: 'user', email: '' } }));
+    expect(res).toMatchObject({ status: 405, body: { code: 'METHOD_NOT_ALLOWED' }, headers: { allow: 'GET' } });
+  });
+
   it('carries the rate limit headers on answers and on errors', async () => {
     expect((await invoke(echo, apiEvent({ method: 'POST', body: { name: 'x', seats: [] } }))).headers.ratelimit).toBe('"user";r=1;t=60');
     expect((await invoke(echo, apiEvent({ method: 'POST', rawBody: 'false' }))).headers.ratelimit).toBe('"user";r=1;t=60');
