@@ -310,7 +310,12 @@ async function fuzzRole(role: Role, apiUrl: string, token: string | undefined, o
     // DELETE of a flight, hold or booking cancels it: it stays readable with its new status, and so do
     // a flight's migrations (API.md). Per-operation settings do not reach the stateful phase, where
     // this check runs, so it is left out on the command line (the registry's deletes: tests/e2e).
-    '--exclude-checks', 'use_after_free',
+    // And for anonymous callers, unsupported_method: `/bookings/lookup` is also `/bookings/{bookingId}`
+    // with the id "lookup" to API Gateway, so its other methods reach that protected route, which
+    // answers a signed-in caller 405 (lib/http/stack.ts) but anyone else the gateway's 401 before any
+    // function runs; a per-operation setting does not reach that check. The signed-in roles keep it,
+    // and tests/e2e/gateway.test.ts checks the 405s of public paths.
+    '--exclude-checks', role === 'anonymous' ? 'use_after_free,unsupported_method' : 'use_after_free',
     '--phases', options.phases,
     '--max-examples', options.maxExamples,
     '--workers', options.workers,
