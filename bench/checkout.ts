@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { freePort, type Stack } from '../scripts/stack';
-import { startOffline } from '../scripts/offline';
-import { fmt, load, repeated, type LoadResult } from './measure';
+import { startBenchOffline } from './lifecycle';
+import { cpuSeconds as cpuSecondsOf, fmt, load, repeated, type LoadResult } from './measure';
+
+const cpuSeconds = (pid: number) => cpuSecondsOf(pid) ?? 0;
 
 /**
  * Checkout through sls offline: a hold, then its confirm with passengers and a payment, by concurrent
@@ -20,17 +21,11 @@ interface CheckoutReport {
   notes: string[];
 }
 
-/** The CPU seconds a process has used (Linux /proc). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
 export async function checkoutBench(stack: Stack, seconds: number, say: (line: string) => void): Promise<CheckoutReport> {
   say(`checkout (hold → paid booking) through sls offline, ${CONCURRENCY} travellers, vs the same checkout of free seats`);
   const { seedAdmin } = await import('../scripts/seed-admin');
   const port = await freePort();
-  const offline = await startOffline({ port, lambdaPort: await freePort(), stage: 'bench', env: { ...process.env, ...stack.env, PUBLIC_API_URL: `http://127.0.0.1:${port}` }, quiet: true });
+  const offline = await startBenchOffline({ port, lambdaPort: await freePort(), stage: 'bench', env: { ...process.env, ...stack.env, PUBLIC_API_URL: `http://127.0.0.1:${port}` }, quiet: true });
   const call = async (method: string, path: string, token?: string, body?: unknown, key?: string) => {
     const response = await fetch(`${offline.url}${path}`, {
       method,

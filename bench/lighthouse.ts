@@ -5,7 +5,7 @@ import { median } from './measure';
 
 /**
  * Lighthouse (the npm package, run programmatically) on pages of the web app, with Debian's chromium:
- * the web section of `npm run bench` (bench/run.ts) seeds a flight with seedWebFlight, then scores the
+ * the web section of `npm run bench` (bench/web.ts) seeds a flight with seedWebFlight, then scores the
  * search page (with results) and the flight's live seat map.
  *
  * Settings, and why:

@@ -1,4 +1,14 @@
-/** Small measuring tools for the benchmarks: timed loops at a concurrency, percentiles, medians. */
+import { existsSync, readFileSync } from 'node:fs';
+
+/**
+ * Small measuring tools for the benchmarks: timed loops at a concurrency, percentiles, medians, a
+ * process's CPU time, the table cells of a load result, and the run's settings and progress lines.
+ */
+
+/** BENCH_HTTP_SECONDS (20): the length of each HTTP run. */
+export const HTTP_SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? 20);
+
+export const say = (line: string) => console.log(`[bench] ${line}`);
 
 export interface LoadResult {
   ops: number;
@@ -49,3 +59,14 @@ export async function repeated(repeats: number, warmupMs: number, run: (duration
 }
 
 export const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+/** ops/s, p50, p99 and errors: the cells of a load result in the report's table. */
+export const loadCells = (r: LoadResult) => [fmt(r.opsPerSecond), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), r.errors];
+
+/** CPU seconds a process has used so far (user + system), from /proc; undefined where there is none. */
+export function cpuSeconds(pid: number | undefined): number | undefined {
+  if (pid === undefined || !existsSync(`/proc/${pid}/stat`)) return undefined;
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
