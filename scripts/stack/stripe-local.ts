@@ -1,0 +1,38 @@
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { PROJECT_ROOT, freePort, ServerProcess, serverService, type Started } from './process';
+
+/** stripe-local accepts any `sk_test_` key: this one is a name, not a secret. */
+export const LOCAL_STRIPE_SECRET_KEY = 'sk_test_local';
+
+/**
+ * The local payment provider (stripe-local/): speaks Stripe's API to the payments service's Stripe SDK,
+ * keeps its state in a file (so a restart keeps payments and idempotency keys), and posts signed
+ * webhooks to the API as Stripe does.
+ */
+export async function startStripeLocal(dataDir: string, webhookUrl: string | undefined, webhookSecret: string, signal?: AbortSignal): Promise<Started> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const server = new ServerProcess(
+    'stripe-local',
+    process.execPath,
+    [
+      // tsx by its path: `--import tsx` would resolve from the working folder.
+      '--import',
+      pathToFileURL(require.resolve('tsx')).href,
+      path.join(PROJECT_ROOT, 'stripe-local', 'server.ts'),
+      ...['--host', '127.0.0.1', '--port', String(port), '--data', path.join(dataDir, 'stripe-local.json')],
+      ...(webhookUrl ? ['--webhook-url', webhookUrl, '--webhook-secret', webhookSecret] : []),
+    ],
+    path.join(dataDir, 'stripe-local.log'),
+    () => pingStripe(url),
+  );
+  await server.start(signal);
+  return serverService('payments', url, port, server, (pid) => `stripe-local (pid ${pid})`);
+}
+
+/** A Stripe-compatible server answers an unknown PaymentIntent with its 404 (asked with the key the functions will use). */
+export async function pingStripe(url: string, secretKey = LOCAL_STRIPE_SECRET_KEY): Promise<void> {
+  const response = await fetch(`${url}/v1/payment_intents/pi_probe`, { headers: { authorization: `Bearer ${secretKey}` }, signal: AbortSignal.timeout(2_000) });
+  if (response.status !== 404) throw new Error(`HTTP ${response.status}`);
+}
