@@ -529,8 +529,9 @@ describe('packaged for AWS with a VPC and a Redis Cluster given (scripts/vpc.js)
         AWS_REGION: 'us-east-1',
         SLS_TELEMETRY_DISABLED: '1',
         ALARM_EMAIL: '',
-        // its own build folder, so that it never meets another build's
-        ESBUILD_WORK_FOLDER: path.join(workDir, 'esbuild'),
+        // its own build folder, so that it never meets another build's; serverless-esbuild joins it to
+        // the project's folder, so an absolute path would land in the checkout (tmp/…): relative to it
+        ESBUILD_WORK_FOLDER: path.relative(PROJECT_ROOT, path.join(workDir, 'esbuild')),
         LAMBDA_VPC_SUBNET_IDS: vpc.subnetIds.join(','),
         // spaces after the commas are allowed
         LAMBDA_VPC_SECURITY_GROUP_IDS: vpc.securityGroupIds.join(', '),
