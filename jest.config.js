@@ -25,14 +25,16 @@ const project = (name, extra = {}) => ({
 
 module.exports = {
   projects: [
-    project('unit', { setupFiles: ['<rootDir>/tests/support/unit-env.ts'] }),
+    project('unit', { setupFiles: ['<rootDir>/tests/support/unit-env.ts', '<rootDir>/tests/support/quiet-output.ts'] }),
     project('integration', {
+      setupFiles: ['<rootDir>/tests/support/quiet-output.ts'],
       setupFilesAfterEnv: ['<rootDir>/tests/support/real-services-timeout.ts'],
       globalSetup: '<rootDir>/tests/support/stack-setup.ts',
       globalTeardown: '<rootDir>/tests/support/stack-teardown.ts',
     }),
     project('cluster', {
       testMatch: ['<rootDir>/tests/cluster/**/*.test.ts', ...['seats', 'migrations', 'flights', 'live'].map((suite) => `<rootDir>/tests/integration/${suite}.test.ts`)],
+      setupFiles: ['<rootDir>/tests/support/quiet-output.ts'],
       setupFilesAfterEnv: ['<rootDir>/tests/support/real-services-timeout.ts'],
       globalSetup: '<rootDir>/tests/support/cluster-setup.ts',
       globalTeardown: '<rootDir>/tests/support/stack-teardown.ts',

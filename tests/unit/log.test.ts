@@ -1,10 +1,16 @@
 import { log, logAs } from '../../lib/log';
 
 describe('logger', () => {
-  afterEach(() => jest.restoreAllMocks());
+  const level = process.env.LOG_LEVEL;
+  afterEach(() => {
+    jest.restoreAllMocks();
+    process.env.LOG_LEVEL = level;
+  });
 
   it('writes one JSON line with the service and redacts secret-looking fields at any depth', () => {
     const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    // The unit tests log errors only (tests/support/quiet-output.ts); this line is info.
+    process.env.LOG_LEVEL = 'info';
     logAs('users');
     log.info('login', { body: { email: 'a@b.c', password: 'hunter22', refreshToken: 'rt_x' }, authorization: 'Bearer x', tokens: ['a'] });
     const line = JSON.parse(String(write.mock.calls.at(-1)?.[0]));
