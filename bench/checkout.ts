@@ -57,12 +57,15 @@ export async function checkoutBench(stack: Stack, seconds: number, say: (line: s
     };
     const confirmMs: number[] = [];
     const run = (amount: number) => async (durationMs: number): Promise<LoadResult> => {
-      const flightId = await newFlight(amount);
-      let next = 0;
+      // Seats are handed out once each; a flight that runs out is followed by a new one (made once,
+      // whoever notices first), so a long run never fails for want of seats.
+      let flight = { id: newFlight(amount), next: 0 };
       confirmMs.length = 0;
       return load(CONCURRENCY, durationMs, async (worker) => {
-        const seat = seatIds[next++];
-        if (!seat) throw new Error('out of seats');
+        if (flight.next >= seatIds.length) flight = { id: newFlight(amount), next: 0 };
+        const current = flight;
+        const seat = seatIds[current.next++]!;
+        const flightId = await current.id;
         const hold = await call('POST', `/flights/${flightId}/holds`, travellers[worker], { seats: [seat] });
         if (hold.status !== 201) throw new Error(`hold: ${hold.status}`);
         const started = performance.now();
