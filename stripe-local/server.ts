@@ -1,5 +1,5 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -11,8 +11,8 @@ import type { AddressInfo } from 'node:net';
 
 /** The API version our objects follow: the one npm stripe 22.6.x pins and stripe-mock v0.203.0 serves. */
 const API_VERSION = '2026-08-26.dahlia';
-/** Stripe keeps an idempotency key's result for at least 24 hours. */
-const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/** Stripe keeps an idempotency key's result for 24 hours; settled events are kept as long here. */
+const DAY_MS = 24 * 60 * 60 * 1000;
 /** Delays before each webhook delivery attempt: Stripe retries failed deliveries with backoff too. */
 const WEBHOOK_DELAYS_MS = [0, 500, 1_000, 2_000, 4_000];
 
@@ -26,18 +26,28 @@ interface EventRecord {
   attempts: number;
   lastError?: string;
 }
+/** The tables, each a Map by id (idempotency by key; events in the order they were emitted). */
 interface State {
-  paymentIntents: Record<string, StripeObject>;
-  charges: Record<string, StripeObject & { amount: number; amount_refunded: number }>;
-  refunds: Record<string, StripeObject>;
-  idempotency: Record<string, { fingerprint: string; status: number; body: string; at: number }>;
-  events: EventRecord[];
+  paymentIntents: Map<string, StripeObject>;
+  charges: Map<string, StripeObject & { amount: number; amount_refunded: number }>;
+  refunds: Map<string, StripeObject>;
+  idempotency: Map<string, { fingerprint: string; status: number; body: string; at: number }>;
+  events: Map<string, EventRecord>;
+}
+type Table = keyof State;
+const TABLES: Table[] = ['paymentIntents', 'charges', 'refunds', 'idempotency', 'events'];
+/** One line of the journal: one record's whole new value. `end` marks the last line of one change. */
+interface JournalLine {
+  table: Table;
+  id: string;
+  value: unknown;
+  end?: true;
 }
 
 export interface StripeLocalOptions {
   port?: number;
   host?: string;
-  /** A JSON file that holds the state: written after each change, read at start (survives kill -9). */
+  /** A journal of the state: a line per changed record appended before each answer, replayed at start (survives kill -9). */
   dataFile?: string;
   webhookUrl?: string;
   webhookSecret?: string;
@@ -133,20 +143,95 @@ function metadata(params: Params): Record<string, string> {
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
+/*
+ * Persistence is a journal (JSON lines) rather than the whole state rewritten after each change, which
+ * cost more with every payment ever made. Each change appends the records it touched; a start replays
+ * the lines (later ones win) and compacts them into a fresh journal of the live state.
+ */
+
+const put = (state: State, table: Table, id: string, value: unknown) => (state[table] as Map<string, unknown>).set(id, value);
+
+/** Replays a journal into `state`. */
+function readJournal(file: string, state: State): void {
+  const text = readFileSync(file, 'utf8');
+  // The format before the journal: the whole state as one JSON object. Read once; the compaction that
+  // follows every start rewrites it as a journal.
+  if (text.startsWith('{"paymentIntents"')) {
+    const old = JSON.parse(text) as Record<Exclude<Table, 'events'>, Record<string, unknown>> & { events: EventRecord[] };
+    for (const table of ['paymentIntents', 'charges', 'refunds', 'idempotency'] as const) for (const [id, value] of Object.entries(old[table])) put(state, table, id, value);
+    for (const record of old.events) put(state, 'events', String(record.event.id), record);
+    return;
+  }
+  const lines = text.split('\n');
+  let change: JournalLine[] = [];
+  for (const [i, raw] of lines.entries()) {
+    if (raw === '') continue;
+    let line: JournalLine;
+    try {
+      line = JSON.parse(raw) as JournalLine;
+    } catch (error) {
+      // Only the last line can be cut short (a crash or a full disk mid-write); anywhere else it is damage.
+      if (i === lines.length - 1) break;
+      throw new Error(`${file}:${i + 1} is not a journal line: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    change.push(line);
+    if (!line.end) continue;
+    for (const { table, id, value } of change) put(state, table, id, value);
+    change = [];
+  }
+  // Lines of a change that lost its last line were never acknowledged: left out whole, never half a refund.
+}
+
+/**
+ * Writes the live state as a fresh journal, through a temporary file and a rename so that a kill -9
+ * leaves the old journal or the new one. Drops what has expired first: idempotency keys after 24 hours,
+ * as Stripe, and events settled (delivered, failed or never to be sent) a day ago. Answers the line count.
+ */
+function compactJournal(file: string, state: State): number {
+  const dayAgo = Date.now() - DAY_MS;
+  for (const [key, saved] of state.idempotency) if (saved.at < dayAgo) state.idempotency.delete(key);
+  for (const [id, record] of state.events) if (record.delivery !== 'pending' && Number(record.event.created) * 1000 < dayAgo) state.events.delete(id);
+  const lines = TABLES.flatMap((table) => [...(state[table] as Map<string, unknown>)].map(([id, value]) => JSON.stringify({ table, id, value, end: true })));
+  writeFileSync(`${file}.tmp`, lines.map((line) => `${line}\n`).join(''));
+  renameSync(`${file}.tmp`, file);
+  return lines.length;
+}
+
 export async function startStripeLocal(options: StripeLocalOptions = {}): Promise<{ url: string; port: number; close(): Promise<void> }> {
   const { dataFile, webhookUrl, webhookSecret } = options;
   if (webhookUrl && !webhookSecret?.startsWith('whsec_')) throw new Error('--webhook-url needs --webhook-secret whsec_…');
-  const empty: State = { paymentIntents: {}, charges: {}, refunds: {}, idempotency: {}, events: [] };
-  const state = dataFile && existsSync(dataFile) ? (JSON.parse(readFileSync(dataFile, 'utf8')) as State) : empty;
+  const state: State = { paymentIntents: new Map(), charges: new Map(), refunds: new Map(), idempotency: new Map(), events: new Map() };
   const timers = new Set<NodeJS.Timeout>();
   const aborter = new AbortController();
   let closed = false;
+  /** Lines in the journal: with the records' count, tells when most of them are superseded. */
+  let journalLines = 0;
+  if (dataFile) {
+    if (existsSync(dataFile)) readJournal(dataFile, state);
+    // At every start, so that expired keys go and a torn last line is gone before anything is appended after it.
+    journalLines = compactJournal(dataFile, state);
+  }
 
-  // Written whole, through a temporary file and a rename, so that a kill -9 leaves the old or the new state.
+  /**
+   * What the current request or webhook delivery changed, filled by the code that changes it (`save` for
+   * a new record, `touch` for one changed in place): `persist` appends exactly those records, so the cost
+   * of a change does not grow with the state.
+   */
+  const touched = new Map<string, [Table, string]>();
+  const touch = (table: Table, id: string) => touched.set(`${table} ${id}`, [table, id]);
+  const save = (table: Table, id: string, value: unknown) => (put(state, table, id, value), touch(table, id));
+  // Synchronous, before the answer is sent: a kill -9 after an answer loses nothing it acknowledged.
   const persist = () => {
-    if (!dataFile || closed) return;
-    writeFileSync(`${dataFile}.tmp`, JSON.stringify(state));
-    renameSync(`${dataFile}.tmp`, dataFile);
+    const changed = [...touched.values()];
+    touched.clear();
+    if (!dataFile || closed || changed.length === 0) return;
+    const lines = changed.map(([table, id], i) => JSON.stringify({ table, id, value: state[table].get(id), ...(i === changed.length - 1 && { end: true }) }));
+    appendFileSync(dataFile, lines.map((line) => `${line}\n`).join(''));
+    journalLines += lines.length;
+    // Compacting costs as much as the state, so only once at least half the lines are superseded
+    // (e.g. a webhook endpoint long down, its events rewritten at each attempt): constant cost on average.
+    const records = TABLES.reduce((sum, table) => sum + state[table].size, 0);
+    if (journalLines > 2 * records + 10_000) journalLines = compactJournal(dataFile, state);
   };
 
   const deliver = (record: EventRecord, attempt: number) => {
@@ -173,21 +258,22 @@ export async function startStripeLocal(options: StripeLocalOptions = {}): Promis
         if (attempt + 1 < WEBHOOK_DELAYS_MS.length) deliver(record, attempt + 1);
         else record.delivery = 'failed';
       }
+      touch('events', String(record.event.id));
       persist();
     }, WEBHOOK_DELAYS_MS[attempt]);
     timers.add(timer);
   };
   // Deliveries cut short by a crash resume at start, as Stripe keeps retrying an endpoint.
-  for (const record of state.events) if (record.delivery === 'pending' && webhookUrl) deliver(record, 0);
+  for (const record of state.events.values()) if (record.delivery === 'pending' && webhookUrl) deliver(record, 0);
 
   const emit = (type: string, object: StripeObject) => {
     const event = { id: newId('evt'), object: 'event', api_version: API_VERSION, created: now(), data: { object: structuredClone(object) }, livemode: false, type };
     const record: EventRecord = { event, delivery: webhookUrl ? 'pending' : 'none', attempts: 0 };
-    state.events.push(record);
+    save('events', event.id, record);
     if (webhookUrl) deliver(record, 0);
   };
 
-  const paymentIntent = (id: string, status: 404 | 400 = 404, param?: string) => state.paymentIntents[id] ?? throwError(noSuch(status, 'payment_intent', id, param));
+  const paymentIntent = (id: string, status: 404 | 400 = 404, param?: string) => state.paymentIntents.get(id) ?? throwError(noSuch(status, 'payment_intent', id, param));
 
   /**
    * Confirming: a test card succeeds, is declined (402, the intent back to requires_payment_method) or asks
@@ -207,6 +293,7 @@ export async function startStripeLocal(options: StripeLocalOptions = {}): Promis
     return () => confirm(intent, methodId, method, params.off_session === 'true');
   };
   const confirm = (intent: StripeObject, methodId: string, method: TestMethod, offSession: boolean): StripeObject => {
+    touch('paymentIntents', String(intent.id));
     if (method.authentication && !offSession) {
       const next_action = { type: 'use_stripe_sdk', use_stripe_sdk: { type: 'three_d_secure_redirect' } };
       Object.assign(intent, { status: 'requires_action', payment_method: methodId, next_action });
@@ -220,7 +307,7 @@ export async function startStripeLocal(options: StripeLocalOptions = {}): Promis
       payment_method_details: { type: 'card', card: { brand: method.brand, last4: method.last4 } }, refunded: false,
       status: decline ? 'failed' : 'succeeded', failure_code: decline?.code ?? null,
     };
-    state.charges[charge.id] = charge;
+    save('charges', charge.id, charge);
     intent.latest_charge = charge.id;
     intent.next_action = null;
     if (decline) {
@@ -259,7 +346,7 @@ export async function startStripeLocal(options: StripeLocalOptions = {}): Promis
         if (intent.payment_method) intent.status = 'requires_confirmation';
         const confirmNow = params.confirm === 'true' ? prepareConfirm(intent, params) : () => intent;
         // The intent exists from here on: a declined confirm still leaves it (in requires_payment_method).
-        state.paymentIntents[id] = intent;
+        save('paymentIntents', id, intent);
         emit('payment_intent.created', intent);
         return confirmNow();
       },
@@ -276,6 +363,7 @@ export async function startStripeLocal(options: StripeLocalOptions = {}): Promis
         const intent = paymentIntent(id);
         if (!CANCELABLE.includes(String(intent.status)))
           throw invalid(`You cannot cancel this PaymentIntent because it has a status of ${intent.status}.`, 'payment_intent_unexpected_state');
+        touch('paymentIntents', id);
         Object.assign(intent, { status: 'canceled', canceled_at: now(), cancellation_reason: text(params, 'cancellation_reason') ?? null, next_action: null });
         emit('payment_intent.canceled', intent);
         return intent;
@@ -287,7 +375,7 @@ export async function startStripeLocal(options: StripeLocalOptions = {}): Promis
         allowOnly(params, ['payment_intent', 'amount', 'reason', 'metadata', 'expand']);
         const intentId = text(params, 'payment_intent', true);
         const intent = paymentIntent(intentId, 400, 'payment_intent');
-        const charge = state.charges[String(intent.latest_charge)];
+        const charge = state.charges.get(String(intent.latest_charge));
         if (intent.status !== 'succeeded' || !charge) throw invalid(`This PaymentIntent (${intentId}) does not have a successful charge to refund.`, undefined, 'payment_intent');
         const left = charge.amount - charge.amount_refunded;
         if (left === 0) throw invalid(`Charge ${charge.id} has already been refunded.`, 'charge_already_refunded');
@@ -297,22 +385,23 @@ export async function startStripeLocal(options: StripeLocalOptions = {}): Promis
           id: newId('re'), object: 'refund', amount, charge: charge.id, created: now(), currency: intent.currency, metadata: metadata(params),
           payment_intent: intentId, reason: text(params, 'reason') ?? null, status: 'succeeded',
         };
-        state.refunds[refund.id] = refund;
+        save('refunds', refund.id, refund);
+        touch('charges', String(charge.id));
         Object.assign(charge, { amount_refunded: charge.amount_refunded + amount, refunded: charge.amount_refunded + amount === charge.amount });
         emit('refund.created', refund);
         emit('charge.refunded', charge);
         return refund;
       },
     },
-    { method: 'GET', path: /^\/v1\/refunds\/([^/]+)$/, run: (_, id) => state.refunds[id] ?? throwError(noSuch(404, 'refund', id)) },
-    { method: 'GET', path: /^\/v1\/charges\/([^/]+)$/, run: (_, id) => state.charges[id] ?? throwError(noSuch(404, 'charge', id)) },
+    { method: 'GET', path: /^\/v1\/refunds\/([^/]+)$/, run: (_, id) => state.refunds.get(id) ?? throwError(noSuch(404, 'refund', id)) },
+    { method: 'GET', path: /^\/v1\/charges\/([^/]+)$/, run: (_, id) => state.charges.get(id) ?? throwError(noSuch(404, 'charge', id)) },
   ];
 
   /** One request, to [status, body]. Everything after the body is read is synchronous: requests never interleave. */
   const answer = (request: IncomingMessage, body: string, headers: Record<string, string>): [number, StripeObject | string] => {
     const { pathname } = new URL(request.url ?? '/', 'http://localhost');
     // Not Stripe's: what was sent to the webhook endpoint, for tests and curious developers.
-    if (request.method === 'GET' && pathname === '/_stripe_local/events') return [200, { object: 'list', data: state.events }];
+    if (request.method === 'GET' && pathname === '/_stripe_local/events') return [200, { object: 'list', data: [...state.events.values()] }];
     const apiKey = /^Bearer (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
     if (!apiKey) return [401, errorBody('invalid_request_error', 'You did not provide an API key. Use the Authorization header: Bearer sk_test_….')];
     if (!/^(sk|rk)_test_\w+$/.test(apiKey)) return [401, errorBody('invalid_request_error', `Invalid API Key provided: ${apiKey.slice(0, 8)}…`)];
@@ -325,9 +414,10 @@ export async function startStripeLocal(options: StripeLocalOptions = {}): Promis
       const params = parseForm(body);
       const fingerprint = `${request.method} ${pathname} ${canonical(params)}`;
       if (key) {
-        for (const [k, saved] of Object.entries(state.idempotency)) if (Date.now() - saved.at > IDEMPOTENCY_TTL_MS) delete state.idempotency[k];
         headers['Idempotency-Key'] = key;
-        const saved = state.idempotency[key];
+        // An expired key counts as new (and is overwritten); compaction drops it from the journal.
+        const found = state.idempotency.get(key);
+        const saved = found && Date.now() - found.at <= DAY_MS ? found : undefined;
         const reused = `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`;
         if (saved && saved.fingerprint !== fingerprint) return [400, errorBody('idempotency_error', reused)];
         if (saved) {
@@ -343,14 +433,14 @@ export async function startStripeLocal(options: StripeLocalOptions = {}): Promis
         if (!(error instanceof ApiError) || error.status !== 402) throw error;
         result = [402, { error: error.error }];
       }
-      if (key) state.idempotency[key] = { fingerprint, status: result[0], body: JSON.stringify(result[1]), at: Date.now() };
+      if (key) save('idempotency', key, { fingerprint, status: result[0], body: JSON.stringify(result[1]), at: Date.now() });
       return result;
     } catch (error) {
       if (error instanceof ApiError) return [error.status, { error: error.error }];
       console.error(error);
       return [500, errorBody('api_error', 'stripe-local failed; see its log')];
     } finally {
-      if (request.method === 'POST') persist();
+      persist();
     }
   };
 

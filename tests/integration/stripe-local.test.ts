@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -97,8 +97,9 @@ describe('stripe-local through StripeProvider', () => {
     });
   });
 
+  // StripeProvider tells Stripe's generic_decline as its error code, card_declined (declineCodeOf).
   it.each([
-    ['pm_card_chargeDeclined', 'generic_decline'],
+    ['pm_card_chargeDeclined', 'card_declined'],
     ['pm_card_chargeDeclinedInsufficientFunds', 'insufficient_funds'],
     ['pm_card_chargeDeclinedExpiredCard', 'expired_card'],
     ['pm_card_authenticationRequired', 'authentication_required'],
@@ -244,16 +245,125 @@ describe('stripe-local as a process with --data', () => {
     if (child && child.exitCode === null && child.signalCode === null) await kill9();
   });
 
-  it('keeps payments and idempotency keys across a kill -9 and a restart', async () => {
+  it('keeps payments, refunds and idempotency keys across a kill -9 right after the answers, and a restart', async () => {
     const idempotencyKey = randomUUID();
     const request = { idempotencyKey, amount: 9_900, currency: 'usd', paymentMethod: 'pm_card_visa' };
     const before = new StripeProvider({ secretKey: SECRET_KEY, webhookSecret: WEBHOOK_SECRET, apiUrl: await startCli() });
     const paid = await before.charge(request);
     if (paid.status !== 'succeeded') throw new Error(`charge ${paid.status}`);
+    const refundRequest = { paymentId: paid.paymentId, idempotencyKey: randomUUID(), amount: 4_000 };
+    const refunded = await before.refund(refundRequest);
     await kill9();
 
     const after = new StripeProvider({ secretKey: SECRET_KEY, webhookSecret: WEBHOOK_SECRET, apiUrl: await startCli() });
     expect(await after.findCharge(paid.paymentId)).toMatchObject({ status: 'succeeded', amount: 9_900, currency: 'usd' });
+    expect(await after.getRefund(refunded.refundId)).toEqual(refunded);
     expect(await after.charge(request)).toEqual(paid);
+    expect(await after.refund(refundRequest)).toEqual(refunded);
+    // The charge kept what was refunded: only the rest can go.
+    await expect(after.refund({ ...refundRequest, idempotencyKey: randomUUID(), amount: 5_901 })).rejects.toMatchObject({ code: 'amount_too_large' });
+  });
+});
+
+describe("stripe-local's journal (--data)", () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'stripe-local-journal-'));
+  let stripeLocal: Awaited<ReturnType<typeof startStripeLocal>> | undefined;
+  let provider: StripeProvider;
+
+  async function start(dataFile: string): Promise<void> {
+    stripeLocal = await startStripeLocal({ port: 0, host: '127.0.0.1', dataFile });
+    provider = new StripeProvider({ secretKey: SECRET_KEY, webhookSecret: WEBHOOK_SECRET, apiUrl: stripeLocal.url });
+  }
+  async function stop(): Promise<void> {
+    await stripeLocal?.close();
+    stripeLocal = undefined;
+  }
+  async function pay(idempotencyKey = randomUUID(), amount = 1_000): Promise<string> {
+    const paid = await provider.charge({ idempotencyKey, amount, currency: 'eur', paymentMethod: 'pm_card_visa' });
+    if (paid.status !== 'succeeded') throw new Error(`charge ${paid.status}`);
+    return paid.paymentId;
+  }
+  const lines = (file: string) => readFileSync(file, 'utf8').split('\n');
+  afterEach(async () => {
+    jest.restoreAllMocks();
+    await stop();
+  });
+
+  it('ignores a torn last line and a change that lost its last line, and appends after them', async () => {
+    const file = path.join(dir, 'torn.json');
+    await start(file);
+    const kept = await pay();
+    await stop();
+    // A change of two records cut short after its first line, as a full disk or a power cut may leave it.
+    const unfinished = { id: 'pi_unfinished', object: 'payment_intent', status: 'succeeded', amount: 1, currency: 'eur', metadata: {} };
+    appendFileSync(file, `${JSON.stringify({ table: 'paymentIntents', id: unfinished.id, value: unfinished })}\n{"table":"charges","id":"ch_torn","val`);
+
+    await start(file);
+    expect(await provider.findCharge(kept)).toMatchObject({ status: 'succeeded' });
+    expect(await provider.findCharge(unfinished.id)).toBeUndefined();
+    expect(lines(file).at(-1)).toBe('');
+    for (const line of lines(file).slice(0, -1)) expect(() => JSON.parse(line)).not.toThrow();
+    const next = await pay();
+    await stop();
+
+    await start(file);
+    expect(await provider.findCharge(kept)).toMatchObject({ status: 'succeeded' });
+    expect(await provider.findCharge(next)).toMatchObject({ status: 'succeeded' });
+  });
+
+  it('drops idempotency keys and settled events older than a day when it compacts at start, and keeps payments', async () => {
+    const file = path.join(dir, 'expired.json');
+    await start(file);
+    const idempotencyKey = randomUUID();
+    const paid = await pay(idempotencyKey);
+    await expect(pay(idempotencyKey, 2_000)).rejects.toMatchObject({ type: 'StripeIdempotencyError' });
+    await stop();
+    expect(readFileSync(file, 'utf8')).toContain(idempotencyKey);
+
+    const realNow = Date.now.bind(Date);
+    jest.spyOn(Date, 'now').mockImplementation(() => realNow() + 25 * 60 * 60 * 1000);
+    await start(file);
+    expect(readFileSync(file, 'utf8')).not.toContain(idempotencyKey);
+    const events = (await (await fetch(`${stripeLocal!.url}/_stripe_local/events`)).json()) as { data: unknown[] };
+    expect(events.data).toEqual([]);
+    expect(await provider.findCharge(paid)).toMatchObject({ status: 'succeeded', amount: 1_000 });
+    // The key is free again, as on Stripe a day later: another request with it runs.
+    const again = await pay(idempotencyKey, 2_000);
+    expect(again).not.toBe(paid);
+  });
+
+  it('reads a state file of the format before the journal (one JSON object) and rewrites it as a journal', async () => {
+    const file = path.join(dir, 'old-format.json');
+    const intent = { id: 'pi_before', object: 'payment_intent', status: 'succeeded', amount: 700, amount_received: 700, currency: 'eur', metadata: {} };
+    writeFileSync(file, JSON.stringify({ paymentIntents: { [intent.id]: intent }, charges: {}, refunds: {}, idempotency: {}, events: [] }));
+    await start(file);
+    expect(await provider.findCharge(intent.id)).toMatchObject({ status: 'succeeded', amount: 700 });
+    expect(lines(file).map((line) => (line ? (JSON.parse(line) as { id: string }).id : line))).toEqual([intent.id, '']);
+  });
+
+  it('appends only the records one payment touched, however many payments came before', async () => {
+    const file = path.join(dir, 'growth.json');
+    await start(file);
+    /** What one more payment does to the journal: the bytes and lines it adds, and whether all before stays as it was. */
+    const onePayment = async () => {
+      const before = { bytes: readFileSync(file), inode: statSync(file).ino };
+      await pay();
+      const after = readFileSync(file);
+      return {
+        bytes: after.length - before.bytes.length,
+        lines: after.subarray(before.bytes.length).toString('utf8').split('\n').length - 1,
+        appended: statSync(file).ino === before.inode && after.subarray(0, before.bytes.length).equals(before.bytes),
+      };
+    };
+    const first = await onePayment();
+    // A PaymentIntent, its charge, two events (created, succeeded) and the idempotency key.
+    expect(first).toMatchObject({ lines: 5, appended: true });
+
+    for (let done = 0; done < 2_000; done += 20) await Promise.all(Array.from({ length: 20 }, () => pay()));
+    const size = statSync(file).size;
+    const last = await onePayment();
+    expect(size).toBeGreaterThan(2_000 * first.bytes * 0.9);
+    expect(last).toMatchObject({ lines: 5, appended: true });
+    expect(Math.abs(last.bytes - first.bytes)).toBeLessThan(first.bytes * 0.05);
   });
 });
