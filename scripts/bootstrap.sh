@@ -135,13 +135,27 @@ if [ "$(cat "$tools/localstack-venv/.installed" 2>/dev/null)" != "$localstack_st
 fi
 
 # The API fuzzer (npm run fuzz, and the bounded run in npm test), in a virtualenv of its own so that
-# its dependencies never move moto's.
+# its dependencies never move moto's. On Python >= 3.12.2 where the machine has one (pyenv's too):
+# schemathesis's workers race in CPython's ast module before 3.11.8 / 3.12.2, so scripts/fuzz.ts runs
+# several only on a newer Python.
+# Rebuilt when the version or the Python it was built with changes.
 SCHEMATHESIS_VERSION=4.32.5
-if [ "$("$tools/fuzz-venv/bin/st" --version 2>/dev/null)" != "st, version $SCHEMATHESIS_VERSION" ]; then
-  if command -v python3 >/dev/null 2>&1; then
-    say "installing schemathesis $SCHEMATHESIS_VERSION into .tools/fuzz-venv"
-    python3 -m venv "$tools/fuzz-venv"
+fuzz_python=""
+for candidate in python3.13 python3.12 "$HOME"/.pyenv/versions/3.13*/bin/python "$HOME"/.pyenv/versions/3.12*/bin/python python3; do
+  if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12, 2))' 2>/dev/null; then
+    fuzz_python="$candidate"
+    break
+  fi
+done
+fuzz_python="${fuzz_python:-python3}"
+fuzz_stamp="$SCHEMATHESIS_VERSION $("$fuzz_python" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null)"
+if [ "$(cat "$tools/fuzz-venv/.installed" 2>/dev/null)" != "$fuzz_stamp" ]; then
+  if command -v "$fuzz_python" >/dev/null 2>&1; then
+    say "installing schemathesis $SCHEMATHESIS_VERSION into .tools/fuzz-venv ($("$fuzz_python" --version))"
+    rm -rf "$tools/fuzz-venv"
+    "$fuzz_python" -m venv "$tools/fuzz-venv"
     "$tools/fuzz-venv/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+    echo "$fuzz_stamp" > "$tools/fuzz-venv/.installed"
   else
     say "python3 is missing: schemathesis is not installed, so the fuzzer (npm run fuzz, npm test's fuzz phase) cannot run"
   fi

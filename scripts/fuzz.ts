@@ -23,6 +23,16 @@ import { startOffline, type Offline } from './offline';
  */
 
 const SCHEMATHESIS = path.join(PROJECT_ROOT, '.tools', 'fuzz-venv', 'bin', 'st');
+
+/** Whether the fuzzer's virtualenv runs on a Python whose ast module races under threads (< 3.11.8, or 3.12.0–3.12.1). */
+function fuzzerPythonRaces(): boolean {
+  const config = path.join(PROJECT_ROOT, '.tools', 'fuzz-venv', 'pyvenv.cfg');
+  const version = existsSync(config) ? /^version(?:_info)?\s*=\s*(\d+)\.(\d+)\.(\d+)/m.exec(readFileSync(config, 'utf8')) : null;
+  if (!version) return true;
+  const [major, minor, patch] = version.slice(1).map(Number) as [number, number, number];
+  const at = major * 10_000 + minor * 100 + patch;
+  return at < 31108 || (at >= 31200 && at < 31202);
+}
 const ROLES = ['anonymous', 'user', 'admin'] as const;
 type Role = (typeof ROLES)[number];
 /** The label schemathesis gives failures found by a sequence of calls rather than by one operation. */
@@ -76,10 +86,10 @@ function parseOptions(): Options {
       'max-examples': { type: 'string', default: process.env.FUZZ_MAX_EXAMPLES ?? '200' },
       'max-time': { type: 'string', default: process.env.FUZZ_MAX_TIME },
       roles: { type: 'string', default: ROLES.join(',') },
-      // One worker: with more, schemathesis' threads race in CPython's ast module before 3.11.8 / 3.12.2
-      // ("AST constructor recursion depth mismatch", reported as a run error), and on two cores a
-      // second worker buys little since the emulator is the bottleneck.
-      workers: { type: 'string', default: '1' },
+      // Two workers where the fuzzer's Python allows it: schemathesis' threads race in CPython's ast
+      // module before 3.11.8 / 3.12.2 ("AST constructor recursion depth mismatch", reported as a run
+      // error); the bootstrap builds its virtualenv on a newer Python when the machine has one.
+      workers: { type: 'string', default: fuzzerPythonRaces() ? '1' : '2' },
       phases: { type: 'string', default: 'examples,coverage,fuzzing,stateful' },
       seed: { type: 'string' },
       results: { type: 'string' },
