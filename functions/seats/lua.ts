@@ -298,7 +298,15 @@ local hold = record(K_HOLDS, hold_id)
 if not hold then return fail('HOLD_NOT_FOUND') end
 if hold.userId ~= user_id then return fail('FORBIDDEN') end
 if hold.status == 'expired' then return fail('HOLD_EXPIRED') end
-if hold.status == 'confirmed' then return fail('HOLD_ALREADY_CONFIRMED', {bookingId = hold.bookingId}) end
+if hold.status == 'confirmed' then
+  -- The same request again, after the payments sweep or the provider's webhook booked its checkout
+  -- (the confirm died before it could): it gets that booking, as from its own Idempotency-Key.
+  local booking = hold.bookingId and record(K_BOOKINGS, hold.bookingId)
+  if ARGV[1] ~= '' and hold.checkout and hold.checkout.fingerprint == ARGV[1] and booking then
+    return 'replay\\n' .. store_answer(ok({booking = booking}))
+  end
+  return fail('HOLD_ALREADY_CONFIRMED', {bookingId = hold.bookingId})
+end
 if hold.status ~= 'active' then return fail('HOLD_NOT_FOUND') end
 if hold.checkout then
   if hold.checkout.paymentMethod ~= wanted.paymentMethod then return fail('PAYMENT_IN_PROGRESS') end
@@ -315,7 +323,7 @@ local total = total_of(hold.seats)
 if total.amount > 0 and not wanted.paymentMethod then return fail('PAYMENT_METHOD_REQUIRED') end
 local attempt = (hold.attempts or 0) + 1
 hold.checkout = {attempt = attempt, paymentKey = hold_id .. '.' .. attempt, passengers = wanted.passengers, contact = wanted.contact,
-  paymentMethod = wanted.paymentMethod, total = total, startedAtMs = now}
+  paymentMethod = wanted.paymentMethod, total = total, startedAtMs = now, fingerprint = ARGV[1]}
 redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
 redis.call('ZADD', K_HOLDEXP, math.max(hold.expiresAtMs, now + guard_ms), hold_id)
 return ok({checkout = hold.checkout})

@@ -83,6 +83,8 @@ export interface Checkout extends CheckoutDetails {
   paymentKey: string;
   total: Money;
   startedAtMs: number;
+  /** The fingerprint of the request that started it (its Idempotency-Key's), so that request, repeated, gets the booking. */
+  fingerprint?: string;
 }
 
 export interface BookedSeat {

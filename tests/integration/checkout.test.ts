@@ -79,6 +79,24 @@ describe('checkout on the real stores', () => {
     expect((await payments.audit()).problems.filter((problem) => problem.includes(hold.holdId))).toEqual([]);
   });
 
+  it('the same request again, after the sweep booked its checkout, gets that booking (not 409)', async () => {
+    const { store, seats, payments, settled } = checkoutServices();
+    const traveller = person();
+    const flightId = await newFlight(seats);
+    const hold = await seats.hold(traveller, flightId, ['2B']);
+    const details = checkoutFor(['2B']);
+    const claim = idempotencyClaim({ key: randomUUID(), method: 'POST', path: `/holds/${hold.holdId}/confirm`, body: details }, 3600)!;
+    // The confirm begins, charges, and dies; the sweep books it; the client retries with its key.
+    const begun = (await store.beginCheckout(flightId, { holdId: hold.holdId, userId: traveller.userId, guardMs: 120_000, salesCloseMs: 3_600_000, details }, claim)) as unknown as { checkout: { paymentKey: string } };
+    await payments.charge({ paymentKey: begun.checkout.paymentKey, holdId: hold.holdId, flightId, userId: traveller.userId, amount: 10_000, currency: 'USD', paymentMethod: 'pm_card_visa' });
+    await sleep(5);
+    await settled.sweep(100);
+    const [booked] = (await seats.listBookings(traveller, 0, 10)).items;
+    const retried = await seats.confirmOnce(traveller, hold.holdId, details, claim);
+    expect(retried).toMatchObject({ replayed: true, value: { bookingId: booked!.bookingId } });
+    await expect(seats.confirm(traveller, hold.holdId, details)).rejects.toMatchObject({ code: 'HOLD_ALREADY_CONFIRMED' });
+  });
+
   it('a charge whose hold ended while it ran is refunded, and the seat is free', async () => {
     const { store, seats, payments, settled } = checkoutServices(300, 300);
     const traveller = person();
