@@ -104,7 +104,9 @@ async function startLocalstack(workDir: string, port: number): Promise<ChildProc
     }
     await sleep(250);
   }
-  stopProcessGroup(child);
+  // SIGKILL: a LocalStack that failed to start (a port taken) was seen to hang in its own shutdown after
+  // SIGTERM and outlive the run.
+  stopProcessGroup(child, 'SIGKILL');
   throw new Error(`LocalStack did not start within 60 s; see ${path.join(workDir, 'localstack.log')}`);
 }
 
