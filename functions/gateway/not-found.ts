@@ -1,6 +1,6 @@
 import { AppError } from '../../lib/http/errors';
 import { httpHandler } from '../../lib/http/stack';
-import { CATCH_ALL, routesForPath } from '../../lib/http/route-policy';
+import { CATCH_ALL, methodNotAllowed, routesForPath } from '../../lib/http/route-policy';
 
 /**
  * The catch-all route: whatever no other route matched. A known path with another method is 405 with
@@ -9,6 +9,5 @@ import { CATCH_ALL, routesForPath } from '../../lib/http/route-policy';
 export const handler = httpHandler({ route: CATCH_ALL }, async ({ path }) => {
   const known = routesForPath(path);
   if (known.length === 0) throw new AppError('NOT_FOUND', 'No route matches this path');
-  const allow = [...new Set(known.map((route) => route.method))].join(', ');
-  throw new AppError('METHOD_NOT_ALLOWED', `Allowed methods: ${allow}`, {}, { allow });
+  throw methodNotAllowed(known);
 });

@@ -1,4 +1,5 @@
 import type { Role } from '../auth/roles';
+import { AppError } from './errors';
 
 /**
  * The route policy: who may call each method + path. It is the one table both layers read: the
@@ -98,6 +99,12 @@ const matchers = routePolicy.map((route) => ({
 export function routesForPath(path: string): RoutePolicy[] {
   const trimmed = path.length > 1 ? path.replace(/\/+$/, '') : path;
   return matchers.filter((m) => m.pattern.test(trimmed)).map((m) => m.route);
+}
+
+/** The 405 for a path whose routes do not take the request's method, with the Allow header naming theirs. */
+export function methodNotAllowed(routes: readonly RoutePolicy[]): AppError {
+  const allow = [...new Set(routes.map((route) => route.method))].join(', ');
+  return new AppError('METHOD_NOT_ALLOWED', `Allowed methods: ${allow}`, {}, { allow });
 }
 
 /**

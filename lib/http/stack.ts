@@ -5,7 +5,7 @@ import { log } from '../log';
 import { AppError, problemOf, validationFailed, type FieldError } from './errors';
 import { notFoundCodeOf } from './path-params';
 import { enforceRateLimit } from './rate-limit';
-import { isAllowed, policyOf, routesForPath, type ServedRoute } from './route-policy';
+import { isAllowed, methodNotAllowed, policyOf, routesForPath, type ServedRoute } from './route-policy';
 import { isDependencyUnavailable, RETRY_AFTER_SECONDS, serviceUnavailable } from './unavailable';
 import type { Caller, Role } from '../auth/roles';
 import { count, observability, observeAs, type ServiceName } from '../observability';
@@ -100,12 +100,9 @@ function parsePathParams<P>(schema: z.ZodMiniType<P> | undefined, value: unknown
   if (!schema) return undefined as P;
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const ofThisRoute = routesForPath(path).some((candidate) => candidate.path === route.path);
-  const literal = ofThisRoute ? routesForPath(path).filter((candidate) => !candidate.path.includes('{')) : [];
-  if (literal.length > 0) {
-    const allow = [...new Set(literal.map((route) => route.method))].join(', ');
-    throw new AppError('METHOD_NOT_ALLOWED', `Allowed methods: ${allow}`, {}, { allow });
-  }
+  const atPath = routesForPath(path);
+  const literal = atPath.some((candidate) => candidate.path === route.path) ? atPath.filter((candidate) => !candidate.path.includes('{')) : [];
+  if (literal.length > 0) throw methodNotAllowed(literal);
   throw new AppError(notFoundCodeOf(String(result.error.issues[0]?.path[0] ?? '')));
 }
 

@@ -67,6 +67,17 @@ async function session(email: string) {
   return answer.body.accessToken as string;
 }
 
+/** `count` new travellers, signed up and logged in: their access tokens. */
+function signedUpTravellers(count: number, prefix: string): Promise<string[]> {
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const email = `${prefix}-${i}-${randomUUID()}@example.com`;
+      await call('POST', '/auth/register', { body: { email, password, name: 'Traveller' } });
+      return session(email);
+    }),
+  );
+}
+
 async function newFlight(adminToken: string, rows = 20) {
   const created = await call('POST', '/flights', {
     token: adminToken,
@@ -208,9 +219,7 @@ describe('the payment provider down or hung: checkout answers 503 promptly, keep
   ] as const)('%s', async (how, signal) => {
     const adminToken = await session(process.env.DRILL_ADMIN_EMAIL!);
     const flightId = await newFlight(adminToken, 2);
-    const email = `payer-${randomUUID()}@example.com`;
-    await call('POST', '/auth/register', { body: { email, password, name: 'Payer' } });
-    const token = await session(email);
+    const [token] = (await signedUpTravellers(1, 'payer')) as [string];
     const hold = await call('POST', `/flights/${flightId}/holds`, { token, body: { seats: ['1A'] } });
     const key = randomUUID();
     const provider = stack.control('payments');
@@ -332,13 +341,7 @@ describe('crash drills: kill -9 under a write load, restart on the same data, no
 
   it('Redis: every booking answered 201 is there, retries with the Idempotency-Key got one booking, the audit is ok', async () => {
     const flights = await Promise.all([newFlight(adminToken, 150), newFlight(adminToken, 150)]);
-    const travellers = await Promise.all(
-      Array.from({ length: 4 }, async (_, i) => {
-        const email = `booker-${i}-${randomUUID()}@example.com`;
-        await call('POST', '/auth/register', { body: { email, password, name: 'Booker' } });
-        return session(email);
-      }),
-    );
+    const travellers = await signedUpTravellers(4, 'booker');
     // Each traveller books a seat letter of its own, two rows at a time: no journey competes for a seat.
     const seatsOf = (worker: number, i: number) => [`${1 + ((i * 2) % 150)}${'ABCDEF'[worker]}`, `${2 + ((i * 2) % 150)}${'ABCDEF'[worker]}`];
     const journeys = await underLoad('redis', 4, async (worker, i) => {
@@ -373,13 +376,7 @@ describe('crash drills: kill -9 under a write load, restart on the same data, no
 
   it('the emulator, every function at once, killed mid-checkout: each key books once, and every charge ends booked or refunded', async () => {
     const flightId = await newFlight(adminToken, 60);
-    const travellers = await Promise.all(
-      Array.from({ length: 3 }, async (_, i) => {
-        const email = `emulator-payer-${i}-${randomUUID()}@example.com`;
-        await call('POST', '/auth/register', { body: { email, password, name: 'Payer' } });
-        return session(email);
-      }),
-    );
+    const travellers = await signedUpTravellers(3, 'emulator-payer');
     let running = true;
     const journeys: { token: string; tries: Answer[]; bookingIds: string[] }[] = [];
     const loops = travellers.map(async (token, worker) => {
@@ -419,13 +416,7 @@ describe('crash drills: kill -9 under a write load, restart on the same data, no
 
   it('the payment provider: checkouts retried with their keys across its crash are booked once, charged once', async () => {
     const flightId = await newFlight(adminToken, 60);
-    const travellers = await Promise.all(
-      Array.from({ length: 3 }, async (_, i) => {
-        const email = `crash-payer-${i}-${randomUUID()}@example.com`;
-        await call('POST', '/auth/register', { body: { email, password, name: 'Payer' } });
-        return session(email);
-      }),
-    );
+    const travellers = await signedUpTravellers(3, 'crash-payer');
     const journeys = await underLoad('payments', 3, async (worker, i) => {
       const token = travellers[worker]!;
       const hold = await call('POST', `/flights/${flightId}/holds`, { token, body: { seats: [`${i + 1}${'ABC'[worker]}`] } });
