@@ -87,6 +87,27 @@ const components: Record<string, object> = {
     },
   },
   FlightList: list('Flight'),
+  AirportList: {
+    type: 'object',
+    required: ['items'],
+    additionalProperties: false,
+    properties: {
+      items: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['code', 'city', 'name', 'timeZone'],
+          additionalProperties: false,
+          properties: {
+            code: { type: 'string' },
+            city: { type: 'string' },
+            name: { type: 'string' },
+            timeZone: { type: ['string', 'null'], description: 'IANA time zone; null (and the code as city and name) for a code the airport dataset lacks' },
+          },
+        },
+      },
+    },
+  },
   SeatMap: {
     type: 'object',
     required: ['flightId', 'version', 'seats', 'counts'],
@@ -280,7 +301,8 @@ export const operations: Record<string, Operation> = {
   'POST /admin/users': { summary: 'Create a user or admin', status: 201, response: 'User', body: createUserBody, errors: ['EMAIL_TAKEN'] },
   'GET /admin/users': { summary: 'List users', status: 200, response: 'UserList', query: pageQuery, errors: ['INVALID_CURSOR'] },
   'PATCH /admin/users/{userId}': { summary: 'Change role or disable (never oneself, never the last admin)', status: 200, response: 'User', body: updateUserBody, errors: ['CANNOT_CHANGE_SELF', 'LAST_ADMIN'] },
-  'GET /flights': { summary: 'Search flights by route and day', status: 200, response: 'FlightList', query: searchQuery, errors: ['INVALID_CURSOR'] },
+  'GET /flights': { summary: 'Search flights by route and day (flexDays widens it to that many days either side)', status: 200, response: 'FlightList', query: searchQuery, errors: ['INVALID_CURSOR'] },
+  'GET /airports': { summary: 'The airports flights are scheduled from or to, with city, name and time zone', status: 200, response: 'AirportList' },
   'GET /flights/{flightId}': { summary: 'A flight', status: 200, response: 'Flight' },
   'POST /flights': { summary: 'Create a flight with its seat map', status: 201, response: 'Flight', body: createFlightBody, errors: ['FLIGHT_EXISTS'] },
   'PATCH /flights/{flightId}': { summary: 'Change a flight', status: 200, response: 'Flight', body: updateFlightBody, errors: ['FLIGHT_CANCELLED', 'FLIGHT_EXISTS', 'FLIGHT_CHANGED'] },

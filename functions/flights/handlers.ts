@@ -10,7 +10,7 @@ import { decodeCursor, encodeCursor } from '../../lib/http/pagination';
 import { pathParams } from '../../lib/http/path-params';
 import { serviceHandler } from '../../lib/http/stack';
 import { redis, redisAt } from '../../lib/clients/redis';
-import { createFlightBody, migrationBatchBody, searchQuery, seatMapMigrationBody, updateFlightBody } from './model';
+import { createFlightBody, migrationBatchBody, searchDays, searchQuery, seatMapMigrationBody, updateFlightBody } from './model';
 import { seatsOverRegistry } from './seats-client';
 import { FlightService } from './service';
 import { DynamoFlightStore } from './store';
@@ -42,18 +42,15 @@ async function migrationPipeline() {
 }
 const http = serviceHandler('flights');
 const flightParams = pathParams('flightId');
-const searchCursor = z.object({ routeDay: z.string(), key: z.record(z.string(), z.string()) });
+const searchCursor = z.object({ routeDay: z.string(), key: z.optional(z.record(z.string(), z.string())) });
 
 export const search = http({ route: 'GET /flights', query: searchQuery }, async ({ query }) => {
-  const routeDay = `${query.origin}#${query.destination}#${query.date}`;
+  const routeDays = searchDays(query.date, query.flexDays).map((day) => `${query.origin}#${query.destination}#${day}`);
   const cursor = decodeCursor(query.cursor, searchCursor);
   // A cursor only continues the search that made it.
-  if (cursor && cursor.routeDay !== routeDay) throw new AppError('INVALID_CURSOR', 'The cursor belongs to another search');
-  const page = await flights.search(routeDay, query.limit, cursor?.key);
-  return {
-    status: 200,
-    body: { items: page.items, nextCursor: page.lastKey ? encodeCursor({ routeDay, key: page.lastKey }) : null },
-  };
+  if (cursor && !routeDays.includes(cursor.routeDay)) throw new AppError('INVALID_CURSOR', 'The cursor belongs to another search');
+  const page = await flights.search(routeDays, query.limit, cursor);
+  return { status: 200, body: { items: page.items, nextCursor: page.next ? encodeCursor(page.next) : null } };
 });
 
 export const get = http({ route: 'GET /flights/{flightId}', params: flightParams }, async ({ params }) => ({ status: 200, body: await flights.get(params.flightId) }));

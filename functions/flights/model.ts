@@ -43,13 +43,25 @@ export const updateFlightBody = z.documentedAs(
 );
 export type UpdateFlightInput = z.infer<typeof updateFlightBody>;
 
+/** How far a search may widen either side of its day (API.md: flexDays 0–3). */
+export const MAX_FLEX_DAYS = 3;
+
 export const searchQuery = z.strictObject({
   origin: iata,
   destination: iata,
   date: z.iso.date('must be a date like 2026-12-24'),
+  flexDays: z._default(z.coerce.number().check(z.int(), z.gte(0), z.lte(MAX_FLEX_DAYS)), 0),
   limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 20),
   cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(1024))),
 });
+
+const DAY_MS = 86_400_000;
+
+/** The departure days a search covers, in order: `flexDays` either side of `date` (UTC days, API.md). */
+export function searchDays(date: string, flexDays: number): string[] {
+  const middle = Date.parse(`${date}T00:00:00Z`);
+  return Array.from({ length: 2 * flexDays + 1 }, (_, i) => new Date(middle + (i - flexDays) * DAY_MS).toISOString().slice(0, 10));
+}
 
 export const departureDay = (departureTime: string) => departureTime.slice(0, 10);
 

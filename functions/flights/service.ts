@@ -4,6 +4,12 @@ import { departureDay, scheduleProblems, type CreateFlightInput, type Flight, ty
 import { ConditionFailed, type FlightStore } from './store';
 import type { SeatsGateway } from './seats-client';
 
+/** Where a search's next page starts: a route-day (`ORIGIN#DEST#YYYY-MM-DD`) and, within it, the key to continue after. */
+export interface SearchPosition {
+  routeDay: string;
+  key?: Record<string, string>;
+}
+
 export interface FlightServiceOptions {
   /** Sales close this long before departure (config SALES_CLOSE_MINUTES): search lists only flights on sale. */
   salesCloseMs?: number;
@@ -44,6 +50,9 @@ export class FlightService {
     const day = departureDay(flight.departureTime);
     if (!(await this.store.claimFlightNumber(flight.flightNumber, day, flight.id))) throw new AppError('FLIGHT_EXISTS');
     try {
+      // Before the flight exists, so that GET /airports never misses a flight's airport (a failed create
+      // leaves an airport listed, which is harmless).
+      await this.store.noteAirports([flight.origin, flight.destination]);
       await this.seats.provision(flight.id, flight.seatMapVersion, flight.departureTime, seatMap);
       await this.store.insert(flight);
     } catch (error) {
@@ -65,6 +74,7 @@ export class FlightService {
     const retimed = next.departureTime !== current.departureTime;
     if (moved && !(await this.store.claimFlightNumber(next.flightNumber, newDay, id))) throw new AppError('FLIGHT_EXISTS');
     try {
+      if (next.origin !== current.origin || next.destination !== current.destination) await this.store.noteAirports([next.origin, next.destination]);
       // The seats service closes sales from the departure: it learns the new one first, and the old one
       // again if the flight record cannot be written.
       if (retimed) await this.seats.schedule(id, next.departureTime);
@@ -97,10 +107,23 @@ export class FlightService {
     return cancelled;
   }
 
-  /** Flights of a route and day that are still on sale (API.md: search lists only those). */
-  async search(routeDay: string, limit: number, after?: Record<string, string>) {
-    const page = await this.store.search(routeDay, limit, after);
+  /**
+   * Flights still on sale (API.md: search lists only those) on the route-days given, which are in
+   * departure order (`searchDays`), so their pages one after the other are too. A page ends where
+   * `limit` is reached; `next` says where the following one starts: a day, and a key within it.
+   */
+  async search(routeDays: readonly string[], limit: number, from?: SearchPosition): Promise<{ items: Flight[]; next?: SearchPosition }> {
     const onSaleAfter = this.now().getTime() + this.salesCloseMs;
-    return { ...page, items: page.items.filter((flight) => Date.parse(flight.departureTime) > onSaleAfter) };
+    const items: Flight[] = [];
+    let day = from ? routeDays.indexOf(from.routeDay) : 0;
+    let after = from?.key;
+    for (; day < routeDays.length; day += 1, after = undefined) {
+      const routeDay = routeDays[day]!;
+      const page = await this.store.search(routeDay, limit - items.length, after);
+      items.push(...page.items.filter((flight) => Date.parse(flight.departureTime) > onSaleAfter));
+      if (page.lastKey) return { items, next: { routeDay, key: page.lastKey } };
+      if (items.length >= limit) return { items, next: day + 1 < routeDays.length ? { routeDay: routeDays[day + 1]! } : undefined };
+    }
+    return { items };
   }
 }

@@ -7,6 +7,7 @@ import { departureDay, type Flight } from './model';
  *   pk                                  item
  *   FLIGHT#<id>                         the flight, plus routeDay / departureKey for the search index
  *   FLIGHTNO#<flightNumber>#<day>       the claim that makes flight number + departure day unique
+ *   AIRPORTS                            `codes`: every airport a flight was scheduled from or to (GET /airports)
  *
  * Search is a Query on the GSI byRouteAndDay: routeDay = "ORIGIN#DESTINATION#YYYY-MM-DD", sorted by
  * departureKey = "<departureTime>#<id>". Writes are conditional (no transactions: dynalite has none),
@@ -31,9 +32,13 @@ export interface FlightStore {
   /** Records a migration's new seat-map version; never moves it backwards. */
   recordSeatMapVersion(id: string, version: number, at: string): Promise<void>;
   search(routeDay: string, limit: number, after?: Record<string, string>): Promise<{ items: Flight[]; lastKey?: Record<string, string> }>;
+  /** Adds airports to the set GET /airports lists; it only grows (a cancelled flight's airports stay). */
+  noteAirports(codes: string[]): Promise<void>;
+  airports(): Promise<string[]>;
 }
 
 const FLIGHT_FIELDS = ['id', 'flightNumber', 'origin', 'destination', 'departureTime', 'arrivalTime', 'status', 'seatMapVersion', 'createdAt', 'updatedAt'] as const;
+const AIRPORTS_KEY = { pk: 'AIRPORTS' };
 const toFlight = (item: Record<string, unknown>): Flight => Object.fromEntries(FLIGHT_FIELDS.map((f) => [f, item[f]])) as unknown as Flight;
 
 export class DynamoFlightStore implements FlightStore {
@@ -125,5 +130,14 @@ export class DynamoFlightStore implements FlightStore {
       ExclusiveStartKey: after,
     });
     return { items: (result.Items ?? []).map(toFlight), lastKey: result.LastEvaluatedKey as Record<string, string> | undefined };
+  }
+
+  async noteAirports(codes: string[]): Promise<void> {
+    await this.db.update({ TableName: this.table, Key: AIRPORTS_KEY, UpdateExpression: 'ADD codes :codes', ExpressionAttributeValues: { ':codes': new Set(codes) } });
+  }
+
+  async airports(): Promise<string[]> {
+    const { Item } = await this.db.get({ TableName: this.table, Key: AIRPORTS_KEY });
+    return [...((Item?.codes as Set<string> | undefined) ?? [])];
   }
 }

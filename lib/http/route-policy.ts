@@ -46,6 +46,7 @@ export const routePolicy: readonly RoutePolicy[] = [
   { method: 'PATCH', path: '/admin/users/{userId}', access: ADMIN },
 
   { method: 'GET', path: '/flights', access: 'public' },
+  { method: 'GET', path: '/airports', access: 'public' },
   { method: 'GET', path: '/flights/{flightId}', access: 'public' },
   { method: 'POST', path: '/flights', access: ADMIN },
   { method: 'PATCH', path: '/flights/{flightId}', access: ADMIN },

@@ -1,6 +1,7 @@
 import { dynamo } from '../../lib/clients/dynamo';
 import { closeRedis, redis } from '../../lib/clients/redis';
-import { FlightService } from '../../functions/flights/service';
+import { FlightService, type SearchPosition } from '../../functions/flights/service';
+import { searchDays } from '../../functions/flights/model';
 import { DynamoFlightStore, routeDayOf } from '../../functions/flights/store';
 import { RedisSeatStore } from '../../functions/seats/store';
 import { flightNumber, seatMap } from '../support/seats';
@@ -25,6 +26,19 @@ const input = (overrides: Record<string, unknown> = {}) => ({
   seatMap: seatMap(2),
   ...overrides,
 });
+
+/** Every page of a search, as `DDTHH` of each departure. */
+async function searchAll(routeDays: string[], limit: number): Promise<string[]> {
+  const seen = [];
+  let from: SearchPosition | undefined;
+  do {
+    const page = await flights.search(routeDays, limit, from);
+    expect(page.items.length).toBeLessThanOrEqual(limit);
+    seen.push(...page.items.map((f) => f.departureTime.slice(8, 13)));
+    from = page.next;
+  } while (from);
+  return seen;
+}
 
 describe('flights on dynalite', () => {
   afterAll(closeRedis);
@@ -54,14 +68,22 @@ describe('flights on dynalite', () => {
     }
     await flights.create(input({ origin: 'AMS', destination: 'OSL', departureTime: '2027-02-02T06:00:00.000Z', arrivalTime: '2027-02-02T07:00:00.000Z' }));
     const routeDay = routeDayOf({ origin: 'AMS', destination: 'OSL', departureTime: `${day}T00:00:00Z` });
-    const seen = [];
-    let after: Record<string, string> | undefined;
-    do {
-      const page = await flights.search(routeDay, 2, after);
-      seen.push(...page.items.map((f) => f.departureTime.slice(11, 13)));
-      after = page.lastKey;
-    } while (after);
-    expect(seen).toEqual(['06', '09', '12', '15', '18']);
+    expect(await searchAll([routeDay], 2)).toEqual(['01T06', '01T09', '01T12', '01T15', '01T18']);
+  });
+
+  it('searches several days (flexDays) in departure order, a page crossing from one day to the next', async () => {
+    const route = { origin: 'BOS', destination: 'SEA' };
+    for (const at of ['2027-03-01T20:00', '2027-03-03T07:00', '2027-03-03T05:00', '2027-03-05T09:00', '2027-03-06T09:00']) {
+      await flights.create(input({ ...route, departureTime: `${at}:00.000Z`, arrivalTime: `${at.slice(0, 11)}23:59:00.000Z` }));
+    }
+    const days = searchDays('2027-03-03', 2).map((day) => routeDayOf({ ...route, departureTime: `${day}T00:00:00Z` }));
+    for (const limit of [1, 2, 3, 10]) expect(await searchAll(days, limit)).toEqual(['01T20', '03T05', '03T07', '05T09']);
+  });
+
+  it('lists the airports flights were scheduled from or to, also after a change of route', async () => {
+    const flight = await flights.create(input({ origin: 'ZRH', destination: 'QQX' }));
+    await flights.update(flight.id, { destination: 'VIE' });
+    expect(await store.airports()).toEqual(expect.arrayContaining(['ZRH', 'QQX', 'VIE']));
   });
 
   it('updates the schedule, moving the flight-number claim, and refuses an arrival before departure', async () => {

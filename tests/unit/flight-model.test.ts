@@ -1,4 +1,4 @@
-import { createFlightBody, scheduleProblems, searchQuery } from '../../functions/flights/model';
+import { createFlightBody, scheduleProblems, searchDays, searchQuery } from '../../functions/flights/model';
 import { seatMapInput } from '../../functions/seats/model';
 import { seatMap } from '../support/seats';
 
@@ -43,5 +43,29 @@ describe('flight and seat map validation', () => {
     expect(searchQuery.safeParse({ origin: 'LHR', destination: 'JFK', date: '2026-12-24' }).success).toBe(true);
     expect(searchQuery.safeParse({ origin: 'LHR', destination: 'JFK', date: '2026-13-40' }).success).toBe(false);
     expect(searchQuery.safeParse({ origin: 'LHR' }).success).toBe(false);
+  });
+
+  it.each(['-1', '4', '1.5', 'two'])('search refuses flexDays=%j', (flexDays) => {
+    expect(searchQuery.safeParse({ origin: 'LHR', destination: 'JFK', date: '2026-12-24', flexDays }).success).toBe(false);
+  });
+
+  it('search takes flexDays 0 to 3, 0 when left out', () => {
+    expect(searchQuery.parse({ origin: 'LHR', destination: 'JFK', date: '2026-12-24' }).flexDays).toBe(0);
+    expect(searchQuery.parse({ origin: 'LHR', destination: 'JFK', date: '2026-12-24', flexDays: '3' }).flexDays).toBe(3);
+  });
+});
+
+describe('the days a search covers (flexDays)', () => {
+  it('is the day alone without flexDays', () => {
+    expect(searchDays('2026-12-24', 0)).toEqual(['2026-12-24']);
+  });
+
+  it('widens to flexDays either side, in order, across the turn of a month and a year', () => {
+    expect(searchDays('2026-12-31', 2)).toEqual(['2026-12-29', '2026-12-30', '2026-12-31', '2027-01-01', '2027-01-02']);
+    expect(searchDays('2028-03-01', 1)).toEqual(['2028-02-29', '2028-03-01', '2028-03-02']);
+  });
+
+  it('counts UTC days, unaffected by a change of daylight saving time', () => {
+    expect(searchDays('2027-03-28', 3)).toEqual(['2027-03-25', '2027-03-26', '2027-03-27', '2027-03-28', '2027-03-29', '2027-03-30', '2027-03-31']);
   });
 });
