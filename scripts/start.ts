@@ -4,6 +4,7 @@ import path from 'node:path';
 import { PROJECT_ROOT, freePort, redisTopology, startStack, type Stack } from './stack';
 import { PortTakenError, assertPortsFree, freePortBesides, isPortFree, offlinePorts, startOffline, type Offline } from './offline';
 import { seedAdmin } from './seed-admin';
+import { startSampleData } from './sample-data';
 import { closeMongo } from '../lib/clients/mongo';
 
 /**
@@ -25,6 +26,7 @@ const say = (line: string) => console.log(`[start] ${line}`);
 // What is running so far; the shutdown stops whatever of it exists.
 let stack: Stack | undefined;
 let offline: Offline | undefined;
+let sampleData: ReturnType<typeof startSampleData>;
 const stopping = new AbortController();
 /** The ports sls offline is to listen on, by the variable that sets each, once chosen. */
 let ports: Record<string, number> = {};
@@ -33,8 +35,9 @@ let ports: Record<string, number> = {};
 async function shutdown(exitCode: number): Promise<void> {
   if (stopping.signal.aborted) return;
   stopping.abort();
+  sampleData?.stop();
   await starting;
-  await Promise.all([offline?.stop(), stack?.stop()]);
+  await Promise.all([offline?.stop(), stack?.stop(), sampleData?.done]);
   process.exit(exitCode);
 }
 function stopOnSignal(): void {
@@ -102,9 +105,12 @@ async function start(): Promise<void> {
   const seeded = await seedAdmin(env).finally(closeMongo);
   if (seeded) say(seeded);
 
+  // The sample schedule (an empty database only) is written while sls offline bundles the functions.
+  sampleData = startSampleData(env, say);
   say('starting sls offline (bundling the functions takes a few seconds)…');
   offline = await startOffline({ port, lambdaPort, websocketPort, env, log: say, signal });
   offline.child.on('exit', (code) => void shutdown(code ?? 1));
+  await sampleData?.done;
 
   console.log('');
   say(`API: ${apiUrl}   (try: curl ${apiUrl}/health)`);
