@@ -113,6 +113,7 @@ export async function realtime(stack: Stack): Promise<Section> {
   say(`live seat maps (${WATCHERS} WebSocket watchers of one flight, holds through sls offline at ${HOLDS_PER_SECOND}/s, ${WARMUP_SECONDS} s warm-up + ${HTTP_SECONDS} s)`);
   const { seatMap, flightNumber } = await seatModules();
   const { HOLD_LIMIT_PER_USER } = await import('../functions/seats/model');
+  const { POSTS_AT_ONCE } = await import('../functions/seats/live/connections');
   const { seedAdmin } = await import('../scripts/seed-admin');
   const port = await freePort();
   const logFile = path.join(tmpdir(), `bench-offline-realtime-${port}.log`);
@@ -341,7 +342,7 @@ export async function realtime(stack: Stack): Promise<Section> {
       `${fmt(changes)} changes → ${fmt(messages, 1)} \`seats\` messages per watcher (${fmt(messages / changes, 3)} per change: ${fmt(changes / messages, 1)} changes per message; min ${Math.min(...perWatcher)}, max ${Math.max(...perWatcher)} per watcher) from ${invoked}`);
     notes.push(
       `Live seat maps under sls offline (${WATCHERS} watchers of one flight, ${fmt(run.holdsPerSecond)} holds/s and ${fmt(run.releasesPerSecond)} releases/s): a hold's change reached the watchers p50 ${p(answerSorted, 50)} / p99 ${p(answerSorted, 99)} ms after its 201 arrived (the headline, target p99 < 200 ms: ${met ? 'met' : 'missed'}; the server changed the seat before answering, so this slightly understates the change-to-watcher time, and the from-request-start p99, ${p(requestSorted, 99)} ms, overstates it), against p99 ${p(idleLatency.fromAnswer, 99)} ms with one hold every 200 ms; ${missed} (hold, watcher) pairs missed, ${gaps} gaps, ${outOfOrder} runs out of order, ${folded} of ${WATCHERS} folded maps equal the final seat map. ` +
-        `Where the time goes: the broadcaster sends one run at a time, so a change first waits for the fan-out in progress (to the first watcher p50 ${p(firstSorted, 50)} / p99 ${p(firstSorted, 99)} ms), then for its own, which reaches the first and the last of the ${WATCHERS} watchers p50 ${p(spreads, 50)} / p99 ${p(spreads, 99)} ms apart (${WATCHERS} PostToConnection calls, 16 at a time, ≈ ${fmt((messages * WATCHERS) / seconds)}/s); ` +
+        `Where the time goes: the broadcaster sends one run at a time, so a change first waits for the fan-out in progress (to the first watcher p50 ${p(firstSorted, 50)} / p99 ${p(firstSorted, 99)} ms), then for its own, which reaches the first and the last of the ${WATCHERS} watchers p50 ${p(spreads, 50)} / p99 ${p(spreads, 99)} ms apart (${WATCHERS} PostToConnection calls, ${Math.min(POSTS_AT_ONCE, WATCHERS)} at a time, ≈ ${fmt((messages * WATCHERS) / seconds)}/s); ` +
         `the emulator runs every function and both APIs in one Node process, which was busy ${fmt(cores.emulator * 100)} % of a core (Redis ${fmt(cores.redis * 100)} %, this process with the load and the watchers ${fmt(cores.bench * 100)} %, its event loop lagging p99 ${fmt(loopDelay.percentile(99) / 1e6, 1)} ms, inside both ends of every latency).`,
     );
     say(`emulator log: ${logFile}`);

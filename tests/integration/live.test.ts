@@ -163,6 +163,83 @@ it('two runs of the broadcaster on one flight (a duplicate invoke) never send a 
   expect(runs.map((r) => r.version)).toEqual([...runs.map((r) => r.version)].sort((a, b) => a - b));
 });
 
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** The versions of the `seats` runs a watcher was sent, in the order they reached it. */
+const runVersions = (messages: ServerMessage[] = []) => messages.flatMap((m) => (m.type === 'seats' ? [m.version] : []));
+
+it('a slow fan-out with hand-overs, and changes that ask for runs meanwhile, still reaches every watcher in version order', async () => {
+  const flightId = await newFlight(5);
+  const watchers = await Promise.all(Array.from({ length: 6 }, () => watch(flightId)));
+  // A throttled broadcaster: each post takes up to 10 ms, and a message counts once its post is done.
+  const sent = new Map<string, ServerMessage[]>();
+  const connections: Connections = {
+    async send(id, message) {
+      await sleep(Math.random() * 10);
+      sent.set(id, [...(sent.get(id) ?? []), message]);
+      return 'sent';
+    },
+  };
+  // Each ask starts a run at once, as an async invoke does; a run hands over after 100 ms (its time limit).
+  const runs: Promise<unknown>[] = [];
+  const startRun = async (id: string) => void runs.push(new Broadcaster(live, connections, { concurrency: 2, batch: 4 }).broadcast(id, Date.now() + 100, startRun));
+  const racing = payingSeatService(new RedisSeatStore(redis(), startRun), 60_000);
+  const seatIds = seatMap(5).seats.map((s) => s.id);
+  await Promise.all(
+    Array.from({ length: 4 }, async (_, loop) => {
+      for (let round = 0; round < 40; round += 1) {
+        const traveller = user();
+        const hold = await racing.hold(traveller, flightId, [seatIds[(loop * 7 + round) % seatIds.length]!]).catch(() => undefined);
+        if (hold && round % 2 === 0) await racing.release(traveller, hold.holdId);
+      }
+    }),
+  );
+  for (let awaited = 0; awaited < runs.length; ) {
+    awaited = runs.length;
+    await Promise.all(runs);
+  }
+
+  const view = await seats.seatMap(flightId);
+  for (const watcher of watchers) {
+    const versions = runVersions(sent.get(watcher.connectionId));
+    expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
+    const folded = fold([...watcher.messages, ...(sent.get(watcher.connectionId) ?? [])]);
+    expect(folded.version).toBe(view.version);
+    expect(Object.fromEntries(folded.state)).toEqual(Object.fromEntries(view.seats.map((s) => [s.id, s.status])));
+  }
+  expect(runs.length).toBeGreaterThan(1);
+});
+
+it('a run paused past its lease sends nothing more once another run has the flight', async () => {
+  const flightId = await newFlight(2);
+  const [first, second] = [await watch(flightId), await watch(flightId)];
+  const shortLease = new LiveStore(redis(), 300);
+  const sent = new Map<string, ServerMessage[]>();
+  let pause: (() => Promise<void>) | undefined = () => sleep(1_500);
+  // The paused run's first post is delivered, then its process stops for five leases (a GC pause, a frozen container).
+  const connections: Connections = {
+    async send(id, message) {
+      sent.set(id, [...(sent.get(id) ?? []), message]);
+      const stop = pause;
+      pause = undefined;
+      await stop?.();
+      return 'sent';
+    },
+  };
+  await seats.hold(user(), flightId, ['1A']);
+  const paused = new Broadcaster(shortLease, connections, { concurrency: 1, batch: 10 }).broadcast(flightId);
+  await sleep(600); // its lease has lapsed: the next change asks for a run, which takes the flight
+  await seats.hold(user(), flightId, ['1B']);
+  await new Broadcaster(shortLease, connections, { concurrency: 1, batch: 10 }).broadcast(flightId);
+  await paused;
+
+  for (const watcher of [first, second]) {
+    const versions = runVersions(sent.get(watcher.connectionId));
+    expect(versions).toEqual([...new Set(versions)].sort((a, b) => a - b));
+    expect(fold([...watcher.messages, ...(sent.get(watcher.connectionId) ?? [])]).state.get('1A')).toBe('held');
+  }
+});
+
 it('connections that are gone (410) are forgotten; the others still get the changes', async () => {
   const flightId = await newFlight(1);
   const stays = await watch(flightId);

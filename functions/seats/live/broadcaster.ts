@@ -6,7 +6,7 @@ import { flightId } from '../../../lib/ids';
 import { count, observeAs } from '../../../lib/observability';
 import { triggeredFunction } from '../../../lib/triggers';
 import * as z from '../../../lib/validation';
-import { apiGatewayConnections, type Connections } from './connections';
+import { apiGatewayConnections, POSTS_AT_ONCE, type Connections } from './connections';
 import { kickBroadcast } from './kick';
 import { coalesce } from './messages';
 import { LiveStore } from './store';
@@ -19,7 +19,8 @@ import { LiveStore } from './store';
  * sent, coalesces them (one `seats` message per run, whatever the burst), sends them to every watcher
  * a few connections at a time, forgets connections that are gone (410), records how far it got, and
  * repeats until no change is left (store.endTurn). Near its time limit it hands the flight to a new
- * run; a run whose turn another took over (a duplicate invoke) stops.
+ * run (the flag goes back to asked, so no change starts a second run beside it). A run that finds the
+ * flight taken (a duplicate invoke) does nothing, and a run stops sending once its lease is gone.
  */
 
 export interface BroadcastOptions {
@@ -29,26 +30,67 @@ export interface BroadcastOptions {
   batch: number;
 }
 
+/**
+ * A run's turn on its flight, as far as its own clock can tell. A run sends only while it holds the
+ * turn: it renews the lease whenever less than half of it is left, before the next post, and stops
+ * once the renewal says another run has the flight. A run that was paused (a frozen container, a long
+ * GC) thus sends nothing after its lease has lapsed, when another run may be sending newer changes.
+ */
+class Turn {
+  readonly token = randomUUID();
+  /** When the lease runs out by this process's clock, counted from before the call that renewed it. */
+  private leaseEnds = 0;
+  private renewing: Promise<boolean> | undefined;
+
+  constructor(
+    private readonly store: LiveStore,
+    private readonly flightId: string,
+  ) {}
+
+  take(): Promise<boolean> {
+    return this.renewed(() => this.store.takeTurn(this.flightId, this.token));
+  }
+
+  markSent(version: number): Promise<boolean> {
+    return this.renewed(() => this.store.markSent(this.flightId, this.token, version));
+  }
+
+  /** Ends the turn; true when a change came meanwhile and the turn is this run's again. */
+  takeAgain(): Promise<boolean> {
+    return this.renewed(() => this.store.endTurn(this.flightId, this.token));
+  }
+
+  /** Whether the run may post now; one renewal at a time for all its workers. */
+  async held(): Promise<boolean> {
+    if (Date.now() < this.leaseEnds - this.store.leaseMs / 2) return true;
+    this.renewing ??= this.renewed(() => this.store.renewTurn(this.flightId, this.token)).finally(() => (this.renewing = undefined));
+    return this.renewing;
+  }
+
+  private async renewed(call: () => Promise<boolean>): Promise<boolean> {
+    const asked = Date.now();
+    const held = await call();
+    this.leaseEnds = held ? asked + this.store.leaseMs : 0;
+    return held;
+  }
+}
+
 export class Broadcaster {
   constructor(
     private readonly store: LiveStore,
     private readonly connections: Connections,
-    // 50 connections at once: a post is mostly a wait on the @connections endpoint, and a change waits
-    // for the fan-out in progress before its own (16 at once gave p99 217 ms for 100 watchers, 50 gave
-    // 151-161 ms: docs/benchmarks.md).
-    private readonly options: BroadcastOptions = { concurrency: 50, batch: 500 },
+    private readonly options: BroadcastOptions = { concurrency: POSTS_AT_ONCE, batch: 500 },
   ) {}
 
   /** Sends the flight's new changes until none is left, or until `deadline` (then `handOver` starts another run). */
   async broadcast(flightId: string, deadline = Infinity, handOver: (flightId: string) => Promise<void> = async () => undefined): Promise<{ messages: number; gone: number }> {
     const totals = { messages: 0, gone: 0 };
-    const runToken = randomUUID();
-    await this.store.takeTurn(flightId, runToken);
+    const turn = new Turn(this.store, flightId);
+    if (!(await turn.take())) return totals;
     do {
       for (let sent = await this.store.lastSent(flightId); ; ) {
         if (Date.now() > deadline) {
-          await this.store.endTurn(flightId, runToken);
-          await handOver(flightId);
+          if (await this.store.passTurn(flightId, turn.token)) await handOver(flightId);
           return totals;
         }
         const entries = await this.store.changesSince(flightId, sent, this.options.batch);
@@ -56,24 +98,32 @@ export class Broadcaster {
         // The watchers are read after the changes: one who subscribed since has a snapshot at least this new.
         const watchers = await this.store.watchers(flightId, Date.now());
         const messages = coalesce(flightId, entries);
-        const gone = await this.fanOut(watchers, messages);
+        const { gone, lost } = await this.fanOut(watchers, messages, turn);
         await this.store.unwatch(flightId, gone);
         totals.messages += messages.length * (watchers.length - gone.length);
         totals.gone += gone.length;
         sent = entries.at(-1)!.version;
-        if (!(await this.store.markSent(flightId, runToken, sent))) return totals;
+        if (lost || !(await turn.markSent(sent))) return totals;
       }
-    } while (await this.store.endTurn(flightId, runToken));
+    } while (await turn.takeAgain());
     return totals;
   }
 
-  /** Sends the messages, in order, to each connection, `concurrency` connections at a time; answers those gone. */
-  private async fanOut(connectionIds: string[], messages: Parameters<Connections['send']>[1][]): Promise<string[]> {
+  /**
+   * Sends the messages, in order, to each connection, `concurrency` connections at a time, while the
+   * run holds its turn; answers the connections that are gone, and whether the turn was lost.
+   */
+  private async fanOut(connectionIds: string[], messages: Parameters<Connections['send']>[1][], turn: Turn): Promise<{ gone: string[]; lost: boolean }> {
     const gone: string[] = [];
+    let lost = false;
     const queue = [...connectionIds];
     const worker = async () => {
-      for (let id = queue.shift(); id !== undefined; id = queue.shift()) {
+      for (let id = queue.shift(); id !== undefined && !lost; id = queue.shift()) {
         for (const message of messages) {
+          if (!(await turn.held())) {
+            lost = true;
+            break;
+          }
           const outcome = await this.connections.send(id, message).catch((error: Error) => {
             // One connection's failure must not hold back the others; its next change reaches it.
             log.warn('could not send to a connection', { connectionId: id, error: error.message });
@@ -88,14 +138,13 @@ export class Broadcaster {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency, connectionIds.length) }, worker));
-    return gone;
+    return { gone, lost };
   }
 }
 
 observeAs('seats');
 const broadcaster = new Broadcaster(new LiveStore(redis()), apiGatewayConnections);
 
-/** Invoked asynchronously with the flight whose changes to send. */
 /** The time a run leaves itself to hand over before its function's timeout. */
 const HAND_OVER_MS = 5_000;
 

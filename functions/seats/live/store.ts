@@ -36,8 +36,24 @@ export type WatchStart =
 const WATCHED = 'live:watched';
 const ticketKey = (ticket: string) => `live:ticket:${createHash('sha256').update(ticket).digest('base64url')}`;
 const connectionKey = (connectionId: string) => `live:{conn:${connectionId}}:flights`;
-/** How long a broadcaster may go between two signs of life before another may take its flight. */
 const BROADCAST_LEASE_MS = 10_000;
+
+/**
+ * The broadcast flag's value while a broadcast is asked for and no run has taken it yet: the seat
+ * scripts (lua.ts, publish) and the sweep set it with NX, so a flag a run holds is never replaced.
+ */
+const ASKED = '1';
+
+/**
+ * KEYS: flag. ARGV: run token, lease. Takes the flight for a run when a broadcast is asked for or the
+ * flag has lapsed: 1. A flag that holds another run's token is that run's until its lease lapses: 0.
+ */
+const TAKE_TURN = `
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= '${ASKED}' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`;
 
 /** KEYS: flag, cursor. ARGV: run token, version, lease. Moves the cursor forward if the run still holds the flag: 1, else 0. */
 const MARK_SENT = `
@@ -47,9 +63,10 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `;
 
-/** KEYS: flag. ARGV: run token. Clears the flag if it is this run's. */
-const END_TURN = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+/** KEYS: flag. ARGV: run token, what to leave in its place ('' to clear it), lease. Lets go of the flag if it is this run's: 1, else 0. */
+const LET_GO = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
 return 1
 `;
 
@@ -91,15 +108,21 @@ export class LiveStore {
   private readonly subscribeScript: RedisScript;
   private readonly sweepScript: RedisScript;
   private readonly addSubscriptionScript: RedisScript;
+  private readonly takeTurnScript: RedisScript;
   private readonly markSentScript: RedisScript;
-  private readonly endTurnScript: RedisScript;
+  private readonly letGoScript: RedisScript;
 
-  constructor(private readonly redis: RedisClient) {
+  constructor(
+    private readonly redis: RedisClient,
+    /** How long a broadcaster may go between two signs of life before another may take its flight. */
+    readonly leaseMs = BROADCAST_LEASE_MS,
+  ) {
     this.subscribeScript = redisScript(redis, 'liveSubscribe', LIVE_SUBSCRIBE, SCRIPT_KEY_COUNT);
     this.sweepScript = redisScript(redis, 'liveSweep', LIVE_SWEEP, SCRIPT_KEY_COUNT);
     this.addSubscriptionScript = redisScript(redis, 'liveAddSubscription', ADD_SUBSCRIPTION, 1);
+    this.takeTurnScript = redisScript(redis, 'liveTakeTurn', TAKE_TURN, 1);
     this.markSentScript = redisScript(redis, 'liveMarkSent', MARK_SENT, 2);
-    this.endTurnScript = redisScript(redis, 'liveEndTurn', END_TURN, 1);
+    this.letGoScript = redisScript(redis, 'liveLetGo', LET_GO, 1);
   }
 
   /** A new single-use ticket; only its hash is stored. */
@@ -179,18 +202,33 @@ export class LiveStore {
   }
 
   /**
-   * Starts a broadcaster's turn on a flight: the flag (set by the change that asked for it) now holds
-   * this run's token. A second run of the same flight (a duplicate or retried invoke, a run that
-   * outlived its lease) takes it over, and the first stops at its next `markSent`.
+   * Starts a broadcaster's turn on a flight: true when the flag was asked for (or has lapsed) and now
+   * holds this run's token. False when another run holds it (a duplicate invoke, a change that asked
+   * while a hand-over was under way): that run looks for new changes before it lets go, so this one
+   * has nothing to do. Two runs never send for one flight at once, which is what keeps the order.
    */
-  async takeTurn(flightId: string, runToken: string): Promise<void> {
-    await this.redis.set(flightKeys(flightId).liveKick, runToken, 'PX', BROADCAST_LEASE_MS);
+  async takeTurn(flightId: string, runToken: string): Promise<boolean> {
+    return (await this.takeTurnScript([flightKeys(flightId).liveKick], [runToken, this.leaseMs])) === 1;
   }
 
   /** Records a broadcast up to `version` (never backwards) and renews the turn; false when the turn is no longer this run's. */
   async markSent(flightId: string, runToken: string, version: number): Promise<boolean> {
     const keys = flightKeys(flightId);
-    return (await this.markSentScript([keys.liveKick, keys.liveSent], [runToken, version, BROADCAST_LEASE_MS])) === 1;
+    return (await this.markSentScript([keys.liveKick, keys.liveSent], [runToken, version, this.leaseMs])) === 1;
+  }
+
+  /** Renews the turn without moving the cursor; false when the turn is no longer this run's. */
+  renewTurn(flightId: string, runToken: string): Promise<boolean> {
+    return this.markSent(flightId, runToken, 0);
+  }
+
+  /**
+   * Hands the turn to the next run (a broadcaster near its time limit): the flag goes back to asked,
+   * so the run invoked next takes it and no change asks for a second one meanwhile. False when the
+   * turn was no longer this run's.
+   */
+  async passTurn(flightId: string, runToken: string): Promise<boolean> {
+    return (await this.letGoScript([flightKeys(flightId).liveKick], [runToken, ASKED, this.leaseMs])) === 1;
   }
 
   /**
@@ -201,10 +239,10 @@ export class LiveStore {
    */
   async endTurn(flightId: string, runToken: string): Promise<boolean> {
     const keys = flightKeys(flightId);
-    await this.endTurnScript([keys.liveKick], [runToken]);
+    await this.letGoScript([keys.liveKick], [runToken, '', this.leaseMs]);
     const [next] = await this.changesSince(flightId, await this.lastSent(flightId), 1);
     if (!next) return false;
-    return (await this.redis.set(keys.liveKick, runToken, 'PX', BROADCAST_LEASE_MS, 'NX')) === 'OK';
+    return (await this.redis.set(keys.liveKick, runToken, 'PX', this.leaseMs, 'NX')) === 'OK';
   }
 
   /** The flights someone may still be watching. */
