@@ -79,6 +79,14 @@ local function ok(result)
   return cjson.encode(result)
 end
 
+-- The map changes after its migration (a dropped seat leaves it once freed, a held seat takes its new
+-- class or price): that is a map no client has fetched yet, so it gets a version of its own (once per
+-- script), and the seatmap message that tells the watchers to fetch it names a new version.
+local function map_changed_later()
+  if not map_changed then redis.call('HINCRBY', K_META, 'mapVersion', 1) end
+  map_changed = true
+end
+
 -- Frees the seats that still carry this marker; returns how many it freed. A freed seat that a
 -- migration dropped leaves the map now; one whose class or price a migration changed takes it now.
 local function free_seats(seats, marker)
@@ -89,14 +97,14 @@ local function free_seats(seats, marker)
       freed = freed + 1
       if redis.call('HDEL', K_RETIRED, seat) == 1 then
         redis.call('HDEL', K_MAP, seat)
-        map_changed = true
+        map_changed_later()
       else
         note_seat(seat, 'available')
         local pending = redis.call('HGET', K_PENDING, seat)
         if pending then
           redis.call('HSET', K_MAP, seat, pending)
           redis.call('HDEL', K_PENDING, seat)
-          map_changed = true
+          map_changed_later()
         end
       end
     end

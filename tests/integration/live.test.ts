@@ -149,6 +149,28 @@ it('a migration and a cancelled flight reach the watchers as seatmap and flight 
   expect(sent.get(watcher.connectionId)![1]).toEqual({ type: 'seatmap', flightId, seatMapVersion: 2 });
 });
 
+it('a dropped seat that leaves the map once it is freed makes a new map version, named in its own seatmap message', async () => {
+  const flightId = await newFlight(2);
+  const watcher = await watch(flightId);
+  const { connections, sent } = recordingConnections();
+  const broadcaster = new Broadcaster(live, connections);
+  const traveller = user();
+  const hold = await seats.hold(traveller, flightId, ['2A']);
+  await seats.applySeatMap(flightId, { fenceToken: 1, policy: 'keep', seatMap: seatMap(1) });
+  await broadcaster.broadcast(flightId);
+  await seats.release(traveller, hold.holdId);
+  await broadcaster.broadcast(flightId);
+
+  const view = await seats.seatMap(flightId);
+  expect(view.seatMapVersion).toBe(3);
+  expect(view.seats.map((s) => s.id)).not.toContain('2A');
+  expect(sent.get(watcher.connectionId)!.filter((m) => m.type === 'seatmap')).toEqual([
+    { type: 'seatmap', flightId, seatMapVersion: 2 },
+    { type: 'seatmap', flightId, seatMapVersion: 3 },
+  ]);
+  expect((await watch(flightId)).messages[0]).toMatchObject({ type: 'snapshot', seatMapVersion: 3 });
+});
+
 it('two runs of the broadcaster on one flight (a duplicate invoke) never send a watcher out of order', async () => {
   const flightId = await newFlight(3);
   const watcher = await watch(flightId);
