@@ -66,6 +66,12 @@ describe('every page passes axe (no serious or critical violations)', () => {
     await screenshot(anonymous.page, 'search');
   });
 
+  it('search without flights that day, with the nearest days offered', async () => {
+    await open(anonymous.page, `#/?origin=LHR&destination=JFK&date=2027-07-02`, 'Search flights', { reload: true });
+    await anonymous.page.getByRole('link', { name: /^Sunday, July 4: \d+ flights$/ }).waitFor();
+    await axeCheck(anonymous.page, 'search without flights that day');
+  });
+
   it('log in, with an error shown', async () => {
     await open(anonymous.page, '#/login', 'Log in', { reload: true });
     await axeCheck(anonymous.page, 'log in');

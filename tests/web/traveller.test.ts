@@ -446,6 +446,34 @@ describe('the traveller pages', () => {
     expect(await seatLabel(e.page, '1A')).toMatch(/^Seat 1A, economy, \$100\.00, available/);
   });
 
+  it('suggests the scheduled airports, offers the nearest days when a day has no flight, and shows times at each airport with its UTC offset', async () => {
+    // A route of its own, in January: Paris is at UTC+01:00, Toronto at UTC-05:00.
+    const flight = await createFlight({ origin: 'CDG', destination: 'YYZ', departureTime: '2027-01-20T09:05:00Z', arrivalTime: '2027-01-20T17:20:00Z' });
+    const g = await person();
+    await open(g.page, '#/', 'Search flights');
+    const from = g.page.getByLabel('From');
+    expect(await from.getAttribute('list')).toBe('airport-options');
+    const suggestion = (code: string) => g.page.locator(`#airport-options option[value="${code}"]`);
+    await until(async () => expect(await suggestion('YYZ').count()).toBe(1), { what: 'the airports as suggestions' });
+    expect(await suggestion('CDG').textContent()).toBe('Paris — Paris Charles de Gaulle Airport');
+
+    // The airport a code names is said under the field (its accessible description).
+    await from.fill('CDG');
+    await until(async () => expect(await g.page.locator(`#${await from.getAttribute('aria-describedby')}`).innerText()).toBe('Paris: Paris Charles de Gaulle Airport'), { what: "the origin's name" });
+    await g.page.getByLabel('To').fill('YYZ');
+    await g.page.getByLabel('Date').fill('2027-01-18');
+    await g.page.getByRole('button', { name: 'Search' }).click();
+
+    // Nothing on the 18th: the nearest days with flights are offered, and lead to them.
+    await until(async () => expect(await g.page.getByRole('main').innerText()).toContain('No flights from Paris (CDG) to Toronto (YYZ) on Monday, January 18.'), { what: 'the empty day' });
+    await g.page.getByRole('link', { name: 'Wednesday, January 20: 1 flight' }).click();
+    await g.page.getByRole('link', { name: `Choose seats on ${flight.flightNumber}` }).waitFor();
+    expect(decodeURIComponent(g.page.url())).toContain('#/?origin=CDG&destination=YYZ&date=2027-01-20');
+    const times = await g.page.getByRole('listitem').filter({ hasText: flight.flightNumber }).innerText();
+    expect(times).toMatch(/Departs Wed, Jan 20, 2027, 10:05 \(UTC\+01:00\) from Paris \(CDG\)/);
+    expect(times).toMatch(/Arrives Wed, Jan 20, 2027, 12:20 \(UTC-05:00\) in Toronto \(YYZ\)/);
+  });
+
   it('an anonymous visitor sees the live seat map and is asked to log in to hold, then comes back to the flight with the seats picked', async () => {
     const flight = await createFlight({ rows: 2 });
     const f = await person();

@@ -3,7 +3,7 @@ import { dateTime, h, money, show } from '../dom';
 import { ApiError } from '../errors';
 import type { Page } from '../router';
 import { act, requireLogin, showError, showMessage, twoStepAction } from '../ui';
-import { flightTimes } from './search';
+import { flightTimes } from '../airports';
 import type { Money } from '../money';
 import type { Flight, List } from '../types';
 

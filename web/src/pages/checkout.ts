@@ -8,7 +8,7 @@ import { stripeConfig, mountCard, type CardForm } from '../stripe';
 import type { Flight } from '../types';
 import { act, announce, requireLogin, showError, showMessage } from '../ui';
 import { forgetHold, ownHold, rememberHold, type OwnHold, type PendingPayment } from './holds';
-import { flightTimes } from './search';
+import { flightTimes } from '../airports';
 import { bySeat, classLabel, type Seat } from './seatmap';
 
 /**

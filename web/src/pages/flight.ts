@@ -6,7 +6,7 @@ import { navigate, type Cleanup, type Page } from '../router';
 import { session } from '../session';
 import { act, announce, clearMessages, showError, showMessage } from '../ui';
 import { forgetHold, keepPicked, ownHolds, rememberHold, takePicked, type OwnHold } from './holds';
-import { flightTimes } from './search';
+import { flightTimes } from '../airports';
 import type { Flight } from '../types';
 import { bySeat, classLabel, drawSeatMap, type DrawnSeat, type Seat, type SeatMap } from './seatmap';
 

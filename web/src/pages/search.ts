@@ -1,5 +1,6 @@
 import { api } from '../api';
-import { dateTime, field, h, show } from '../dom';
+import { airportName, flightTimes, loadAirports, type Airport } from '../airports';
+import { field, h, show } from '../dom';
 import { currentPath, navigate, type Page } from '../router';
 import type { Flight, List } from '../types';
 import { act, announce, onSubmit } from '../ui';
@@ -15,38 +16,58 @@ interface Query {
   date: string;
 }
 
+/** How far the "no flights that day" answer looks either side for the nearest days with flights (API.md: flexDays ≤ 3). */
+const NEAREST_DAYS = 3;
+
 /** A flight's status as words (never colour alone). */
-export function flightStatus(flight: Flight): HTMLElement {
+function flightStatus(flight: Flight): HTMLElement {
   return flight.status === 'cancelled'
     ? h('span', { class: 'badge cancelled' }, 'Cancelled')
     : h('span', { class: 'badge' }, 'Scheduled');
 }
 
-export function flightTimes(flight: Flight): HTMLElement {
-  return h(
-    'p',
-    {},
-    'Departs ',
-    h('time', { datetime: flight.departureTime }, dateTime(flight.departureTime)),
-    ' · Arrives ',
-    h('time', { datetime: flight.arrivalTime }, dateTime(flight.arrivalTime)),
-  );
-}
+const AIRPORT_OPTIONS = 'airport-options';
 
-function airportInput(name: string, value: string | undefined): HTMLInputElement {
+/**
+ * An airport code field with the scheduled airports as suggestions (a native datalist: announced and
+ * keyboard-operable in every browser), and under it, the airport the code names. Typing a city name
+ * finds its airport among the suggestions; a code the suggestions lack is still searched as it is.
+ */
+function airportField(label: string, name: string, value: string | undefined, known: Promise<Map<string, Airport>>): { input: HTMLInputElement; element: HTMLElement } {
   const input = h('input', {
     name,
     value,
     required: true,
+    list: AIRPORT_OPTIONS,
     pattern: '[A-Za-z]{3}',
-    maxlength: 3,
-    size: 5,
+    title: 'A 3-letter airport code such as LHR: type a city or a code and pick a suggestion',
+    size: 8,
     autocomplete: 'off',
     autocapitalize: 'characters',
     spellcheck: 'false',
   });
-  input.addEventListener('input', () => (input.value = input.value.toUpperCase()));
-  return input;
+  const element = field(label, input);
+  const hint = h('small', { id: `${input.id}-airport`, class: 'muted' });
+  input.setAttribute('aria-describedby', hint.id);
+  element.append(hint);
+  const describe = () =>
+    void known.then((airports) => {
+      const airport = airports.get(input.value.trim().toUpperCase());
+      show(hint, airport && airport.city !== airport.code ? `${airport.city}: ${airport.name}` : '');
+    });
+  input.addEventListener('input', describe);
+  // Once typed (not while: "Lon" is on its way to "London"), a code is shown in capitals.
+  input.addEventListener('change', () => {
+    if (/^[a-z]{3}$/i.test(input.value.trim())) input.value = input.value.trim().toUpperCase();
+  });
+  describe();
+  return { input, element };
+}
+
+function airportOptions(known: Promise<Map<string, Airport>>): HTMLDataListElement {
+  const list = h('datalist', { id: AIRPORT_OPTIONS });
+  void known.then((airports) => show(list, [...airports.values()].map((a) => h('option', { value: a.code }, `${a.city} — ${a.name}`))));
+  return list;
 }
 
 function flightCard(flight: Flight): HTMLElement {
@@ -60,17 +81,47 @@ function flightCard(flight: Flight): HTMLElement {
   );
 }
 
-function fetchFlights(query: Query, cursor?: string): Promise<List<Flight>> {
-  const search = new URLSearchParams({ ...query, ...(cursor ? { cursor } : {}) });
+function fetchFlights(query: Query, options: { cursor?: string; flexDays?: number } = {}): Promise<List<Flight>> {
+  const search = new URLSearchParams({ ...query, ...(options.cursor ? { cursor: options.cursor } : {}), ...(options.flexDays ? { flexDays: String(options.flexDays), limit: '100' } : {}) });
   return api<List<Flight>>('GET', `/flights?${search}`, { auth: false });
+}
+
+const longDay = (day: string) => new Intl.DateTimeFormat('en', { timeZone: 'UTC', weekday: 'long', month: 'long', day: 'numeric' }).format(new Date(`${day}T00:00:00Z`));
+const dayDistance = (a: string, b: string) => Math.abs(Date.parse(a) - Date.parse(b)) / 86_400_000;
+
+/**
+ * The days near `date` that have flights (one search with flexDays), nearest first, each a link that
+ * searches that day: a traveller whose day has no flight sees at once which days do.
+ */
+async function nearestDays(query: Query): Promise<HTMLElement> {
+  const around = await fetchFlights(query, { flexDays: NEAREST_DAYS });
+  const counts = new Map<string, number>();
+  // The API's `date` is the UTC day of departure, so the days are counted the same way.
+  for (const day of around.items.map((flight) => flight.departureTime.slice(0, 10))) counts.set(day, (counts.get(day) ?? 0) + 1);
+  const days = [...counts.keys()].sort((a, b) => dayDistance(a, query.date) - dayDistance(b, query.date) || a.localeCompare(b));
+  if (days.length === 0) return h('p', {}, `None within ${NEAREST_DAYS} days either side either.`);
+  return h(
+    'div',
+    {},
+    h('p', {}, 'The nearest days with flights:'),
+    h(
+      'ul',
+      { class: 'nearest-days' },
+      days.map((day) => {
+        const count = counts.get(day)!;
+        return h('li', {}, h('a', { href: `#/?${new URLSearchParams({ ...query, date: day })}` }, `${longDay(day)}: ${count} flight${count === 1 ? '' : 's'}`));
+      }),
+    ),
+  );
 }
 
 async function search(results: HTMLElement, query: Query): Promise<void> {
   show(results, h('h2', {}, 'Results'), h('p', { class: 'muted' }, 'Searching…'));
   const first = await fetchFlights(query);
   if (first.items.length === 0) {
-    show(results, h('h2', {}, 'Results'), h('p', {}, `No flights from ${query.origin} to ${query.destination} on ${query.date}.`));
-    announce('No flights found.');
+    const known = await loadAirports();
+    show(results, h('h2', {}, 'Results'), h('p', {}, `No flights from ${airportName(query.origin, known)} to ${airportName(query.destination, known)} on ${longDay(query.date)}.`), await nearestDays(query));
+    announce('No flights found that day.');
     return;
   }
   const list = h('ul', { class: 'cards' }, first.items.map(flightCard));
@@ -79,7 +130,7 @@ async function search(results: HTMLElement, query: Query): Promise<void> {
   more.hidden = !cursor;
   more.addEventListener('click', () =>
     void act(more, async () => {
-      const page = await fetchFlights(query, cursor ?? undefined);
+      const page = await fetchFlights(query, { cursor: cursor ?? undefined });
       const cards = page.items.map(flightCard);
       list.append(...cards);
       cursor = page.nextCursor;
@@ -93,15 +144,18 @@ async function search(results: HTMLElement, query: Query): Promise<void> {
 }
 
 export const searchPage: Page = (main, params) => {
-  const origin = airportInput('origin', params.origin);
-  const destination = airportInput('destination', params.destination);
+  const known = loadAirports();
+  const from = airportField('From', 'origin', params.origin, known);
+  const to = airportField('To', 'destination', params.destination, known);
+  const [origin, destination] = [from.input, to.input];
   const date = h('input', { type: 'date', name: 'date', required: true, value: params.date ?? new Date().toISOString().slice(0, 10) });
   const results = h('section');
   const form = h(
     'form',
     { class: 'inline', role: 'search', 'aria-label': 'Flights' },
-    field('From', origin),
-    field('To', destination),
+    from.element,
+    to.element,
+    airportOptions(known),
     field('Date', date),
     h('button', { type: 'submit' }, 'Search'),
   );
