@@ -169,7 +169,7 @@ const CONCURRENCY = 8;
  * says the seeding began, and flights already there (FLIGHT_EXISTS) are skipped. Answers a line for
  * the launcher to print.
  */
-export async function seedSampleData(now = new Date()): Promise<string> {
+export async function seedSampleData({ now = new Date(), days = DAYS }: { now?: Date; days?: number } = {}): Promise<string> {
   // Loaded here, not by the launcher that imports this file: they run in the child (startSampleData).
   const { config } = await import('../lib/config');
   const { dynamo } = await import('../lib/clients/dynamo');
@@ -184,14 +184,14 @@ export async function seedSampleData(now = new Date()): Promise<string> {
   const table = config('dynamo').FLIGHTS_TABLE;
   const db = dynamo();
   const marker = (await db.get({ TableName: table, Key: MARKER, ConsistentRead: true })).Item;
-  if (marker?.finishedAt) return `kept the sample schedule seeded on ${String(marker.startedAt).slice(0, 10)} (${DAYS} days from then)`;
+  if (marker?.finishedAt) return `kept the sample schedule seeded on ${String(marker.startedAt).slice(0, 10)}`;
   if (!marker) {
     if ((await db.scan({ TableName: table, Limit: 1 })).Items.length > 0) return 'none added: the database already holds flights';
     await db.put({ TableName: table, Item: { ...MARKER, startedAt: now.toISOString() }, ConditionExpression: 'attribute_not_exists(pk)' });
   }
   const seats = new SeatService(new RedisSeatStore(redis()), config('seats').HOLD_TTL_SECONDS * 1000);
   const flights = new FlightService(new DynamoFlightStore(db, table), seatsInProcess(seats));
-  const schedule = sampleSchedule(now);
+  const schedule = sampleSchedule(now, days);
   const started = Date.now();
   const pending = schedule.values();
   let created = 0;
@@ -209,7 +209,7 @@ export async function seedSampleData(now = new Date()): Promise<string> {
   );
   await db.update({ TableName: table, Key: MARKER, UpdateExpression: 'SET finishedAt = :at', ExpressionAttributeValues: { ':at': new Date().toISOString() } });
   const airports = new Set(schedule.flatMap((f) => [f.origin, f.destination])).size;
-  return `${created} flights on ${2 * ROUTES.length} routes between ${airports} airports, ${DAYS} days from ${now.toISOString().slice(0, 10)} (${((Date.now() - started) / 1000).toFixed(1)} s; SAMPLE_DATA=false leaves it out)`;
+  return `${created} flights on ${new Set(schedule.map((f) => `${f.origin}-${f.destination}`)).size} routes between ${airports} airports, ${days} days from ${now.toISOString().slice(0, 10)} (${((Date.now() - started) / 1000).toFixed(1)} s; SAMPLE_DATA=false leaves it out)`;
 }
 
 /**
