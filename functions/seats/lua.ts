@@ -43,9 +43,23 @@ local function note_seat(seat, status, expires_at_ms)
   changed_seats[seat] = {seat = seat, status = status, expiresAtMs = expires_at_ms}
 end
 
+-- Notes which primary makes the flight's versions from next_version on. Its replication id changes
+-- when a replica takes over (or the server restarts), and a replica that took over after a failover
+-- may not have the last versions its old primary made, so it makes those versions again with other
+-- changes; primaryFrom says from where a watcher's version may be one of those (functions/seats/live).
+local function note_primary(next_version)
+  local id = string.match(redis.call('INFO', 'replication'), 'master_replid:(%w+)')
+  local known = redis.call('HGET', K_META, 'primary')
+  if id and id ~= known then
+    redis.call('HSET', K_META, 'primary', id)
+    if known then redis.call('HSET', K_META, 'primaryFrom', next_version) end
+  end
+end
+
 -- Appends this run's changes to the stream (once); true when a broadcast should be asked for.
 local function publish()
   if not changes_from then return false end
+  note_primary(changes_from)
   local seats = {}
   for _, seat in ipairs(changed_order) do seats[#seats + 1] = changed_seats[seat] end
   local version = redis.call('HGET', K_META, 'version')
@@ -577,15 +591,24 @@ return {redis.call('HGETALL', K_META), redis.call('HGETALL', K_MAP), redis.call(
   redis.call('HKEYS', K_RETIRED), redis.call('HGETALL', K_HELDBY), holds_expired, kick and 1 or 0}
 `;
 
+/** A snapshot answer of the live seat map scripts: the flight's seat statuses at its version (in the script's atomic step). */
+const LIVE_SNAPSHOT_ANSWER = `
+local function snapshot_answer(version, kick)
+  return {'snapshot', version, tonumber(redis.call('HGET', K_META, 'mapVersion')), redis.call('HKEYS', K_MAP), redis.call('HGETALL', K_STATE),
+    redis.call('ZRANGE', K_HOLDEXP, 0, -1, 'WITHSCORES'), kick}
+end
+`;
+
 /**
  * ARGV: connection id, until when its subscription lasts (ms), the version the watcher has ('' for
  * none). Live seat maps (functions/seats/live): adds the watcher, makes sure the flight has a broadcast
  * cursor from now on, and answers in one snapshot of the flight either the changes since that version
- * (when the stream still holds every one of them) or the seat statuses:
+ * (when the stream still holds every one of them, and none may repeat a version a failed primary
+ * made) or the seat statuses:
  *   {'changes', version, entries, kick} | {'snapshot', version, mapVersion, seat ids, state, hold expiries, kick}
  * or false for a flight that does not exist.
  */
-export const LIVE_SUBSCRIBE = `${PRELUDE}
+export const LIVE_SUBSCRIBE = `${PRELUDE}${LIVE_SNAPSHOT_ANSWER}
 if not flight_status() then return false end
 reclaim(now_ms())
 local kick = publish() and 1 or 0
@@ -593,16 +616,33 @@ redis.call('ZADD', K_WATCHERS, ARGV[2], ARGV[1])
 redis.call('PEXPIREAT', K_WATCHERS, ARGV[2], 'GT')
 redis.call('PEXPIREAT', K_WATCHERS, ARGV[2], 'NX')
 local version = tonumber(redis.call('HGET', K_META, 'version'))
+note_primary(version + 1)
 redis.call('SET', K_SENT, version, 'NX', 'PX', RETAIN_MS)
 local since = tonumber(ARGV[3])
-if since and since <= version then
+-- A version from the one a new primary started at on may be one its predecessor made with other
+-- changes and lost; while the stream reaches back to that start, such a watcher gets a snapshot.
+local reused_from = tonumber(redis.call('HGET', K_META, 'primaryFrom') or '')
+local oldest = redis.call('XRANGE', K_CHANGES, '-', '+', 'COUNT', 1)[1]
+local suspect = since and reused_from and since >= reused_from and oldest and tonumber(string.match(oldest[1], '^%d+')) <= reused_from
+if since and since <= version and not suspect then
   local entries = redis.call('XRANGE', K_CHANGES, (since + 1) .. '-0', '+')
   local first = entries[1]
   -- Complete when nothing happened since, or when the first change kept starts right after it.
   if since == version or (first and tonumber(first[2][2]) <= since + 1) then return {'changes', version, entries, kick} end
 end
-return {'snapshot', version, tonumber(redis.call('HGET', K_META, 'mapVersion')), redis.call('HKEYS', K_MAP), redis.call('HGETALL', K_STATE),
-  redis.call('ZRANGE', K_HOLDEXP, 0, -1, 'WITHSCORES'), kick}
+return snapshot_answer(version, kick)
+`;
+
+/**
+ * No ARGV. The seat statuses of a watched flight for the broadcaster, as a subscribe answers them: for
+ * a connection whose last post failed, and for every watcher when a failover may have made versions
+ * again. Reclaims expired holds first (their change goes out with the next run).
+ */
+export const LIVE_SNAPSHOT = `${PRELUDE}${LIVE_SNAPSHOT_ANSWER}
+if not flight_status() then return false end
+reclaim(now_ms())
+local kick = publish() and 1 or 0
+return snapshot_answer(tonumber(redis.call('HGET', K_META, 'version')), kick)
 `;
 
 /**

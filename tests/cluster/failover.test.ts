@@ -15,6 +15,11 @@ import { askCluster, clusterNodes } from '../support/redis-cluster';
 import { ON_SALE_DEPARTURE, seatMap, testFlightId } from '../support/seats';
 import type { SeatService } from '../../functions/seats/service';
 import { checkoutFor, payingSeatService } from '../support/checkout';
+import { Broadcaster } from '../../functions/seats/live/broadcaster';
+import type { Connections } from '../../functions/seats/live/connections';
+import type { ServerMessage } from '../../functions/seats/live/messages';
+import { LiveStore } from '../../functions/seats/live/store';
+import Redis from 'ioredis';
 
 /**
  * The seats store on a Redis Cluster of its own (the other cluster tests share theirs, which must stay
@@ -25,6 +30,8 @@ import { checkoutFor, payingSeatService } from '../support/checkout';
  *   killed with SIGKILL. Its replica is promoted; calls meanwhile fail as 503 (a dependency failure,
  *   never an internal error) within 3 s; writes succeed again within 10 s with nothing restarted; every
  *   booking that was answered is still there afterwards and the audit is ok.
+ * - Live seat maps through a failover that loses a change the watchers were sent: the new primary makes
+ *   that version again with another change, and the watchers get a snapshot instead of skipping it.
  */
 
 jest.setTimeout(180_000);
@@ -47,6 +54,17 @@ async function ownersOf(key: string): Promise<{ primary: number; replica?: numbe
   const primary = nodes.find((node) => node.primary && !node.failed && node.slots.some(([from, to]) => slot >= from && slot <= to))!;
   const replica = nodes.find((node) => node.primaryId === primary.id && !node.failed);
   return { primary: primary.port, replica: replica?.port };
+}
+
+/** Restarts a killed node and waits until it has rejoined as a replica (of the one promoted in its place), leaving the cluster whole. */
+async function restartAsReplica(port: number): Promise<void> {
+  await stack.control('redis', port).restart();
+  for (let tries = 0; tries < 50; tries += 1) {
+    const node = (await topology()).find((n) => n.port === port);
+    if (node && !node.primary && !node.failed) return;
+    await sleep(200);
+  }
+  throw new Error(`node ${port} did not rejoin as a replica`);
 }
 
 const user = (): Caller => ({ userId: randomUUID(), role: 'user', email: '' });
@@ -197,11 +215,92 @@ it('failover drill: kill -9 the primary of a flight under load; 503s within 3 s,
   expect(audit).toMatchObject({ ok: true, problems: [] });
 
   // The killed node comes back as a replica of the promoted one.
-  await stack.control('redis', victim).restart();
-  for (let tries = 0; tries < 50; tries += 1) {
-    const node = (await topology()).find((n) => n.port === victim);
-    if (node && !node.primary && !node.failed) return;
-    await sleep(200);
+  await restartAsReplica(victim);
+});
+
+/** A node's own answer to a command, on a plain connection to it (a replica answers reads once told READONLY). */
+async function askNode<T>(port: number, ...command: [string, ...(string | number)[]]): Promise<T> {
+  const client = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 0, lazyConnect: true });
+  try {
+    await client.connect();
+    await client.call('READONLY');
+    return (await client.call(...command)) as T;
+  } finally {
+    client.disconnect();
   }
-  throw new Error(`node ${victim} did not rejoin as a replica`);
+}
+
+it('a failover that loses a change the watchers were sent: the new primary makes that version again, and the watchers get a snapshot', async () => {
+  const live = new LiveStore(redis());
+  const flightId = await newFlight(1);
+  const keys = flightKeys(flightId);
+  const { primary, replica } = await ownersOf(keys.meta);
+  const sent: ServerMessage[] = [];
+  const connections: Connections = {
+    async send(_id, message) {
+      sent.push(message);
+      return 'sent';
+    },
+  };
+  const broadcaster = new Broadcaster(live, connections);
+  const start = (await live.watch(flightId, 'watcher', Date.now() + 600_000))!;
+  expect(start.kind).toBe('snapshot');
+  const messages: ServerMessage[] = [{ type: 'snapshot', flightId, version: start.version, seatMapVersion: 1, seats: (start as { seats: { id: string; status: string }[] }).seats }];
+
+  await seats.hold(user(), flightId, ['1A']);
+  await broadcaster.broadcast(flightId);
+  const kept = (await seats.seatMap(flightId)).version;
+  // The replica has all of that (the change and the broadcast's cursor) before it is cut off.
+  while (Number(await askNode<string | null>(replica!, 'GET', keys.liveSent)) !== kept) await sleep(50);
+
+  // Frozen, and its link cut by the primary: the next change reaches no replica (a frozen one would still find it in its socket).
+  stack.control('redis', replica).kill('SIGSTOP');
+  try {
+    await askNode(primary, 'CLIENT', 'KILL', 'TYPE', 'replica');
+    await seats.hold(user(), flightId, ['1B']);
+    await broadcaster.broadcast(flightId);
+  } finally {
+    stack.control('redis', primary).kill('SIGKILL');
+    stack.control('redis', replica).kill('SIGCONT');
+  }
+  const lost = kept + 1;
+  expect(sent.at(-1)).toMatchObject({ type: 'seats', version: lost, changes: [{ seat: '1B', status: 'held' }] });
+
+  // The replica takes over without 1B; its next change is made as version `lost` again.
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await seats.hold(user(), flightId, ['1C']);
+      break;
+    } catch (error) {
+      // Taken: an attempt whose answer was lost in the failover made the hold.
+      if (error instanceof AppError && error.code === 'SEAT_UNAVAILABLE') break;
+      if (!isDependencyUnavailable(error) || Date.now() > deadline) throw error;
+      await sleep(200);
+    }
+  }
+  const view = await seats.seatMap(flightId);
+  expect(view.version).toBe(lost);
+  expect(view.seats.find((s) => s.id === '1B')!.status).toBe('available');
+  await broadcaster.broadcast(flightId);
+
+  // The watcher's map, applied as API.md tells a client to (a snapshot replaces, a run at or below its version is skipped).
+  const folded = new Map<string, string>();
+  let version = -1;
+  for (const message of [...messages, ...sent]) {
+    if (message.type === 'snapshot') {
+      folded.clear();
+      for (const seat of message.seats) folded.set(seat.id, seat.status);
+      version = message.version;
+    } else if (message.type === 'seats' && message.version > version) {
+      for (const change of message.changes) folded.set(change.seat, change.status);
+      version = message.version;
+    }
+  }
+  expect(Object.fromEntries(folded)).toEqual(Object.fromEntries(view.seats.map((s) => [s.id, s.status])));
+  expect(sent.at(-1)).toMatchObject({ type: 'snapshot', version: lost });
+  // A watcher that comes back with the lost version gets a snapshot, not "nothing since".
+  expect((await live.watch(flightId, 'back', Date.now() + 600_000, lost))!.kind).toBe('snapshot');
+
+  await restartAsReplica(primary);
 });

@@ -273,6 +273,38 @@ it('connections that are gone (410) are forgotten; the others still get the chan
   expect(await live.watchers(flightId, Date.now())).toEqual([stays.connectionId]);
 });
 
+it('a connection whose post failed (not 410) is owed a snapshot: the next run sends it, asked for by the sweep on a quiet flight', async () => {
+  const flightId = await newFlight(1);
+  const [flaky, steady] = [await watch(flightId), await watch(flightId)];
+  const failing = new Set<string>([flaky.connectionId]);
+  const { connections: recording, sent } = recordingConnections();
+  const connections: Connections = {
+    async send(id, message) {
+      if (failing.has(id)) throw new Error('@connections answered 500');
+      return recording.send(id, message);
+    },
+  };
+  const broadcaster = new Broadcaster(live, connections);
+  await seats.hold(user(), flightId, ['1A']);
+  await broadcaster.broadcast(flightId);
+  expect(sent.get(flaky.connectionId)).toBeUndefined();
+
+  failing.clear();
+  const swept: string[] = [];
+  await sweepWatchedFlights(live, async (id) => void swept.push(id));
+  expect(swept).toContain(flightId); // nothing changed since, yet a run is asked for
+  await broadcaster.broadcast(flightId);
+  const view = await seats.seatMap(flightId);
+  expect(sent.get(flaky.connectionId)).toEqual([expect.objectContaining({ type: 'snapshot', version: view.version })]);
+  expect(runVersions(sent.get(steady.connectionId))).toEqual([view.version]); // the others are not sent it again
+  for (const watcher of [flaky, steady]) {
+    expect(Object.fromEntries(fold([...watcher.messages, ...sent.get(watcher.connectionId)!]).state)).toEqual(Object.fromEntries(view.seats.map((s) => [s.id, s.status])));
+  }
+  swept.length = 0;
+  await sweepWatchedFlights(live, async (id) => void swept.push(id));
+  expect(swept).not.toContain(flightId); // the debt is settled
+});
+
 it('a connection watches at most the limit; tickets work once and only while fresh', async () => {
   const connectionId = randomUUID();
   for (let i = 0; i < 3; i += 1) expect(await live.addSubscription(connectionId, `fl-${i}`, 3, 60_000)).toBe(true);

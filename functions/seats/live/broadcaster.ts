@@ -8,7 +8,7 @@ import { triggeredFunction } from '../../../lib/triggers';
 import * as z from '../../../lib/validation';
 import { apiGatewayConnections, POSTS_AT_ONCE, type Connections } from './connections';
 import { kickBroadcast } from './kick';
-import { coalesce } from './messages';
+import { coalesce, snapshotMessage, type ServerMessage } from './messages';
 import { LiveStore } from './store';
 
 /**
@@ -87,58 +87,74 @@ export class Broadcaster {
     const totals = { messages: 0, gone: 0 };
     const turn = new Turn(this.store, flightId);
     if (!(await turn.take())) return totals;
+    // Connections whose post failed in this run: owed a snapshot, which the next run (the next change,
+    // or the sweep within its minute) tries, so a connection that keeps failing cannot keep a run going.
+    const failedNow = new Set<string>();
     do {
       for (let sent = await this.store.lastSent(flightId); ; ) {
         if (Date.now() > deadline) {
           if (await this.store.passTurn(flightId, turn.token)) await handOver(flightId);
           return totals;
         }
-        const entries = await this.store.changesSince(flightId, sent, this.options.batch);
-        if (entries.length === 0) break;
-        // The watchers are read after the changes: one who subscribed since has a snapshot at least this new.
-        const watchers = await this.store.watchers(flightId, Date.now());
-        const messages = coalesce(flightId, entries);
-        const { gone, lost } = await this.fanOut(watchers, messages, turn);
-        await this.store.unwatch(flightId, gone);
-        totals.messages += messages.length * (watchers.length - gone.length);
-        totals.gone += gone.length;
-        sent = entries.at(-1)!.version;
-        if (lost || !(await turn.markSent(sent))) return totals;
+        // The watchers are read after the changes (one connection, in order): one who subscribed since has a snapshot at least this new.
+        const [entries, watchers, owed, reusedFrom] = await Promise.all([
+          this.store.changesSince(flightId, sent, this.options.batch),
+          this.store.watchers(flightId, Date.now()),
+          this.store.owed(flightId),
+          this.store.reusedFrom(flightId),
+        ]);
+        const last = entries.at(-1)?.version ?? sent;
+        // A run into the versions a new primary made after a failover: they may repeat versions sent
+        // before it with other changes (lost with the old primary), which watchers would skip as seen.
+        const failedOver = reusedFrom !== undefined && sent < reusedFrom && reusedFrom <= last;
+        const watching = new Set(watchers);
+        const resync = new Set(failedOver ? watchers : owed.filter((id) => watching.has(id) && !failedNow.has(id)));
+        if (entries.length === 0 && resync.size === 0) break;
+        const snapshot = resync.size > 0 ? await this.store.snapshot(flightId) : undefined;
+        const run = entries.length > 0 ? coalesce(flightId, entries) : [];
+        const caughtUp = snapshot ? [snapshotMessage(flightId, snapshot)] : [];
+        const outcome = await this.fanOut(watchers, (id) => (resync.has(id) ? caughtUp : run), turn);
+        await this.store.unwatch(flightId, outcome.gone);
+        for (const id of outcome.failed) failedNow.add(id);
+        const settled = owed.filter((id) => outcome.delivered.has(id) || outcome.gone.includes(id) || !watching.has(id));
+        await this.store.settleOwed(flightId, outcome.failed, settled);
+        totals.messages += outcome.messages;
+        totals.gone += outcome.gone.length;
+        if (outcome.lost) return totals;
+        sent = failedOver && snapshot ? Math.max(last, snapshot.version) : last;
+        if (!(await turn.markSent(sent))) return totals;
       }
     } while (await turn.takeAgain());
     return totals;
   }
 
   /**
-   * Sends the messages, in order, to each connection, `concurrency` connections at a time, while the
-   * run holds its turn; answers the connections that are gone, and whether the turn was lost.
+   * Sends each connection its messages, in order, `concurrency` connections at a time, while the run
+   * holds its turn. Answers the connections that are gone (410), those whose post failed otherwise,
+   * those that got all theirs, how many messages went, and whether the turn was lost.
    */
-  private async fanOut(connectionIds: string[], messages: Parameters<Connections['send']>[1][], turn: Turn): Promise<{ gone: string[]; lost: boolean }> {
-    const gone: string[] = [];
-    let lost = false;
+  private async fanOut(connectionIds: string[], messagesFor: (connectionId: string) => ServerMessage[], turn: Turn) {
+    const outcome = { gone: [] as string[], failed: [] as string[], delivered: new Set<string>(), messages: 0, lost: false };
     const queue = [...connectionIds];
-    const worker = async () => {
-      for (let id = queue.shift(); id !== undefined && !lost; id = queue.shift()) {
-        for (const message of messages) {
-          if (!(await turn.held())) {
-            lost = true;
-            break;
-          }
-          const outcome = await this.connections.send(id, message).catch((error: Error) => {
-            // One connection's failure must not hold back the others; its next change reaches it.
-            log.warn('could not send to a connection', { connectionId: id, error: error.message });
-            return 'failed' as const;
-          });
-          if (outcome === 'gone') {
-            gone.push(id);
-            break;
-          }
-          if (outcome === 'failed') break;
-        }
+    const send = async (id: string) => {
+      for (const message of messagesFor(id)) {
+        if (!(await turn.held())) return void (outcome.lost = true);
+        const result = await this.connections.send(id, message).catch((error: Error) => {
+          // One connection's failure must not hold back the others; it is owed a snapshot.
+          log.warn('could not send to a connection', { connectionId: id, error: error.message });
+          return 'failed' as const;
+        });
+        if (result === 'gone') return void outcome.gone.push(id);
+        if (result === 'failed') return void outcome.failed.push(id);
+        outcome.messages += 1;
       }
+      outcome.delivered.add(id);
+    };
+    const worker = async () => {
+      for (let id = queue.shift(); id !== undefined && !outcome.lost; id = queue.shift()) await send(id);
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency, connectionIds.length) }, worker));
-    return { gone, lost };
+    return outcome;
   }
 }
 

@@ -1,6 +1,6 @@
 import * as z from '../../../lib/validation';
 import { flightId } from '../../../lib/ids';
-import type { ChangeEntry, SeatChange, WatchStart } from './store';
+import type { ChangeEntry, SeatChange, Snapshot, WatchStart } from './store';
 
 /**
  * The WebSocket messages (API.md, "Live seat maps"; docs/asyncapi.yaml). Clients send `subscribe` and
@@ -54,9 +54,12 @@ export function coalesce(flight: string, entries: ChangeEntry[]): ServerMessage[
   return messages;
 }
 
+/** Every seat's status at a version: a watcher replaces what it had with it, whatever its version was. */
+export const snapshotMessage = (flight: string, { version, seatMapVersion, seats }: Snapshot): ServerMessage => ({ type: 'snapshot', flightId: flight, version, seatMapVersion, seats });
+
 /** Where a new watcher starts: the snapshot, or the changes since its version (nothing changed: an empty run). */
 export function startMessages(flight: string, start: WatchStart, sinceVersion?: number): ServerMessage[] {
-  if (start.kind === 'snapshot') return [{ type: 'snapshot', flightId: flight, version: start.version, seatMapVersion: start.seatMapVersion, seats: start.seats }];
+  if (start.kind === 'snapshot') return [snapshotMessage(flight, start)];
   if (start.entries.length === 0) return [{ type: 'seats', flightId: flight, fromVersion: sinceVersion! + 1, version: start.version, changes: [] }];
   return coalesce(flight, start.entries);
 }

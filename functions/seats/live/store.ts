@@ -1,13 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { redisScript, type RedisClient, type RedisScript } from '../../../lib/clients/redis';
 import { flightKeys, SCRIPT_KEY_COUNT, scriptKeys } from '../keys';
-import { LIVE_SUBSCRIBE, LIVE_SWEEP } from '../lua';
+import { LIVE_SNAPSHOT, LIVE_SUBSCRIBE, LIVE_SWEEP } from '../lua';
 import type { SeatStatus } from '../model';
 
 /**
  * Live seat maps' state in the seats Redis. A flight's side lives in its slot (keys.ts: the change
- * stream the seat scripts append to, its watchers, the broadcast cursor and flag); the rest is one key
- * each:
+ * stream the seat scripts append to, its watchers, the broadcast cursor and flag; and, only the
+ * broadcaster's, `seats:{flight:ID}:live-owed`, a SET of the connections owed a snapshot because a post
+ * to them failed); the rest is one key each:
  *   live:ticket:<sha256 of ticket>   STRING  {userId?}, 60 s, taken once by the $connect authorizer
  *   live:{conn:ID}:flights           SET     the flights a connection watches (at most 10)
  *   live:watched                     ZSET    flight id → until when someone may watch it (the sweep's list)
@@ -29,13 +30,22 @@ export interface ChangeEntry {
   flightStatus?: 'cancelled';
 }
 
-export type WatchStart =
-  | { kind: 'changes'; version: number; entries: ChangeEntry[]; kick: boolean }
-  | { kind: 'snapshot'; version: number; seatMapVersion: number; seats: { id: string; status: SeatStatus; expiresAt?: string }[]; kick: boolean };
+export interface Snapshot {
+  kind: 'snapshot';
+  version: number;
+  seatMapVersion: number;
+  seats: { id: string; status: SeatStatus; expiresAt?: string }[];
+  kick: boolean;
+}
+
+export type WatchStart = { kind: 'changes'; version: number; entries: ChangeEntry[]; kick: boolean } | Snapshot;
 
 const WATCHED = 'live:watched';
 const ticketKey = (ticket: string) => `live:ticket:${createHash('sha256').update(ticket).digest('base64url')}`;
 const connectionKey = (connectionId: string) => `live:{conn:${connectionId}}:flights`;
+const owedKey = (flightId: string) => `seats:{flight:${flightId}}:live-owed`;
+/** API Gateway closes a WebSocket after 2 hours, so no debt to a connection outlives that. */
+const OWED_MS = 2 * 3600 * 1000;
 const BROADCAST_LEASE_MS = 10_000;
 
 /**
@@ -68,6 +78,12 @@ const LET_GO = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end
 return 1
+`;
+
+/** KEYS: owed, flag. ARGV: lease. Asks for a broadcast when connections are owed a snapshot and none is asked for or running: 1. */
+const ASK_IF_OWED = `
+if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('SET', KEYS[2], '${ASKED}', 'NX', 'PX', ARGV[1]) then return 1 end
+return 0
 `;
 
 /** Adds a flight to a connection's set unless that would pass the limit: 1 added or there already, 0 full. */
@@ -104,8 +120,25 @@ function toChangeEntry([id, fields]: StreamEntry): ChangeEntry {
   };
 }
 
+/** A snapshot answer of the live scripts (lua.ts, LIVE_SNAPSHOT_ANSWER) as seat statuses. */
+function toSnapshot(result: unknown[]): Snapshot {
+  const [, version, seatMapVersion, seatIds, state, expiries, kick] = result as [string, number, number, string[], string[], string[], number];
+  const markers = new Map(pairs(state));
+  const holdExpiries = new Map(pairs(expiries).map(([holdId, ms]) => [holdId, new Date(Number(ms)).toISOString()]));
+  const seats = seatIds.map((id) => {
+    const marker = markers.get(id);
+    if (!marker) return { id, status: 'available' as const };
+    if (marker.startsWith('B:')) return { id, status: 'booked' as const };
+    const expiresAt = holdExpiries.get(marker.slice(2));
+    return { id, status: 'held' as const, ...(expiresAt ? { expiresAt } : {}) };
+  });
+  return { kind: 'snapshot', version, seatMapVersion, seats, kick: kick === 1 };
+}
+
 export class LiveStore {
   private readonly subscribeScript: RedisScript;
+  private readonly snapshotScript: RedisScript;
+  private readonly askIfOwedScript: RedisScript;
   private readonly sweepScript: RedisScript;
   private readonly addSubscriptionScript: RedisScript;
   private readonly takeTurnScript: RedisScript;
@@ -118,6 +151,8 @@ export class LiveStore {
     readonly leaseMs = BROADCAST_LEASE_MS,
   ) {
     this.subscribeScript = redisScript(redis, 'liveSubscribe', LIVE_SUBSCRIBE, SCRIPT_KEY_COUNT);
+    this.snapshotScript = redisScript(redis, 'liveSnapshot', LIVE_SNAPSHOT, SCRIPT_KEY_COUNT);
+    this.askIfOwedScript = redisScript(redis, 'liveAskIfOwed', ASK_IF_OWED, 2);
     this.sweepScript = redisScript(redis, 'liveSweep', LIVE_SWEEP, SCRIPT_KEY_COUNT);
     this.addSubscriptionScript = redisScript(redis, 'liveAddSubscription', ADD_SUBSCRIPTION, 1);
     this.takeTurnScript = redisScript(redis, 'liveTakeTurn', TAKE_TURN, 1);
@@ -166,17 +201,41 @@ export class LiveStore {
       const [, version, entries, kick] = result as [string, number, StreamEntry[], number];
       return { kind: 'changes', version, entries: entries.map(toChangeEntry), kick: kick === 1 };
     }
-    const [, version, seatMapVersion, seatIds, state, expiries, kick] = result as [string, number, number, string[], string[], string[], number];
-    const markers = new Map(pairs(state));
-    const holdExpiries = new Map(pairs(expiries).map(([holdId, ms]) => [holdId, new Date(Number(ms)).toISOString()]));
-    const seats = seatIds.map((id) => {
-      const marker = markers.get(id);
-      if (!marker) return { id, status: 'available' as const };
-      if (marker.startsWith('B:')) return { id, status: 'booked' as const };
-      const expiresAt = holdExpiries.get(marker.slice(2));
-      return { id, status: 'held' as const, ...(expiresAt ? { expiresAt } : {}) };
-    });
-    return { kind: 'snapshot', version, seatMapVersion, seats, kick: kick === 1 };
+    return toSnapshot(result);
+  }
+
+  /** The flight's seat statuses now, for a watcher the broadcaster owes a snapshot; undefined for a flight that is gone. */
+  async snapshot(flightId: string): Promise<Snapshot | undefined> {
+    const result = (await this.snapshotScript(scriptKeys(flightId), [])) as unknown[] | null;
+    return result ? toSnapshot(result) : undefined;
+  }
+
+  /**
+   * The first version the flight's current primary made after it took over from another (a failover,
+   * a restart): from there on a version may be one the previous primary sent with other changes.
+   */
+  async reusedFrom(flightId: string): Promise<number | undefined> {
+    const from = await this.redis.hget(flightKeys(flightId).meta, 'primaryFrom');
+    return from === null ? undefined : Number(from);
+  }
+
+  /** The connections owed a snapshot (a post to them failed). */
+  owed(flightId: string): Promise<string[]> {
+    return this.redis.smembers(owedKey(flightId));
+  }
+
+  /** Records the connections owed a snapshot now, and forgets those no longer owed one. */
+  async settleOwed(flightId: string, owed: string[], settled: string[]): Promise<void> {
+    const key = owedKey(flightId);
+    const pipeline = this.redis.pipeline();
+    if (settled.length > 0) pipeline.srem(key, ...settled);
+    if (owed.length > 0) pipeline.sadd(key, ...owed).pexpire(key, OWED_MS);
+    if (pipeline.length > 0) await pipeline.exec();
+  }
+
+  /** Asks for a broadcast of a flight whose connections are owed a snapshot (the sweep): true when it should be started. */
+  async askIfOwed(flightId: string): Promise<boolean> {
+    return (await this.askIfOwedScript([owedKey(flightId), flightKeys(flightId).liveKick], [this.leaseMs])) === 1;
   }
 
   async unwatch(flightId: string, connectionIds: string[]): Promise<void> {

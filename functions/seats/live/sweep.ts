@@ -7,7 +7,8 @@ import { LiveStore } from './store';
 /**
  * Every minute: for each flight someone watches, reclaim its expired holds (their seats' `available`
  * reaches the watchers even when nobody else touches the flight) and start a broadcast where changes
- * wait unsent. Holds expire lazily otherwise, on the next script that touches the flight.
+ * wait unsent or connections are owed a snapshot (a post to them failed). Holds expire lazily
+ * otherwise, on the next script that touches the flight.
  */
 observeAs('seats');
 const store = new LiveStore(redis());
@@ -16,7 +17,7 @@ export async function sweepWatchedFlights(live: LiveStore, kick: (flightId: stri
   const flights = await live.watchedFlights(Date.now());
   let kicked = 0;
   for (const flightId of flights) {
-    if (await live.sweep(flightId)) {
+    if ((await live.sweep(flightId)) || (await live.askIfOwed(flightId))) {
       kicked += 1;
       await kick(flightId);
     }
