@@ -92,8 +92,11 @@ const ROUTES: RoutePair[] = [
   { from: 'YYZ', to: 'JFK', aircraft: 'E190', out: '07:45', back: '18:10' },
 ];
 
-/** Fares are set in the currency of the country a flight leaves from. */
-const CURRENCY_OF_COUNTRY: Record<string, string> = { GB: 'GBP', US: 'USD', CA: 'CAD', CH: 'CHF', DK: 'DKK', SE: 'SEK' };
+/**
+ * Fares are set in the currency of the country a flight leaves from, where one unit is worth about a
+ * euro or a dollar (the fares are computed the same everywhere); in euros elsewhere in Europe.
+ */
+const CURRENCY_OF_COUNTRY: Record<string, string> = { GB: 'GBP', US: 'USD', CA: 'CAD', CH: 'CHF' };
 const currencyOf = (airport: string) => CURRENCY_OF_COUNTRY[getAirportInfo(airport).country] ?? 'EUR';
 
 const EARTH_RADIUS_KM = 6371;
@@ -116,7 +119,7 @@ export function economyFare(km: number, weekday: number): number {
   return Math.round(base * peak) * 100 - 1;
 }
 
-export function seatMap(aircraft: AircraftType, economy: number, currency: string): SeatMapInput {
+function seatMap(aircraft: AircraftType, economy: number, currency: string): SeatMapInput {
   const seats = AIRCRAFT[aircraft].flatMap((cabin) => {
     const amount = Math.round(((economy + 1) / 100) * cabin.fare) * 100 - 1;
     const rows = Array.from({ length: cabin.rows[1] - cabin.rows[0] + 1 }, (_, i) => cabin.rows[0] + i);
