@@ -1,5 +1,5 @@
 import { createFlightBody, departureDay, scheduleProblems } from '../../functions/flights/model';
-import { blockMinutes, economyFare, sampleSchedule } from '../../scripts/sample-data';
+import { blockMinutes, economyFare, sampleSchedule } from '../../scripts/sample-schedule';
 
 /** The sample schedule `npm start` seeds (scripts/sample-data.ts): pure, so checked here in full. */
 
