@@ -237,22 +237,29 @@ it('a run paused past its lease sends nothing more once another run has the flig
   const [first, second] = [await watch(flightId), await watch(flightId)];
   const shortLease = new LiveStore(redis(), 300);
   const sent = new Map<string, ServerMessage[]>();
-  let pause: (() => Promise<void>) | undefined = () => sleep(1_500);
-  // The paused run's first post is delivered, then its process stops for five leases (a GC pause, a frozen container).
+  // The paused run's first post is delivered, then its process stops (a GC pause, a frozen container) until the test lets it go on.
+  let resume!: () => void;
+  let pause: Promise<void> | undefined = new Promise<void>((r) => (resume = r));
   const connections: Connections = {
     async send(id, message) {
       sent.set(id, [...(sent.get(id) ?? []), message]);
-      const stop = pause;
+      const stopped = pause;
       pause = undefined;
-      await stop?.();
+      await stopped;
       return 'sent';
     },
   };
   await seats.hold(user(), flightId, ['1A']);
   const paused = new Broadcaster(shortLease, connections, { concurrency: 1, batch: 10 }).broadcast(flightId);
-  await sleep(600); // its lease has lapsed: the next change asks for a run, which takes the flight
+  const bounded = async (what: string, done: () => Promise<boolean>) => {
+    for (const deadline = Date.now() + 30_000; !(await done()); await sleep(20)) if (Date.now() > deadline) throw new Error(`${what}: not within 30 s`);
+  };
+  await bounded('the paused run sent its first post', async () => sent.size > 0);
+  await bounded("the paused run's lease lapsed", async () => (await redis().exists(`seats:{flight:${flightId}}:live-kick`)) === 0);
+  // The next change asks for a run, which takes the flight and sends, while the first is still paused.
   await seats.hold(user(), flightId, ['1B']);
   await new Broadcaster(shortLease, connections, { concurrency: 1, batch: 10 }).broadcast(flightId);
+  resume();
   await paused;
 
   for (const watcher of [first, second]) {
