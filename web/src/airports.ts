@@ -1,20 +1,13 @@
 import { api } from './api';
 import { h, show } from './dom';
 import { localDateTime } from './local-time';
-import type { Flight } from './types';
+import type { Airport, Flight } from './types';
 
 /**
  * The airports flights are scheduled from or to (GET /airports): the search form's suggestions, and the
  * time zone each flight's times are shown in, as travellers read them on a ticket or a departure board.
  * Fetched once per page load; without it (an older API, an outage) times are shown in UTC.
  */
-
-export interface Airport {
-  code: string;
-  city: string;
-  name: string;
-  timeZone: string | null;
-}
 
 let airports: Promise<Map<string, Airport>> | undefined;
 

@@ -1,8 +1,8 @@
 import { api } from '../api';
-import { airportName, flightTimes, loadAirports, type Airport } from '../airports';
+import { airportName, flightTimes, loadAirports } from '../airports';
 import { field, h, show } from '../dom';
 import { currentPath, navigate, type Page } from '../router';
-import type { Flight, List } from '../types';
+import type { Airport, Flight, List } from '../types';
 import { act, announce, onSubmit } from '../ui';
 
 /**
