@@ -251,7 +251,9 @@ it('a failover that loses a change the watchers were sent: the new primary makes
   await broadcaster.broadcast(flightId);
   const kept = (await seats.seatMap(flightId)).version;
   // The replica has all of that (the change and the broadcast's cursor) before it is cut off.
-  while (Number(await askNode<string | null>(replica!, 'GET', keys.liveSent)) !== kept) await sleep(50);
+  for (const deadline = Date.now() + 30_000; Number(await askNode<string | null>(replica!, 'GET', keys.liveSent)) !== kept; await sleep(50)) {
+    if (Date.now() > deadline) throw new Error(`the replica ${replica} did not have version ${kept} within 30 s`);
+  }
 
   // Frozen, and its link cut by the primary: the next change reaches no replica (a frozen one would still find it in its socket).
   stack.control('redis', replica).kill('SIGSTOP');
