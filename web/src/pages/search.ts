@@ -152,7 +152,7 @@ export const searchPage: Page = (main, params) => {
   const results = h('section');
   const form = h(
     'form',
-    { class: 'inline', role: 'search', 'aria-label': 'Flights' },
+    { class: 'inline search', role: 'search', 'aria-label': 'Flights' },
     from.element,
     to.element,
     airportOptions(known),
