@@ -6,6 +6,7 @@ import { Broadcaster } from '../../functions/seats/live/broadcaster';
 import type { Connections } from '../../functions/seats/live/connections';
 import { startMessages, type ServerMessage } from '../../functions/seats/live/messages';
 import { LiveStore } from '../../functions/seats/live/store';
+import { flightKeys } from '../../functions/seats/keys';
 import { sweepWatchedFlights } from '../../functions/seats/live/sweep';
 import { ON_SALE_DEPARTURE, seatMap, testFlightId } from '../support/seats';
 import { book, payingSeatService } from '../support/checkout';
@@ -280,10 +281,10 @@ it('connections that are gone (410) are forgotten; the others still get the chan
   expect(await live.watchers(flightId, Date.now())).toEqual([stays.connectionId]);
 });
 
-it('a connection whose post failed (not 410) is owed a snapshot: the next run sends it, asked for by the sweep on a quiet flight', async () => {
+it('a connection whose post failed (not 410) is caught up by the next run, asked for by the sweep on a quiet flight; with a snapshot once the stream has moved on', async () => {
   const flightId = await newFlight(1);
   const [flaky, steady] = [await watch(flightId), await watch(flightId)];
-  const failing = new Set<string>([flaky.connectionId]);
+  const failing = new Set<string>();
   const { connections: recording, sent } = recordingConnections();
   const connections: Connections = {
     async send(id, message) {
@@ -292,24 +293,38 @@ it('a connection whose post failed (not 410) is owed a snapshot: the next run se
     },
   };
   const broadcaster = new Broadcaster(live, connections);
+  const swept: string[] = [];
+  const sweep = async () => {
+    swept.length = 0;
+    await sweepWatchedFlights(live, async (id) => void swept.push(id));
+    return swept.includes(flightId);
+  };
+  const mapNow = async () => Object.fromEntries((await seats.seatMap(flightId)).seats.map((s) => [s.id, s.status]));
+  const folded = (watcher: { connectionId: string; messages: ServerMessage[] }) => Object.fromEntries(fold([...watcher.messages, ...(sent.get(watcher.connectionId) ?? [])]).state);
+
+  failing.add(flaky.connectionId);
   await seats.hold(user(), flightId, ['1A']);
   await broadcaster.broadcast(flightId);
   expect(sent.get(flaky.connectionId)).toBeUndefined();
-
   failing.clear();
-  const swept: string[] = [];
-  await sweepWatchedFlights(live, async (id) => void swept.push(id));
-  expect(swept).toContain(flightId); // nothing changed since, yet a run is asked for
+  expect(await sweep()).toBe(true); // nothing changed since, yet a run is asked for
   await broadcaster.broadcast(flightId);
-  const view = await seats.seatMap(flightId);
-  expect(sent.get(flaky.connectionId)).toEqual([expect.objectContaining({ type: 'snapshot', version: view.version })]);
-  expect(runVersions(sent.get(steady.connectionId))).toEqual([view.version]); // the others are not sent it again
-  for (const watcher of [flaky, steady]) {
-    expect(Object.fromEntries(fold([...watcher.messages, ...sent.get(watcher.connectionId)!]).state)).toEqual(Object.fromEntries(view.seats.map((s) => [s.id, s.status])));
-  }
-  swept.length = 0;
-  await sweepWatchedFlights(live, async (id) => void swept.push(id));
-  expect(swept).not.toContain(flightId); // the debt is settled
+  const version = (await seats.seatMap(flightId)).version;
+  expect(sent.get(flaky.connectionId)).toEqual([expect.objectContaining({ type: 'seats', fromVersion: flaky.start.version + 1, version })]);
+  expect(runVersions(sent.get(steady.connectionId))).toEqual([version]); // the others are not sent it again
+  for (const watcher of [flaky, steady]) expect(folded(watcher)).toEqual(await mapNow());
+  expect(await sweep()).toBe(false); // caught up: nothing is owed
+
+  // Again, but the stream no longer holds what it missed: a snapshot.
+  failing.add(flaky.connectionId);
+  await seats.hold(user(), flightId, ['1B']);
+  await broadcaster.broadcast(flightId);
+  failing.clear();
+  await redis().xtrim(flightKeys(flightId).changes, 'MAXLEN', 0);
+  expect(await sweep()).toBe(true);
+  await broadcaster.broadcast(flightId);
+  expect(sent.get(flaky.connectionId)!.at(-1)).toMatchObject({ type: 'snapshot', version: (await seats.seatMap(flightId)).version });
+  for (const watcher of [flaky, steady]) expect(folded(watcher)).toEqual(await mapNow());
 });
 
 it('a connection watches at most the limit; tickets work once and only while fresh', async () => {

@@ -87,8 +87,8 @@ export class Broadcaster {
     const totals = { messages: 0, gone: 0 };
     const turn = new Turn(this.store, flightId);
     if (!(await turn.take())) return totals;
-    // Connections whose post failed in this run: owed a snapshot, which the next run (the next change,
-    // or the sweep within its minute) tries, so a connection that keeps failing cannot keep a run going.
+    // Connections whose post failed in this run: they get nothing more from it (the next run, at the
+    // next change or the sweep's minute, catches them up), so one that keeps failing cannot keep it going.
     const failedNow = new Set<string>();
     do {
       for (let sent = await this.store.lastSent(flightId); ; ) {
@@ -108,24 +108,50 @@ export class Broadcaster {
         // before it with other changes (lost with the old primary), which watchers would skip as seen.
         const failedOver = reusedFrom !== undefined && sent < reusedFrom && reusedFrom <= last;
         const watching = new Set(watchers);
-        const resync = new Set(failedOver ? watchers : owed.filter((id) => watching.has(id) && !failedNow.has(id)));
-        if (entries.length === 0 && resync.size === 0) break;
-        const snapshot = resync.size > 0 ? await this.store.snapshot(flightId) : undefined;
+        const behind = new Map(failedOver ? watchers.map((id) => [id, sent]) : [...owed].filter(([id]) => watching.has(id) && !failedNow.has(id)));
+        if (entries.length === 0 && behind.size === 0) break;
         const run = entries.length > 0 ? coalesce(flightId, entries) : [];
-        const caughtUp = snapshot ? [snapshotMessage(flightId, snapshot)] : [];
-        const outcome = await this.fanOut(watchers, (id) => (resync.has(id) ? caughtUp : run), turn);
+        const late = await this.catchUp(flightId, behind, last, failedOver);
+        const outcome = await this.fanOut(watchers, (id) => (failedNow.has(id) ? [] : (late.messages.get(id) ?? run)), turn);
         await this.store.unwatch(flightId, outcome.gone);
         for (const id of outcome.failed) failedNow.add(id);
-        const settled = owed.filter((id) => outcome.delivered.has(id) || outcome.gone.includes(id) || !watching.has(id));
-        await this.store.settleOwed(flightId, outcome.failed, settled);
+        const settled = [...owed.keys()].filter((id) => !watching.has(id) || outcome.gone.includes(id) || (behind.has(id) && outcome.delivered.has(id)));
+        // A connection whose post failed surely has what it had before this batch.
+        await this.store.settleOwed(flightId, new Map(outcome.failed.map((id) => [id, behind.get(id) ?? sent])), settled);
         totals.messages += outcome.messages;
         totals.gone += outcome.gone.length;
         if (outcome.lost) return totals;
-        sent = failedOver && snapshot ? Math.max(last, snapshot.version) : last;
+        sent = Math.max(last, late.snapshotVersion ?? 0);
         if (!(await turn.markSent(sent))) return totals;
       }
     } while (await turn.takeAgain());
     return totals;
+  }
+
+  /**
+   * What each connection that is not where this run starts gets instead of the run: the changes from
+   * the version it surely has up to `last`, coalesced like a run, or, when the stream no longer holds
+   * them all or a failover may have made their versions again, a snapshot (at `last` or later).
+   */
+  private async catchUp(flightId: string, behind: Map<string, number>, last: number, failedOver: boolean) {
+    const byVersion = new Map<number, ServerMessage[] | undefined>();
+    for (const version of failedOver ? [] : new Set(behind.values())) {
+      if (version >= last) {
+        byVersion.set(version, []);
+        continue;
+      }
+      const entries = (await this.store.changesSince(flightId, version, last - version)).filter((entry) => entry.version <= last);
+      // Complete when the first change kept starts right after its version (as for a subscribe).
+      const complete = entries.length > 0 && entries[0]!.from <= version + 1;
+      byVersion.set(version, complete ? coalesce(flightId, entries) : undefined);
+    }
+    const snapshot = failedOver || [...byVersion.values()].includes(undefined) ? await this.store.snapshot(flightId) : undefined;
+    const fallback = snapshot ? [snapshotMessage(flightId, snapshot)] : [];
+    return {
+      messages: new Map([...behind].map(([id, version]) => [id, byVersion.get(version) ?? fallback])),
+      // Where everyone is once a snapshot went to all: the run's cursor may move there.
+      snapshotVersion: failedOver ? snapshot?.version : undefined,
+    };
   }
 
   /**
@@ -140,7 +166,7 @@ export class Broadcaster {
       for (const message of messagesFor(id)) {
         if (!(await turn.held())) return void (outcome.lost = true);
         const result = await this.connections.send(id, message).catch((error: Error) => {
-          // One connection's failure must not hold back the others; it is owed a snapshot.
+          // One connection's failure must not hold back the others; the next run catches it up.
           log.warn('could not send to a connection', { connectionId: id, error: error.message });
           return 'failed' as const;
         });

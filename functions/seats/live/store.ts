@@ -7,8 +7,8 @@ import type { SeatStatus } from '../model';
 /**
  * Live seat maps' state in the seats Redis. A flight's side lives in its slot (keys.ts: the change
  * stream the seat scripts append to, its watchers, the broadcast cursor and flag; and, only the
- * broadcaster's, `seats:{flight:ID}:live-owed`, a SET of the connections owed a snapshot because a post
- * to them failed); the rest is one key each:
+ * broadcaster's, `seats:{flight:ID}:live-owed`, a ZSET of the connections a failed post left behind,
+ * scored by the version each surely has); the rest is one key each:
  *   live:ticket:<sha256 of ticket>   STRING  {userId?}, 60 s, taken once by the $connect authorizer
  *   live:{conn:ID}:flights           SET     the flights a connection watches (at most 10)
  *   live:watched                     ZSET    flight id → until when someone may watch it (the sweep's list)
@@ -80,7 +80,7 @@ if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1],
 return 1
 `;
 
-/** KEYS: owed, flag. ARGV: lease. Asks for a broadcast when connections are owed a snapshot and none is asked for or running: 1. */
+/** KEYS: owed, flag. ARGV: lease. Asks for a broadcast when a failed post left connections behind and none is asked for or running: 1. */
 const ASK_IF_OWED = `
 if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('SET', KEYS[2], '${ASKED}', 'NX', 'PX', ARGV[1]) then return 1 end
 return 0
@@ -204,7 +204,7 @@ export class LiveStore {
     return toSnapshot(result);
   }
 
-  /** The flight's seat statuses now, for a watcher the broadcaster owes a snapshot; undefined for a flight that is gone. */
+  /** The flight's seat statuses now, for watchers the stream cannot bring up to date; undefined for a flight that is gone. */
   async snapshot(flightId: string): Promise<Snapshot | undefined> {
     const result = (await this.snapshotScript(scriptKeys(flightId), [])) as unknown[] | null;
     return result ? toSnapshot(result) : undefined;
@@ -219,21 +219,24 @@ export class LiveStore {
     return from === null ? undefined : Number(from);
   }
 
-  /** The connections owed a snapshot (a post to them failed). */
-  owed(flightId: string): Promise<string[]> {
-    return this.redis.smembers(owedKey(flightId));
+  /** The connections a failed post left behind, and the version each surely has. */
+  async owed(flightId: string): Promise<Map<string, number>> {
+    return new Map(pairs(await this.redis.zrange(owedKey(flightId), 0, -1, 'WITHSCORES')).map(([id, version]) => [id, Number(version)]));
   }
 
-  /** Records the connections owed a snapshot now, and forgets those no longer owed one. */
-  async settleOwed(flightId: string, owed: string[], settled: string[]): Promise<void> {
+  /**
+   * Records connections a failed post left behind with the version each surely has (an earlier debt
+   * keeps its lower version), and forgets those caught up.
+   */
+  async settleOwed(flightId: string, behind: Map<string, number>, settled: string[]): Promise<void> {
     const key = owedKey(flightId);
     const pipeline = this.redis.pipeline();
-    if (settled.length > 0) pipeline.srem(key, ...settled);
-    if (owed.length > 0) pipeline.sadd(key, ...owed).pexpire(key, OWED_MS);
+    if (settled.length > 0) pipeline.zrem(key, ...settled);
+    if (behind.size > 0) pipeline.zadd(key, 'LT', ...[...behind].flatMap(([id, version]) => [version, id])).pexpire(key, OWED_MS);
     if (pipeline.length > 0) await pipeline.exec();
   }
 
-  /** Asks for a broadcast of a flight whose connections are owed a snapshot (the sweep): true when it should be started. */
+  /** Asks for a broadcast of a flight whose connections a failed post left behind (the sweep): true when it should be started. */
   async askIfOwed(flightId: string): Promise<boolean> {
     return (await this.askIfOwedScript([owedKey(flightId), flightKeys(flightId).liveKick], [this.leaseMs])) === 1;
   }
