@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { PROJECT_ROOT, freePort, ServerProcess, serverService, type Started } from './process';
 
 /** stripe-local accepts any `sk_test_` key: this one is a name, not a secret. */
@@ -17,9 +16,10 @@ export async function startStripeLocal(dataDir: string, webhookUrl: string | und
     'stripe-local',
     process.execPath,
     [
-      // tsx by its path: `--import tsx` would resolve from the working folder.
-      '--import',
-      pathToFileURL(require.resolve('tsx')).href,
+      // tsx's require hook, by its path: `--import tsx` would also run tsx's ES module loader, a thread
+      // with a JavaScript engine of its own (about 20 MB) kept for the server's life to compile one file.
+      '--require',
+      require.resolve('tsx/cjs'),
       path.join(PROJECT_ROOT, 'stripe-local', 'server.ts'),
       ...['--host', '127.0.0.1', '--port', String(port), '--data', path.join(dataDir, 'stripe-local.json')],
       ...(webhookUrl ? ['--webhook-url', webhookUrl, '--webhook-secret', webhookSecret] : []),
