@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { waitFor, type BackingService, type ServiceName, type ServerControl, type Started } from './stack/process';
 import { pingMongo, startMongo } from './stack/mongo';
 import { REDIS_CLUSTER_SCHEME, pingEachRedis, pingRedis, pingRedisCluster, startRedis, startRedisCluster, startRedlockServers } from './stack/redis';
-import { LOCAL_CREDENTIALS, pingDynamo, startDynalite } from './stack/dynamodb';
+import { LOCAL_CREDENTIALS, isLocalEndpoint, pingDynamo, startDynalite } from './stack/dynamodb';
 import { LOCAL_STRIPE_SECRET_KEY, pingStripe, startStripeLocal } from './stack/stripe-local';
 import { ensureSchema, tableEnvironment } from './stack/schema';
 
@@ -72,9 +72,19 @@ export function redisTopology(env: NodeJS.ProcessEnv, chosen?: RedisTopology): R
   return topology as RedisTopology;
 }
 
-/** REDIS_URL beside a cluster would point at another Redis than the stack's: say it is left out. */
+/** How the functions reach a given cluster's nodes (lib/clients/redis.ts); a Redis started here has no TLS and no ACL user. */
+const REDIS_CONNECTION_VARIABLES = ['REDIS_TLS', 'REDIS_USERNAME', 'REDIS_PASSWORD'] as const;
+
+/**
+ * REDIS_URL beside a cluster would point at another Redis than the stack's, and a cluster's TLS or
+ * credentials left in the shell would make the functions fail on every command against a Redis started
+ * here: say they are left out.
+ */
 function noteUnusedRedisVariables(topology: RedisTopology, env: NodeJS.ProcessEnv, log: (line: string) => void): void {
   if (topology === 'cluster' && env.REDIS_URL) log(`REDIS_URL is not used: the seats store is ${env.REDIS_CLUSTER_NODES ? 'the cluster of REDIS_CLUSTER_NODES' : 'a Redis Cluster (REDIS_TOPOLOGY=cluster)'}`);
+  const redisStartedHere = topology === 'cluster' ? !env.REDIS_CLUSTER_NODES : !env.REDIS_URL;
+  const unused = REDIS_CONNECTION_VARIABLES.filter((name) => env[name]);
+  if (redisStartedHere && unused.length > 0) log(`${unused.join(', ')} not used: they are for a given cluster's nodes (REDIS_CLUSTER_NODES), and the Redis started here has no TLS or ACL user`);
 }
 
 /**
@@ -163,6 +173,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       MONGODB_URI: mongo.url,
       MONGODB_DB: env.MONGODB_DB ?? 'flight_booking',
       ...(topology === 'cluster' ? { REDIS_CLUSTER_NODES: redis.url.slice(REDIS_CLUSTER_SCHEME.length) } : { REDIS_URL: redis.url }),
+      // Empty, as serverless.yml gives them when unset, so that none from the shell reaches the functions.
+      ...(redis.source === 'given' ? {} : Object.fromEntries(REDIS_CONNECTION_VARIABLES.map((name) => [name, '']))),
       REDLOCK_URLS: redlock?.url ?? '',
       DYNAMODB_ENDPOINT: dynamodb.url,
       AWS_REGION: region,
@@ -173,7 +185,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     };
     // The functions sign their DynamoDB calls with the environment's credentials; a local endpoint
     // (dynalite, DynamoDB Local) accepts any.
-    if (/^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(dynamodb.url) && !env.AWS_ACCESS_KEY_ID) {
+    if (isLocalEndpoint(dynamodb.url) && !env.AWS_ACCESS_KEY_ID) {
       Object.assign(stackEnv, { AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey });
     }
     await ensureSchema(stackEnv, stage);

@@ -7,13 +7,17 @@ import { freePort, tcpProbe, ServerProcess, serverService, type Started } from '
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
+/** An endpoint on this machine (dynalite, DynamoDB Local), which accepts any credentials. */
+export const isLocalEndpoint = (url: string) => /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(url);
+
 export function dynamoClient(endpoint: string | undefined, region: string): DynamoDBClient {
   return new DynamoDBClient({
     region,
     maxAttempts: 1,
     ...(endpoint ? { endpoint } : {}),
-    // A local endpoint accepts any credentials, but the SDK insists on having some.
-    ...(endpoint && !process.env.AWS_ACCESS_KEY_ID ? { credentials: LOCAL_CREDENTIALS } : {}),
+    // A local endpoint accepts any credentials, but the SDK insists on having some. Any other endpoint
+    // gets the SDK's own (a profile, SSO, a role), as the functions do.
+    ...(endpoint && isLocalEndpoint(endpoint) && !process.env.AWS_ACCESS_KEY_ID ? { credentials: LOCAL_CREDENTIALS } : {}),
   });
 }
 

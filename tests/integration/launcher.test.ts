@@ -1,11 +1,12 @@
 import { execSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import Redis, { Cluster } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import { startStack, type Stack } from '../../scripts/stack';
+import { dynamoClient } from '../../scripts/stack/dynamodb';
 import { closeRedis, redis } from '../../lib/clients/redis';
 import { resetConfigCache } from '../../lib/config';
 import { flightKeys } from '../../functions/seats/keys';
@@ -25,6 +26,12 @@ const isAlive = (pid: number) => {
     return false;
   }
 };
+
+/** Puts process.env back as it was, dropping the variables a test added. */
+function restoreEnv(saved: NodeJS.ProcessEnv): void {
+  for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+  Object.assign(process.env, saved);
+}
 
 describe('the launcher', () => {
   it('uses the URLs it is given instead of starting servers', async () => {
@@ -55,6 +62,31 @@ describe('the launcher', () => {
     expect(stack.env).not.toHaveProperty('REDIS_CLUSTER_NODES');
     await stack.stop();
     for (const pid of pids) expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
+
+describe('the launcher\'s DynamoDB client', () => {
+  it('signs with the SDK\'s own credentials (here a profile) for an endpoint elsewhere, and with throwaway ones only for an endpoint on this machine', async () => {
+    const saved = { ...process.env };
+    const credentialsFile = path.join(mkdtempSync(path.join(tmpdir(), 'launcher-aws-')), 'credentials');
+    writeFileSync(credentialsFile, '[dev]\naws_access_key_id = AKIAPROFILEKEY\naws_secret_access_key = profile-secret\n');
+    try {
+      delete process.env.AWS_ACCESS_KEY_ID;
+      delete process.env.AWS_SECRET_ACCESS_KEY;
+      Object.assign(process.env, { AWS_SHARED_CREDENTIALS_FILE: credentialsFile, AWS_PROFILE: 'dev' });
+      const credentialsOf = async (endpoint: string) => {
+        const client = dynamoClient(endpoint, 'eu-west-1');
+        try {
+          return (await client.config.credentials()).accessKeyId;
+        } finally {
+          client.destroy();
+        }
+      };
+      expect(await credentialsOf('https://dynamodb.eu-west-1.amazonaws.com')).toBe('AKIAPROFILEKEY');
+      expect(await credentialsOf('http://127.0.0.1:8000')).toBe('local');
+    } finally {
+      restoreEnv(saved);
+    }
   });
 });
 
@@ -143,6 +175,14 @@ function redisAt(port: number): Redis {
 }
 
 const clusterOf = (stack: Stack) => new Cluster(stack.env.REDIS_CLUSTER_NODES!.split(','), { redisOptions: { commandTimeout: 1_000 } });
+
+/** The functions' own Redis client, configured from process.env, stores a flight's seats on this cluster. */
+async function expectSeatsStoredOn(cluster: Cluster): Promise<void> {
+  resetConfigCache();
+  const flightId = testFlightId();
+  await new RedisSeatStore(redis()).provision(flightId, 1, Date.parse(ON_SALE_DEPARTURE), seatMap(2));
+  expect(await cluster.hlen(flightKeys(flightId).map)).toBe(12);
+}
 
 describe('the launcher with a Redis Cluster', () => {
   // The shared MongoDB and DynamoDB are given, so that these starts are about Redis alone.
@@ -308,13 +348,10 @@ describe('the launcher with a Redis Cluster', () => {
         expect(stack.redisNodes()).toEqual([]);
         expect(redisServersOf(process.pid)).toEqual(before);
 
-        // The functions' own Redis client, configured from the stack's env, stores a flight's seats on that cluster.
+        // The functions' environment: the stack's.
         delete process.env.REDIS_URL;
         process.env.REDIS_CLUSTER_NODES = stack.env.REDIS_CLUSTER_NODES;
-        resetConfigCache();
-        const flightId = testFlightId();
-        await new RedisSeatStore(redis()).provision(flightId, 1, Date.parse(ON_SALE_DEPARTURE), seatMap(2));
-        expect(await cluster.hlen(flightKeys(flightId).map)).toBe(12);
+        await expectSeatsStoredOn(cluster);
       } finally {
         await closeRedis();
         await stack.stop();
@@ -324,6 +361,28 @@ describe('the launcher with a Redis Cluster', () => {
       resetConfigCache();
       cluster.disconnect();
       await owner.stop();
+    }
+  });
+
+  it('starting its own cluster, keeps a given cluster\'s REDIS_TLS, REDIS_USERNAME and REDIS_PASSWORD left in the shell from the functions, which store the seats on it', async () => {
+    const shell = { REDIS_TLS: 'true', REDIS_USERNAME: 'app', REDIS_PASSWORD: 'a password of another cluster' };
+    const logged: string[] = [];
+    const stack = await startStack({ dataDir: dataDir(), env: { ...given, ...shell, REDIS_TOPOLOGY: 'cluster' }, stage: 'test', redlockServers: false, log: (line) => logged.push(line) });
+    const cluster = clusterOf(stack);
+    const saved = { ...process.env };
+    try {
+      expect(logged).toContain('REDIS_TLS, REDIS_USERNAME, REDIS_PASSWORD not used: they are for a given cluster\'s nodes (REDIS_CLUSTER_NODES), and the Redis started here has no TLS or ACL user');
+      expect(stack.env).toMatchObject({ REDIS_TLS: '', REDIS_USERNAME: '', REDIS_PASSWORD: '' });
+      // The functions' environment as npm start gives it: the shell's, then the stack's.
+      delete process.env.REDIS_URL;
+      Object.assign(process.env, shell, stack.env);
+      await expectSeatsStoredOn(cluster);
+    } finally {
+      await closeRedis();
+      restoreEnv(saved);
+      resetConfigCache();
+      cluster.disconnect();
+      await stack.stop();
     }
   });
 
