@@ -75,6 +75,13 @@ class Turn {
   }
 }
 
+/**
+ * Whether the versions after `from` up to `last` reach into those a new primary made after a failover
+ * (from `reusedFrom` on): they may repeat versions sent before it with other changes (lost with the
+ * old primary), which a watcher would skip as seen, so it needs a snapshot instead.
+ */
+const crossesFailover = (from: number, last: number, reusedFrom: number | undefined) => reusedFrom !== undefined && from < reusedFrom && reusedFrom <= last;
+
 export class Broadcaster {
   constructor(
     private readonly store: LiveStore,
@@ -104,14 +111,18 @@ export class Broadcaster {
           this.store.reusedFrom(flightId),
         ]);
         const last = entries.at(-1)?.version ?? sent;
-        // A run into the versions a new primary made after a failover: they may repeat versions sent
-        // before it with other changes (lost with the old primary), which watchers would skip as seen.
-        const failedOver = reusedFrom !== undefined && sent < reusedFrom && reusedFrom <= last;
+        const failedOver = crossesFailover(sent, last, reusedFrom);
         const watching = new Set(watchers);
-        const behind = new Map(failedOver ? watchers.map((id) => [id, sent]) : [...owed].filter(([id]) => watching.has(id) && !failedNow.has(id)));
+        // Who is not where this run starts, and the version each surely has: the connections a failed
+        // post left behind and, after a failover, everyone.
+        const behind = new Map<string, number>();
+        for (const id of watchers) {
+          const version = owed.get(id) ?? (failedOver ? sent : undefined);
+          if (version !== undefined && !failedNow.has(id)) behind.set(id, version);
+        }
         if (entries.length === 0 && behind.size === 0) break;
         const run = entries.length > 0 ? coalesce(flightId, entries) : [];
-        const late = await this.catchUp(flightId, behind, last, failedOver);
+        const late = await this.catchUp(flightId, behind, last, reusedFrom);
         const outcome = await this.fanOut(watchers, (id) => (failedNow.has(id) ? [] : (late.messages.get(id) ?? run)), turn);
         await this.store.unwatch(flightId, outcome.gone);
         for (const id of outcome.failed) failedNow.add(id);
@@ -121,7 +132,8 @@ export class Broadcaster {
         totals.messages += outcome.messages;
         totals.gone += outcome.gone.length;
         if (outcome.lost) return totals;
-        sent = Math.max(last, late.snapshotVersion ?? 0);
+        // After a failover everyone got the snapshot: the cursor moves to it.
+        sent = failedOver && late.snapshot ? Math.max(last, late.snapshot.version) : last;
         if (!(await turn.markSent(sent))) return totals;
       }
     } while (await turn.takeAgain());
@@ -130,28 +142,25 @@ export class Broadcaster {
 
   /**
    * What each connection that is not where this run starts gets instead of the run: the changes from
-   * the version it surely has up to `last`, coalesced like a run, or, when the stream no longer holds
-   * them all or a failover may have made their versions again, a snapshot (at `last` or later).
+   * the version it surely has up to `last`, coalesced like a run, or a snapshot (at `last` or later)
+   * when the stream no longer holds them all, or when they reach into the versions a new primary made
+   * after a failover (what the connection has may be versions the old primary lost: store.reusedFrom).
    */
-  private async catchUp(flightId: string, behind: Map<string, number>, last: number, failedOver: boolean) {
+  private async catchUp(flightId: string, behind: Map<string, number>, last: number, reusedFrom: number | undefined) {
     const byVersion = new Map<number, ServerMessage[] | undefined>();
-    for (const version of failedOver ? [] : new Set(behind.values())) {
+    for (const version of new Set(behind.values())) {
       if (version >= last) {
         byVersion.set(version, []);
         continue;
       }
-      const entries = (await this.store.changesSince(flightId, version, last - version)).filter((entry) => entry.version <= last);
+      const entries = crossesFailover(version, last, reusedFrom) ? [] : (await this.store.changesSince(flightId, version, last - version)).filter((entry) => entry.version <= last);
       // Complete when the first change kept starts right after its version (as for a subscribe).
       const complete = entries.length > 0 && entries[0]!.from <= version + 1;
       byVersion.set(version, complete ? coalesce(flightId, entries) : undefined);
     }
-    const snapshot = failedOver || [...byVersion.values()].includes(undefined) ? await this.store.snapshot(flightId) : undefined;
+    const snapshot = [...byVersion.values()].includes(undefined) ? await this.store.snapshot(flightId) : undefined;
     const fallback = snapshot ? [snapshotMessage(flightId, snapshot)] : [];
-    return {
-      messages: new Map([...behind].map(([id, version]) => [id, byVersion.get(version) ?? fallback])),
-      // Where everyone is once a snapshot went to all: the run's cursor may move there.
-      snapshotVersion: failedOver ? snapshot?.version : undefined,
-    };
+    return { messages: new Map([...behind].map(([id, version]) => [id, byVersion.get(version) ?? fallback])), snapshot };
   }
 
   /**
