@@ -13,6 +13,12 @@ cd "$root"
 tools="$root/.tools"
 say() { echo "[bootstrap] $*" >&2; }
 
+# One bootstrap at a time per checkout (say `npm start` and `npm test` started together): the second
+# waits for the first's installs instead of removing a virtualenv the first is filling.
+mkdir -p "$tools"
+exec 9>"$tools/.bootstrap.lock"
+flock 9
+
 FERRETDB_VERSION=v1.24.2
 NODE_MAJOR=22
 
@@ -111,9 +117,15 @@ fi
 # phase's LocalStack test, in a virtualenv of its own: it needs Python >= 3.13 and pins its own boto3 and
 # moto. Its runtime dependencies are pinned to the release's requirements-runtime.txt
 # (localstack/constraints-*.txt); this repository's LocalStack plugins (localstack/plugin) are installed
-# editable next to it. Reinstalled when the version or the plugins' entry points change.
+# editable next to it. Reinstalled when the version changes; the plugins alone when their entry points do.
 LOCALSTACK_VERSION=4.14.0
 localstack_stamp="$LOCALSTACK_VERSION $(cksum < localstack/plugin/pyproject.toml)"
+localstack_installed="$(cat "$tools/localstack-venv/.installed" 2>/dev/null || true)"
+if [ "${localstack_installed%% *}" = "$LOCALSTACK_VERSION" ] && [ "$localstack_installed" != "$localstack_stamp" ] && [ -x "$tools/localstack-venv/bin/pip" ]; then
+  say "reinstalling the project's LocalStack plugins (their entry points changed)"
+  "$tools/localstack-venv/bin/pip" install --quiet --disable-pip-version-check --no-deps -e localstack/plugin
+  echo "$localstack_stamp" > "$tools/localstack-venv/.installed"
+fi
 if [ "$(cat "$tools/localstack-venv/.installed" 2>/dev/null)" != "$localstack_stamp" ]; then
   localstack_python=""
   for candidate in python3.13 "$HOME"/.pyenv/versions/3.13*/bin/python python3; do
@@ -162,4 +174,6 @@ if [ "$(cat "$tools/fuzz-venv/.installed" 2>/dev/null)" != "$fuzz_stamp" ]; then
 fi
 
 export PATH="$root/node_modules/.bin:$PATH"
+# the lock is for the installs only: the command (npm start runs for hours) must not hold it
+exec 9>&-
 exec "$@"

@@ -220,6 +220,13 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
       }
     });
 
+    it('the deployment is created after every gateway response, so the stage serves them from the first deploy', () => {
+      const [[, deployment]] = ofType('AWS::ApiGateway::Deployment') as [[string, Resource]];
+      const responses = ofType('AWS::ApiGateway::GatewayResponse').map(([name]) => name);
+      expect(responses.length).toBeGreaterThan(0);
+      expect(deployment.DependsOn).toEqual(expect.arrayContaining(responses));
+    });
+
     it('stage-wide throttling on the deployment (moto ignores a StageDescription)', () => {
       const [[, deployment]] = ofType('AWS::ApiGateway::Deployment') as [[string, Resource]];
       expect(deployment.Properties.StageDescription).toEqual({ ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 });

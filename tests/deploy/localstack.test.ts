@@ -1,22 +1,25 @@
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { APIGatewayClient, GetAuthorizersCommand, GetRestApisCommand } from '@aws-sdk/client-api-gateway';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateFunctionCommand, InvokeCommand, LambdaClient, waitUntilFunctionActiveV2 } from '@aws-sdk/client-lambda';
-import { PROJECT_ROOT, tableEnvironment } from '../../scripts/stack';
-import { runLocalstackDeploy, type RunResult } from '../../scripts/deploy-localstack';
+import { tableEnvironment } from '../../scripts/stack';
+import { zipOf } from '../support/zip';
+import { checkAuthorizerPlugin, type AuthorizerObservations } from '../support/localstack-authorizers';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { localstackJourney } from '../../scripts/deploy-localstack';
+import { ScriptRun } from '../support/script-run';
 
 /**
- * The short version of `npm run deploy:localstack`: the stack deployed on LocalStack (on this host,
- * with the plugins of localstack/), the public journey through its API Gateway, then removed. While
- * the stack is up, the plugins are checked on their own: the local-node Lambda executor (results,
- * errors, both timeouts, a fresh process after one), DynamoDB on moto (the stack's tables as
- * CloudFormation made them) and the authorizer resource provider.
+ * `npm run deploy:localstack`: the stack deployed on LocalStack (on this host, with the plugins of
+ * localstack/), the whole journey through its API Gateway, then removed. While the stack is up, the
+ * plugins are checked on their own: the local-node Lambda executor (results, errors, both timeouts, a
+ * fresh process after one), DynamoDB on moto (the stack's tables as CloudFormation made them), the
+ * authorizer resource provider, and the Lambda authorizer executor with the gateway responses (an API
+ * of its own: tests/support/localstack-authorizers.ts).
  */
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
+// LocalStack's own shutdown takes up to 5 s before its group is killed; the stack's removal a few more.
+const STOP_WITHIN_MS = 30_000;
 const region = 'us-east-1';
 
 interface Invoked {
@@ -47,23 +50,12 @@ exports.crashy = async (event) => {
 };
 `;
 
-function testZip(): Uint8Array {
-  const dir = mkdtempSync(path.join(tmpdir(), 'local-node-fn-'));
-  mkdirSync(path.join(dir, 'code', 'fns'), { recursive: true });
-  writeFileSync(path.join(dir, 'code', 'fns', 'index.js'), TEST_FUNCTIONS);
-  const zip = path.join(dir, 'fn.zip');
-  // The zip is made by the LocalStack virtualenv's Python (the project has no zip library).
-  const made = spawnSync(path.join(PROJECT_ROOT, '.tools', 'localstack-venv', 'bin', 'python'), ['-m', 'zipfile', '-c', zip, 'fns'], { cwd: path.join(dir, 'code') });
-  if (made.status !== 0) throw new Error(`zip failed: ${made.stderr}`);
-  return new Uint8Array(require('node:fs').readFileSync(zip));
-}
-
 async function checkPlugins(endpoint: string): Promise<PluginChecks> {
   const lambda = new LambdaClient({ endpoint, region, credentials });
   const dynamo = new DynamoDBClient({ endpoint, region, credentials });
   const api = new APIGatewayClient({ endpoint, region, credentials });
   try {
-    const zip = testZip();
+    const zip = zipOf({ 'fns/index.js': TEST_FUNCTIONS });
     const names = ['ok', 'callback', 'slow', 'blocked', 'fails', 'crashy'];
     for (const name of names) {
       await lambda.send(
@@ -109,36 +101,56 @@ async function checkPlugins(endpoint: string): Promise<PluginChecks> {
   }
 }
 
-let result: RunResult;
+const admin = { email: `admin-${randomUUID()}@example.com`, password: randomBytes(12).toString('base64url') };
+let run: ScriptRun;
+let apiUrl: string;
+let steps: string[];
 let plugins: PluginChecks;
-const lines: string[] = [];
+let authorizers: AuthorizerObservations;
+let interrupted: { exitCode: number | null | 'still running'; leftovers: string[] };
 
+/**
+ * `npm run localstack` as a person runs it: up until it prints its URLs; then the plugins' own checks,
+ * the whole journey of `npm run deploy:localstack` against it, and Ctrl-C, which must stop everything.
+ */
 beforeAll(async () => {
-  result = await runLocalstackDeploy({
-    log: (line) => lines.push(line),
-    afterDeploy: async ({ endpoint }) => {
-      plugins = await checkPlugins(endpoint);
-    },
-  }).catch((error: Error) => {
-    throw new Error(`${error.message}\n${lines.join('\n')}`);
+  run = new ScriptRun('localstack', { ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password });
+  try {
+    apiUrl = await run.until(/\bAPI: (http\S+)/, 400_000);
+    const endpoint = await run.until(/\bLocalStack: (http\S+)/, 5_000);
+    plugins = await checkPlugins(endpoint);
+    authorizers = await checkAuthorizerPlugin(endpoint);
+    steps = await localstackJourney(apiUrl, admin, () => undefined);
+  } finally {
+    interrupted = { exitCode: await run.interrupt(STOP_WITHIN_MS), leftovers: run.leftovers() };
+    run.killLeftovers();
+  }
+}, 600_000);
+
+describe('npm run localstack', () => {
+  test('prints the API and the web app, and Ctrl-C stops LocalStack, its functions and the databases', () => {
+    expect(run.output).toContain(`Web app: ${apiUrl}/`);
+    expect(interrupted).toEqual({ exitCode: 0, leftovers: [] });
   });
-}, 420_000);
+});
 
 describe('the stack on LocalStack', () => {
-  test('deploys and serves the public journey through LocalStack API Gateway', () => {
-    expect(result.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/restapis\/\w+\/local\/_user_request_$/);
-    expect(result.steps).toEqual([
-      'GET /health is ok',
-      'the web app and its script load',
-      'register',
-      'log in',
-      'GET /users/me answers 401 (no Lambda authorizers in LocalStack community)',
-      'admin and registry routes refuse a caller without a context (401)',
-      'seed a flight (DynamoDB on LocalStack, seats in Redis)',
-      'search finds the flight',
-      'GET the flight',
-      'GET the seat map',
-    ]);
+  test('deploys and walks the whole journey through LocalStack API Gateway, the Lambda authorizer running', () => {
+    expect(apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/restapis\/\w+\/local\/_user_request_$/);
+    expect(steps).toEqual(
+      expect.arrayContaining([
+        'protected routes refuse a caller without a token with the gateway response (401 problem JSON)',
+        'a bad token is refused by the authorizer (401)',
+        'GET /users/me',
+        'admin creates a flight',
+        'pay for the hold and book it',
+        'a traveller may not call an admin route (403)',
+        "admin: a seat-map migration runs through the worker, keeping the traveller's seats",
+        'admin: the payments audit is ok (the charge ended as a refund)',
+        'admin: cancel the flight',
+        'discovery finds every registered service',
+      ]),
+    );
   });
 
   test("the stack's tables are on LocalStack's DynamoDB (moto), made by CloudFormation", () => {
@@ -186,4 +198,76 @@ describe('the local-node Lambda executor', () => {
     // a fresh process afterwards: the module state starts over
     expect(blockedThenOk).toMatchObject({ error: undefined, payload: { echo: { after: 'timeout' } } });
   });
+});
+
+describe('the Lambda authorizer plugin (an API of its own on the running LocalStack)', () => {
+  const calls = (name: string) => authorizers[name]!.body.authorizer.calls;
+
+  test('a request without the identity source is 401, answered with the gateway response, without calling the function', () => {
+    expect(authorizers.noToken).toMatchObject({ status: 401, headers: { 'content-type': 'application/problem+json' }, body: { code: 'UNAUTHORIZED', message: 'Unauthorized' } });
+    expect(authorizers.noToken!.headers['x-request']).toMatch(/^[\w-]{20,}$/);
+    expect(calls('first')).toBe('1');
+    expect(authorizers.uncachedNoTicket).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
+  });
+
+  test("an Allow passes the principal and the context, values stringified, into the integration's requestContext.authorizer", () => {
+    expect(authorizers.first).toMatchObject({ status: 200, body: { path: '/items', authorizer: { principalId: 'user-get-only', calls: '1', flag: 'true', ratio: '1.5' } } });
+  });
+
+  test('answers are cached per identity for the TTL and evaluated again for each method', () => {
+    expect(authorizers.cached).toMatchObject({ status: 200, body: { authorizer: { calls: '1' } } });
+    // the cached policy allows GET only: POST is denied without asking the function again
+    expect(authorizers.otherMethodFromCache).toMatchObject({ status: 403, body: { code: 'FORBIDDEN' } });
+    expect(authorizers.cachedAfterOtherMethod).toMatchObject({ status: 200, body: { authorizer: { calls: '1' } } });
+    // another identity is another cache entry
+    expect(calls('wildcard')).toBe('2');
+  });
+
+  test('with a TTL of 0 the function runs for every request', () => {
+    expect(authorizers.uncachedFirst!.status).toBe(200);
+    expect(Number(calls('uncachedSecond'))).toBe(Number(calls('uncachedFirst')) + 1);
+  });
+
+  test('resources match with wildcards; a route no statement allows is 403', () => {
+    expect(authorizers.wildcard).toMatchObject({ status: 200, body: { authorizer: { principalId: 'user-wildcard' } } });
+    expect(authorizers.wildcardOtherPath).toMatchObject({ status: 403, body: { code: 'FORBIDDEN', message: 'User is not authorized to access this resource' } });
+  });
+
+  test('a matching Deny wins over an Allow', () => {
+    expect(authorizers.denyWins).toMatchObject({ status: 403, body: { code: 'FORBIDDEN', message: 'User is not authorized to access this resource with an explicit deny' } });
+    expect(authorizers.allowedBesideDeny!.status).toBe(200);
+  });
+
+  test("the function's Unauthorized error is 401; any other failure is the authorizer-configuration gateway response", () => {
+    expect(authorizers.refused).toMatchObject({ status: 401, body: { code: 'UNAUTHORIZED' } });
+    for (const failure of ['broken', 'noPolicy', 'nestedContext']) {
+      expect({ failure, ...authorizers[failure] }).toMatchObject({
+        failure,
+        status: 503,
+        headers: { 'retry-after': '5' },
+        body: { code: 'SERVICE_UNAVAILABLE', type: 'AUTHORIZER_CONFIGURATION_ERROR', message: null },
+      });
+    }
+  });
+});
+
+describe('npm run deploy:localstack, interrupted (Ctrl-C) in each phase before the journey', () => {
+  const interruptAt = async (phase: RegExp, afterMs: number) => {
+    const deploy = new ScriptRun('deploy:localstack', {});
+    try {
+      await deploy.until(phase, 120_000);
+      await new Promise((resolve) => setTimeout(resolve, afterMs));
+      return { exitCode: await deploy.interrupt(STOP_WITHIN_MS), leftovers: deploy.leftovers(), said: /interrupted; everything it started is stopped/.test(deploy.output) };
+    } finally {
+      deploy.killLeftovers();
+    }
+  };
+
+  test('while LocalStack and the databases start', async () => {
+    expect(await interruptAt(/^start LocalStack…$/m, 500)).toEqual({ exitCode: 130, leftovers: [], said: true });
+  }, 180_000);
+
+  test('while sls deploys', async () => {
+    expect(await interruptAt(/^deploy…$/m, 8_000)).toEqual({ exitCode: 130, leftovers: [], said: true });
+  }, 180_000);
 });

@@ -7,7 +7,7 @@ describe('the smoke client', () => {
     const tsx = path.resolve(__dirname, '..', '..', 'node_modules', 'tsx', 'dist', 'cli.mjs');
     const run = spawnSync(process.execPath, [tsx, path.resolve(__dirname, '..', '..', 'scripts', 'smoke.ts'), apiUrl()], { encoding: 'utf8', env: process.env, timeout: 120_000 });
     expect(run.stdout).toContain('smoke test passed');
-    expect(run.stdout).toContain('admin: cancel the smoke flight');
+    expect(run.stdout).toContain('admin: cancel the flight');
     expect(run.status).toBe(0);
   });
 
