@@ -1,9 +1,10 @@
 import { startStack, type Stack, type StackOptions } from '../scripts/stack';
 import { startOffline, type Offline, type OfflineOptions } from '../scripts/offline';
+import { startLocalDeployment, type DeployOptions, type LocalDeployment } from '../scripts/localstack/deploy';
 
 /**
  * What a benchmark run started, so that Ctrl-C (SIGINT) or SIGTERM stops it: the stack, any other
- * stack (the Redis Cluster section's) and every sls offline a section runs. A start under way when the
+ * stack (the Redis Cluster section's), every sls offline and the LocalStack deployment a section runs. A start under way when the
  * signal comes is cancelled (it stops what it had started itself); what has started is stopped.
  */
 
@@ -29,6 +30,8 @@ async function track<T extends { stop(): Promise<void> }>(start: Promise<T>): Pr
 export const startBenchStack = (options: StackOptions): Promise<Stack> => track(startStack({ ...options, signal: interrupted }));
 
 export const startBenchOffline = (options: OfflineOptions): Promise<Offline> => track(startOffline({ ...options, signal: interrupted }));
+
+export const startBenchLocalstack = (options: DeployOptions): Promise<LocalDeployment> => track(startLocalDeployment({ ...options, signal: interrupted }));
 
 /** On SIGINT or SIGTERM: cancel the starts under way, stop what was started (stopping twice is harmless), exit 130. */
 export function stopOnInterrupt(say: (line: string) => void): void {

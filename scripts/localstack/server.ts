@@ -38,6 +38,7 @@ function environment(workDir: string, port: number): NodeJS.ProcessEnv {
     LAMBDA_RUNTIME_EXECUTOR: 'local-node',
     LOCAL_NODE_BINARY: process.execPath,
     LOCAL_NODE_LOG_DIR: path.join(workDir, 'lambda'),
+    LOCAL_NODE_COMPILE_CACHE: path.join(PROJECT_ROOT, '.tools', 'cache', 'node-compile'),
     // keep an environment per function warm while the stack is up, as a deploy check and a person trying it want
     LAMBDA_KEEPALIVE_MS: '3600000',
     // CloudFormation polls each resource with a 1 s sleep between attempts; the first ones without

@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import threading
 import time
+from concurrent.futures import wait
 from pathlib import Path
 
 from localstack import config
@@ -46,6 +47,7 @@ TIMEOUT_GRACE_SECONDS = float(os.environ.get("LOCAL_NODE_TIMEOUT_GRACE_SECONDS",
 # How long a process may take to load its handler and report ready.
 STARTUP_TIMEOUT_SECONDS = float(os.environ.get("LOCAL_NODE_STARTUP_TIMEOUT_SECONDS", "20"))
 LOG_DIR = os.environ.get("LOCAL_NODE_LOG_DIR") or None
+COMPILE_CACHE_DIR = os.environ.get("LOCAL_NODE_COMPILE_CACHE") or None
 
 
 class NodeProcessEndpoint(ExecutorEndpoint):
@@ -105,6 +107,10 @@ class NodeProcessExecutor(RuntimeExecutor):
                 "LOCAL_NODE_PORT": str(port),
             }
         )
+        if COMPILE_CACHE_DIR:
+            # V8's compiled code of the function's bundle, kept across processes and runs (Node >= 22.1):
+            # a function's first call after a restart or a redeploy of the same code loads faster
+            env["NODE_COMPILE_CACHE"] = COMPILE_CACHE_DIR
         if LOG_DIR:
             os.makedirs(LOG_DIR, exist_ok=True)
             self.log_path = Path(LOG_DIR) / f"{self.function_version.id.function_name}-{self.id}.log"
@@ -133,7 +139,8 @@ class NodeProcessExecutor(RuntimeExecutor):
                 )
             if time.monotonic() > deadline:
                 raise LambdaRuntimeException(f"local-node: the runtime was not ready within {STARTUP_TIMEOUT_SECONDS}s; see {self.log_path}")
-            time.sleep(0.02)
+            # wakes as soon as the runtime reports ready (a function's first call waits here)
+            wait([future], timeout=0.1)
         self.executor_endpoint.wait_for_startup()
 
     def _kill(self) -> None:

@@ -6,7 +6,7 @@
 // the executor restarts the process afterwards.
 import { createServer } from 'node:http';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { createRequire, flushCompileCache } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -162,8 +162,12 @@ const server = createServer((req, res) => {
   });
 });
 server.listen(port, '127.0.0.1', () => {
-  post(`/status/${runtimeId}/ready`, {}).catch((error) => {
-    process.stderr.write(`local-node runtime: could not report ready: ${error}\n`);
-    process.exit(1);
-  });
+  post(`/status/${runtimeId}/ready`, {})
+    // NODE_COMPILE_CACHE (node_executor.py) is written at exit, which a killed process never reaches:
+    // written now, after the ready report, so that a later process of the same code loads it compiled.
+    .then(() => flushCompileCache?.())
+    .catch((error) => {
+      process.stderr.write(`local-node runtime: could not report ready: ${error}\n`);
+      process.exit(1);
+    });
 });
