@@ -24,7 +24,7 @@ interface Target {
 }
 
 /** One GET's latency; `expected` is the status it must answer (a first call may be a 404: it is the function's start that counts). */
-async function timedGet(url: string, headers: Record<string, string> = {}, expected = (status: number) => status === 200): Promise<number> {
+async function timedGet(url: string, headers: Record<string, string> = {}, expected: (status: number) => boolean = (status) => status === 200): Promise<number> {
   const started = performance.now();
   const response = await fetch(url, { headers, signal: AbortSignal.timeout(30_000) });
   await response.arrayBuffer();

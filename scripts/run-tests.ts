@@ -54,11 +54,15 @@ if (typecheck.status !== 0) {
   process.exit(1);
 }
 
+const timings: string[] = [];
 for (const phase of phases) {
   const only = process.argv.slice(2);
   if (only.length > 0 && !only.includes(phase)) continue;
   console.log(`\n=== ${phase} tests ===`);
+  const started = Date.now();
   const { run, outputFile } = runPhase(phase);
+  // each phase's time, for keeping the whole run (.ci/run) under its 10 minutes
+  timings.push(`${phase} ${Math.round((Date.now() - started) / 1000)} s`);
   try {
     const results = counts(phase, outputFile);
     passed += results.passed;
@@ -76,5 +80,6 @@ for (const phase of phases) {
   }
 }
 
-console.log(`\ntests: ${passed} passed, ${failed} failed`);
+console.log(`\nphases: ${timings.join(', ')}`);
+console.log(`tests: ${passed} passed, ${failed} failed`);
 process.exit(exitCode || (failed > 0 ? 1 : 0));
