@@ -34,6 +34,18 @@ const requireDependenciesFromNodeModules = {
 };
 
 /**
+ * The emulator's process runs without --enable-source-maps (serverless.yml's NODE_OPTIONS is the
+ * functions' environment on Lambda, set too late in a running process), so the maps would be written
+ * and kept in every context for nothing.
+ */
+const noSourceMaps = {
+  name: 'no-source-maps',
+  setup(build) {
+    build.initialOptions.sourcemap = false;
+  },
+};
+
+/**
  * The emulator loads each bundle with require() and, after a rebuild, drops its warm functions; but
  * require() would hand the next invocation the module it cached at the first one, so an edited handler
  * ran its old code until a restart. Forgetting a bundle once esbuild has rewritten it makes the next
@@ -51,4 +63,4 @@ const forgetRebuiltBundles = {
   },
 };
 
-module.exports = (serverless) => (serverless.processedInput.commands[0] === 'offline' ? [requireDependenciesFromNodeModules, forgetRebuiltBundles] : []);
+module.exports = (serverless) => (serverless.processedInput.commands[0] === 'offline' ? [requireDependenciesFromNodeModules, noSourceMaps, forgetRebuiltBundles] : []);
