@@ -45,6 +45,7 @@ async function main() {
     realtime: async () => (await import('./realtime')).realtime(stack),
     web: async () => (await import('./web')).webApp(stack),
     localstack: async () => (await import('./localstack')).localstackVsOffline(stack),
+    memory: async () => (await import('./memory')).memory(),
     checkout: async () => {
       const { rows, notes } = await (await import('./checkout')).checkoutBench(stack, HTTP_SECONDS, say);
       return { rows: rows.map((cells) => cells.map(String)), notes };
