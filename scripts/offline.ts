@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, rmSync } from 'node:fs';
+import { closeSync, openSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -139,7 +139,11 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
   await assertPortsFree(offlinePorts({ ...options, websocketPort }));
   signal?.throwIfAborted();
   const bundleFolder = `.esbuild-offline-${options.port}`;
-  const child = spawn(process.execPath, [sls, 'offline', 'start', '--stage', stage, '--websocketPort', String(websocketPort)], {
+  const logFd = options.logFile ? openSync(options.logFile, 'a') : undefined;
+  // The emulator gives every function AWS_REGION from serverless.yml's region (us-east-1 unless --region):
+  // the region the launcher made the tables in, so that a DynamoDB of AWS is asked in that region too.
+  const region = options.env.AWS_REGION ? ['--region', options.env.AWS_REGION] : [];
+  const child = spawn(process.execPath, [sls, 'offline', 'start', '--stage', stage, ...region, '--websocketPort', String(websocketPort)], {
     cwd: PROJECT_ROOT,
     env: {
       ...options.env,
@@ -158,15 +162,14 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
       ESBUILD_WORK_FOLDER: bundleFolder,
       ...(options.quiet ? { SLS_LOG_LEVEL: 'warning' } : {}),
     },
-    stdio: options.logFile ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'inherit', 'inherit'],
+    // Straight into the log file, not through a pipe this process drains: a pipe stalls the emulator
+    // (its writes to a full pipe block) whenever this process is busy, e.g. a test in spawnSync.
+    stdio: logFd === undefined ? ['ignore', 'inherit', 'inherit'] : ['ignore', logFd, logFd],
     // Its own process group, so stopping it also stops esbuild and anything else it started.
     detached: true,
   });
-  if (options.logFile) {
-    const out = createWriteStream(options.logFile, { flags: 'a' });
-    child.stdout?.pipe(out);
-    child.stderr?.pipe(out);
-  }
+  // the child holds its own copy of the descriptor
+  if (logFd !== undefined) closeSync(logFd);
   const url = `http://127.0.0.1:${options.port}`;
   // The group, not only the child: esbuild's service and anything else it started go with it, even
   // after the child itself died. Then its bundle folder, which serverless-esbuild leaves when it is
