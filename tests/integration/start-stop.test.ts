@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import http from 'node:http';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -43,6 +44,8 @@ class Launcher {
     readonly dataDir: string,
     readonly port: number,
     lambdaPort: number,
+    /** Variables set in the launcher's shell besides those of every case. */
+    given: Record<string, string> = {},
   ) {
     const [command, ...args] = startCommand();
     this.child = spawn(command!, args, {
@@ -54,6 +57,7 @@ class Launcher {
         FLIGHT_BOOKING_DATA_DIR: dataDir,
         PORT: String(port),
         LAMBDA_PORT: String(lambdaPort),
+        ...given,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -120,8 +124,8 @@ let port: number;
 let lambdaPort: number;
 const launchers: Launcher[] = [];
 
-const launch = () => {
-  const launcher = new Launcher(dataDir, port, lambdaPort);
+const launch = (given: Record<string, string> = {}) => {
+  const launcher = new Launcher(dataDir, port, lambdaPort, given);
   launchers.push(launcher);
   return launcher;
 };
@@ -221,4 +225,33 @@ describe('npm start', () => {
     },
     2 * FULL_START_MS,
   );
+
+  it('gives the functions the AWS_REGION it made the tables in, so that a DynamoDB of AWS is asked in that region', async () => {
+    // A DynamoDB endpoint that notes the region each request is signed for, in front of the suite's dynalite.
+    const regions = new Set<string>();
+    const proxy = http.createServer((request, response) => {
+      regions.add(/Credential=[^/]+\/\d+\/([^/]+)\//.exec(request.headers.authorization ?? '')?.[1] ?? 'unsigned');
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const headers = Object.fromEntries(Object.entries(request.headers).filter(([name]) => name !== 'host' && name !== 'content-length')) as Record<string, string>;
+        void fetch(`${process.env.DYNAMODB_ENDPOINT}${request.url}`, { method: request.method, headers, body: Buffer.concat(chunks) }).then(async (answer) => {
+          response.writeHead(answer.status, Object.fromEntries(answer.headers));
+          response.end(Buffer.from(await answer.arrayBuffer()));
+        });
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const launcher = launch({ AWS_REGION: 'eu-west-1', DYNAMODB_ENDPOINT: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`, SAMPLE_DATA: 'false' });
+      await launcher.until('the API line', () => launcher.printed(`API: http://localhost:${port}`));
+      regions.clear();
+      // /health asks DynamoDB through the functions' own client.
+      expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+      expect([...regions]).toEqual(['eu-west-1']);
+      await interrupt(launcher, 'SIGINT', 'launcher');
+    } finally {
+      proxy.close();
+    }
+  }, FULL_START_MS);
 });
