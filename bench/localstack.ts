@@ -65,9 +65,11 @@ export async function localstackVsOffline(stack: Stack): Promise<Section> {
       { label: 'sls offline', url: offline.url },
     ];
     const found: Record<string, { first: number[]; read: number[]; authorized: number[] }> = {};
+    const firstCalls: Record<string, string> = {};
     for (const { label, url } of targets) {
-      const first = [];
+      const first: number[] = [];
       for (const route of FIRST_CALLS) first.push(await timedGet(`${url}${route}`, {}, (status) => status < 500));
+      firstCalls[label] = FIRST_CALLS.map((route, i) => `${route.split('?')[0]} ${fmt(first[i]!, 0)} ms`).join(', ');
       const token = await traveller(url);
       found[label] = { first: first.sort((a, b) => a - b), read: await sequential(`${url}/openapi.json`), authorized: await sequential(`${url}/users/me`, { authorization: token }) };
     }
@@ -81,7 +83,7 @@ export async function localstackVsOffline(stack: Stack): Promise<Section> {
     }
     const ratio = (what: 'read' | 'authorized') => percentile(found['LocalStack API Gateway']![what], 50) / percentile(found['sls offline']![what], 50);
     notes.push(
-      `LocalStack: a warm public read at p50 ${fmt(percentile(found['LocalStack API Gateway']!.read, 50), 1)} ms (${fmt(ratio('read'), 1)}× sls offline), an authorized one at ${fmt(percentile(found['LocalStack API Gateway']!.authorized, 50), 1)} ms (${fmt(ratio('authorized'), 1)}×), a function's first call at most ${fmt(found['LocalStack API Gateway']!.first.at(-1)!, 0)} ms.`,
+      `LocalStack: a warm public read at p50 ${fmt(percentile(found['LocalStack API Gateway']!.read, 50), 1)} ms (${fmt(ratio('read'), 1)}× sls offline), an authorized one at ${fmt(percentile(found['LocalStack API Gateway']!.authorized, 50), 1)} ms (${fmt(ratio('authorized'), 1)}×), a function's first call at most ${fmt(found['LocalStack API Gateway']!.first.at(-1)!, 0)} ms (${firstCalls['LocalStack API Gateway']}).`,
     );
   } finally {
     await offline.stop();
