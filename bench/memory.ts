@@ -29,7 +29,7 @@ const KINDS: [string, RegExp][] = [
   ['npm and its shell', /^(npm|sh -c bash scripts\/bootstrap\.sh)\b/],
   ["esbuild (sls offline's bundler)", /esbuild --service/],
   ['sls offline (the functions run in it)', /osls\/bin\/serverless\.js/],
-  ["the launcher (scripts/start.ts, with tsx's esbuild)", /scripts\/start\.ts/],
+  ["the launcher (scripts/start.ts, with dynalite and stripe-local in its process, and tsx's esbuild)", /scripts\/start\.ts/],
   ['databases (redis-server, FerretDB, dynalite)', /redis-server|ferretdb|mongod|dynalite/],
   ["payment provider (stripe-local, with tsx's esbuild)", /stripe-local/],
 ];

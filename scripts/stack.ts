@@ -54,6 +54,11 @@ export interface StackOptions {
   redlockServers?: boolean;
   /** Where the local payment provider posts its webhooks (the API's `/payments/webhook`); none when not given. */
   paymentWebhookUrl?: string;
+  /**
+   * dynalite and stripe-local (JavaScript servers) inside this process instead of as children: less
+   * memory for `npm start`, but no process to kill or restart, so the tests and drills keep children.
+   */
+  inProcessServers?: boolean;
 }
 
 /**
@@ -154,9 +159,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     const results = await Promise.allSettled([
       use('mongo', env.MONGODB_URI, pingMongo, () => startMongo(options.dataDir, log, signal)),
       useRedis(),
-      use('dynamodb', env.DYNAMODB_ENDPOINT, (url) => pingDynamo(url, region), () => startDynalite(options.dataDir, region, signal)),
+      use('dynamodb', env.DYNAMODB_ENDPOINT, (url) => pingDynamo(url, region), () => startDynalite(options.dataDir, region, signal, options.inProcessServers)),
       useRedlock(),
-      use('payments', env.STRIPE_API_URL, (url) => pingStripe(url, env.STRIPE_SECRET_KEY), () => startStripeLocal(options.dataDir, options.paymentWebhookUrl, webhookSecret, signal)),
+      use('payments', env.STRIPE_API_URL, (url) => pingStripe(url, env.STRIPE_SECRET_KEY), () => startStripeLocal(options.dataDir, options.paymentWebhookUrl, webhookSecret, signal, options.inProcessServers)),
     ]);
     // mongodb-memory-server cannot be cancelled mid-way; it is stopped with the rest once it is up.
     signal?.throwIfAborted();

@@ -46,6 +46,12 @@ function stopOnSignal(): void {
 }
 process.on('SIGINT', stopOnSignal);
 process.on('SIGTERM', stopOnSignal);
+// dynalite and stripe-local run in this process (inProcessServers): a crash of either stops everything
+// rather than leaving sls offline and the databases running without them.
+process.on('uncaughtException', (error) => {
+  say(`crashed: ${error.stack ?? error.message}; stopping…`);
+  void shutdown(1);
+});
 
 /** A signing key for local tokens, made once and kept in the data folder so logins survive a restart. */
 function localJwtKeys(): string {
@@ -84,7 +90,7 @@ async function start(): Promise<void> {
   // The local provider posts webhooks only when asked: a stream of them stalls sls offline's next
   // requests (docs/architecture.md, Checkout); the payments sweep settles what a webhook would.
   const paymentWebhookUrl = process.env.STRIPE_LOCAL_WEBHOOKS === 'true' ? `http://127.0.0.1:${port}/payments/webhook` : undefined;
-  stack = await startStack({ dataDir: DATA_DIR, log: say, signal, redisTopology: topology, paymentWebhookUrl });
+  stack = await startStack({ dataDir: DATA_DIR, log: say, signal, redisTopology: topology, paymentWebhookUrl, inProcessServers: true });
   // Chosen once the backing services hold their free ports (eighteen with a cluster), so that they are none of theirs.
   const lambdaPort = givenLambdaPort ?? (await freePort());
   const websocketPort = givenWebsocketPort ?? (await freePortBesides([port, lambdaPort]));

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { freePort, tcpProbe, ServerProcess, serverService, type Started } from './process';
+import { freePort, inProcessService, tcpProbe, ServerProcess, serverService, type Started } from './process';
 
 /** DynamoDB: dynalite, and the client the launcher uses on a local or given endpoint. */
 
@@ -32,16 +32,23 @@ export async function pingDynamo(endpoint: string, region: string): Promise<void
   }
 }
 
-export async function startDynalite(dataDir: string, region: string, signal?: AbortSignal): Promise<Started> {
+const DYNALITE_OPTIONS = { createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 };
+
+export async function startDynalite(dataDir: string, region: string, signal?: AbortSignal, inProcess = false): Promise<Started> {
   const port = await freePort();
   const dir = path.join(dataDir, 'dynalite');
   mkdirSync(dir, { recursive: true });
   const url = `http://127.0.0.1:${port}`;
+  if (inProcess) {
+    const server = (require('dynalite') as (options: object) => import('node:http').Server)({ path: dir, ...DYNALITE_OPTIONS });
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
+    return inProcessService('dynamodb', url, 'dynalite', () => new Promise<void>((resolve) => server.close(() => resolve())));
+  }
   // dynalite is a library: run its CLI with this Node so it is a child we can stop like the others.
   const server = new ServerProcess(
     'dynalite',
     process.execPath,
-    [require.resolve('dynalite/cli.js'), '--host', '127.0.0.1', '--port', String(port), '--path', dir, '--createTableMs', '0', '--deleteTableMs', '0', '--updateTableMs', '0'],
+    [require.resolve('dynalite/cli.js'), '--host', '127.0.0.1', '--port', String(port), '--path', dir, ...Object.entries(DYNALITE_OPTIONS).flatMap(([name, value]) => [`--${name}`, String(value)])],
     path.join(dataDir, 'dynalite.log'),
     () => tcpProbe(port).then(() => pingDynamo(url, region)),
   );

@@ -216,3 +216,13 @@ export interface Started {
   /** The child processes serving it, by port, which can be signalled and restarted; none for mongodb-memory-server. */
   servers: { port: number; control: ServerControl }[];
 }
+
+/**
+ * A server run inside this process (a JavaScript one: dynalite, stripe-local) instead of as a child:
+ * `npm start` saves a Node process per server this way (about 45 MB each at idle, docs/architecture.md).
+ * It has no process of its own to signal, so it offers no `control` for drills; it stops with the
+ * launcher.
+ */
+export function inProcessService(name: ServiceName, url: string, what: string, close: () => Promise<void>): Started {
+  return { service: { name, url, source: `${what} (in the launcher's process)` }, stop: close, servers: [] };
+}

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, UpdateTableCommand, UpdateTimeToLiveCommand, type CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { MongoClient } from 'mongodb';
+import { MongoUserStore } from '../../functions/users/store';
 import { parse as parseYaml } from 'yaml';
 import { PROJECT_ROOT } from './process';
 import { dynamoClient } from './dynamodb';
@@ -105,7 +106,6 @@ export async function ensureSchema(env: Record<string, string>, stage: string): 
   } finally {
     client.destroy();
   }
-  const { MongoUserStore } = await import('../../functions/users/store');
   const mongo = new MongoClient(env.MONGODB_URI!, { serverSelectionTimeoutMS: 5_000 });
   try {
     await MongoUserStore.ensureIndexes(mongo.db(env.MONGODB_DB ?? 'flight_booking'));

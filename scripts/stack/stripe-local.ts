@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { PROJECT_ROOT, freePort, ServerProcess, serverService, type Started } from './process';
+import { PROJECT_ROOT, freePort, inProcessService, ServerProcess, serverService, type Started } from './process';
 
 /** stripe-local accepts any `sk_test_` key: this one is a name, not a secret. */
 export const LOCAL_STRIPE_SECRET_KEY = 'sk_test_local';
@@ -9,9 +9,14 @@ export const LOCAL_STRIPE_SECRET_KEY = 'sk_test_local';
  * keeps its state in a file (so a restart keeps payments and idempotency keys), and posts signed
  * webhooks to the API as Stripe does.
  */
-export async function startStripeLocal(dataDir: string, webhookUrl: string | undefined, webhookSecret: string, signal?: AbortSignal): Promise<Started> {
+export async function startStripeLocal(dataDir: string, webhookUrl: string | undefined, webhookSecret: string, signal?: AbortSignal, inProcess = false): Promise<Started> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
+  if (inProcess) {
+    const { startStripeLocal: startServer } = await import('../../stripe-local/server');
+    const server = await startServer({ host: '127.0.0.1', port, dataFile: path.join(dataDir, 'stripe-local.json'), webhookUrl, webhookSecret: webhookUrl ? webhookSecret : undefined });
+    return inProcessService('payments', url, 'stripe-local', server.close);
+  }
   const server = new ServerProcess(
     'stripe-local',
     process.execPath,

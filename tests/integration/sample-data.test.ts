@@ -8,7 +8,7 @@ import { DynamoFlightStore, routeDayOf } from '../../functions/flights/store';
 import { SeatService } from '../../functions/seats/service';
 import { RedisSeatStore } from '../../functions/seats/store';
 import { ensureSchema, tableEnvironment } from '../../scripts/stack';
-import { seedSampleData } from '../../scripts/sample-data';
+import { seedSampleData } from '../../scripts/sample-seeder';
 import { sampleSchedule } from '../../scripts/sample-schedule';
 import { seatMap } from '../support/seats';
 
