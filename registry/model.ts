@@ -27,7 +27,16 @@ export type HealthFilter = (typeof HEALTH_FILTERS)[number];
 export const serviceName = z.string().check(z.regex(SERVICE_NAME, 'must be 2-63 lower-case letters, digits or -'));
 export const instanceId = z.string().check(z.regex(INSTANCE_ID, 'must be 1-128 letters, digits, . _ : -'));
 
-const INSTANCE_URL = /^https?:\/\/[^\s/]+/;
+/**
+ * An instance's URL: http(s), a host name or an IPv4 address, an optional port (1-65535) and path. Strict
+ * enough that every URL it admits parses (`new URL`): the registry hands it to other services, and it
+ * once admitted `http://[`, which broke a client parsing the listing.
+ */
+const PORT = '([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])';
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])';
+// A host name's last label starts with a letter: one ending in a number would be read as an IPv4 address.
+const HOST = `(${OCTET}(\\.${OCTET}){3}|([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\\.)*[A-Za-z]([A-Za-z0-9-]*[A-Za-z0-9])?)`;
+const INSTANCE_URL = new RegExp(`^https?://${HOST}(:${PORT})?(/[!-~]*)?$`);
 const ATTRIBUTE_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
 /**

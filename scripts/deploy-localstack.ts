@@ -44,6 +44,13 @@ export async function localstackJourney(apiUrl: string, admin: { email: string; 
     }
   });
   await step('a bad token is refused by the authorizer (401)', () => call(apiUrl, 'GET', '/users/me', 401, { token: 'not-a-token' }));
+  await step("the web app's page and the script it names load (resolved against the page, as a browser does)", async () => {
+    const page = (await call(apiUrl, 'GET', '/', 200)) as string;
+    const script = /<script type="module"[^>]* src="([^"]+)"/.exec(page)?.[1];
+    expectThat(script !== undefined, `the page names no script: ${page.slice(0, 300)}`);
+    const response = await fetch(new URL(script!, `${apiUrl}/`), { signal: AbortSignal.timeout(30_000) });
+    expectThat(response.status === 200 && !!response.headers.get('content-type')?.startsWith('text/javascript'), `the script answered ${response.status} ${response.headers.get('content-type')}`);
+  });
   await travellerJourney({ base: apiUrl, step, admin, operations: true });
   await step('discovery finds every registered service', async () => {
     const { accessToken } = await call(apiUrl, 'POST', '/auth/login', 200, { body: admin });

@@ -141,6 +141,7 @@ describe('the stack on LocalStack', () => {
       expect.arrayContaining([
         'protected routes refuse a caller without a token with the gateway response (401 problem JSON)',
         'a bad token is refused by the authorizer (401)',
+        "the web app's page and the script it names load (resolved against the page, as a browser does)",
         'GET /users/me',
         'admin creates a flight',
         'pay for the hold and book it',
