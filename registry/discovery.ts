@@ -22,7 +22,15 @@ export interface DiscoveryOptions {
   cacheMs: number;
   suspectMs: number;
   now?: () => number;
+  /**
+   * Instances tried per call before it answers SERVICE_UNAVAILABLE (default 3). Each try may wait out
+   * its timeout, so without a bound a registry full of dead instances (or ones an admin registered by
+   * mistake) would keep the caller past its own Lambda timeout, which the gateway answers with a 5xx.
+   */
+  maxAttempts?: number;
 }
+
+const DEFAULT_MAX_ATTEMPTS = 3;
 
 /** A failure that says nothing about the request, only that this instance could not be reached. */
 export class InstanceUnreachableError extends Error {
@@ -82,8 +90,9 @@ export class DiscoveryClient {
   }
 
   /**
-   * Runs `attempt` against one instance after another, starting at the next in round-robin order,
-   * until one does not throw InstanceUnreachableError. Other errors are the call's own and pass through.
+   * Runs `attempt` against one instance after another (at most `maxAttempts`), starting at the next in
+   * round-robin order, until one does not throw InstanceUnreachableError. Other errors are the call's
+   * own and pass through.
    */
   async call<T>(service: string, attempt: (instance: Instance) => Promise<T>, options: DiscoverOptions = {}): Promise<T> {
     const instances = await this.discover(service, { health: 'HEALTHY_OR_ELSE_ALL', ...options }).catch((error) => {
@@ -95,7 +104,7 @@ export class DiscoveryClient {
     const candidates = trusted.length > 0 ? trusted : instances;
     const start = this.cursors.get(service) ?? 0;
     this.cursors.set(service, start + 1);
-    for (let i = 0; i < candidates.length; i += 1) {
+    for (let i = 0; i < Math.min(candidates.length, this.options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS); i += 1) {
       const instance = candidates[(start + i) % candidates.length]!;
       try {
         return await attempt(instance);

@@ -48,7 +48,13 @@ export async function callService<T>(caller: ServiceName, target: ServiceName, c
     }
     if (RETRYABLE_STATUSES.has(response.status)) throw new InstanceUnreachableError(instance, `HTTP ${response.status}`);
     const text = await response.text();
-    const body = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+    let body: Record<string, unknown> | undefined;
+    try {
+      body = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+    } catch {
+      // Not one of our services (a URL registered by mistake): try another instance.
+      throw new InstanceUnreachableError(instance, `HTTP ${response.status} with a body that is not JSON`);
+    }
     if (!response.ok) {
       // An answer that is not one of our problems (a gateway's own 401, say) is our fault, not the client's.
       const code: ErrorCode = typeof body?.code === 'string' && body.code in errorCatalog ? (body.code as ErrorCode) : 'INTERNAL';

@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { dynamo } from '../../lib/clients/dynamo';
 import { RegistryStore } from '../../registry/store';
-import { DiscoveryClient } from '../../registry/discovery';
+import { DiscoveryClient, InstanceUnreachableError } from '../../registry/discovery';
 import { SelfRegistration } from '../../registry/self-registration';
 import { callService } from '../../registry/service-client';
 
@@ -129,6 +130,35 @@ describe('registry on dynalite', () => {
       await deadStore.register('seats', 'dead', { url: 'http://127.0.0.1:9' });
       const discovery = new DiscoveryClient(deadStore, { cacheMs: 0, suspectMs: 1 });
       await expect(callService('flights', 'seats', { method: 'GET', path: '/x' }, discovery)).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 503 });
+    });
+
+    it('gives up after three instances, so a registry full of dead ones cannot keep a caller past its timeout', async () => {
+      const deadStore = storeAt(`ns-${randomUUID()}`, { now: Date.now() });
+      for (let i = 0; i < 6; i += 1) await deadStore.register('seats', `dead-${i}`, { url: `http://127.0.0.1:${9 + i}` });
+      const discovery = new DiscoveryClient(deadStore, { cacheMs: 0, suspectMs: 1 });
+      const tried: string[] = [];
+      await expect(
+        discovery.call('seats', async (instance) => {
+          tried.push(instance.instanceId);
+          throw new InstanceUnreachableError(instance, 'refused');
+        }),
+      ).rejects.toMatchObject({ code: 'SERVICE_UNAVAILABLE', status: 503 });
+      expect(tried).toHaveLength(3);
+    });
+
+    it('takes an instance that answers something other than JSON for an unreachable one and tries the next', async () => {
+      const mixedStore = storeAt(`ns-${randomUUID()}`, { now: Date.now() });
+      const html = createServer((_, response) => response.writeHead(200, { 'content-type': 'text/html' }).end('<html>not a service</html>'));
+      await new Promise<void>((resolve) => html.listen(0, '127.0.0.1', resolve));
+      try {
+        await mixedStore.register('seats', 'a-html', { url: `http://127.0.0.1:${(html.address() as AddressInfo).port}` });
+        await mixedStore.register('seats', 'b-real', { url: `http://127.0.0.1:${(servers[1]!.address() as AddressInfo).port}` });
+        const discovery = new DiscoveryClient(mixedStore, { cacheMs: 0, suspectMs: 60_000 });
+        const answers = await Promise.all([0, 1].map(() => callService<{ served: string }>('flights', 'seats', { method: 'GET', path: '/x' }, discovery)));
+        expect(answers.map((a) => a.served)).toEqual(['two', 'two']);
+      } finally {
+        html.close();
+      }
     });
 
     it('passes errors that are not about reachability straight through, without failover', async () => {
