@@ -56,9 +56,10 @@ export async function callService<T>(caller: ServiceName, target: ServiceName, c
       throw new InstanceUnreachableError(instance, `HTTP ${response.status} with a body that is not JSON`);
     }
     if (!response.ok) {
-      // An answer that is not one of our problems (a gateway's own 401, say) is our fault, not the client's.
-      const code: ErrorCode = typeof body?.code === 'string' && body.code in errorCatalog ? (body.code as ErrorCode) : 'INTERNAL';
-      throw new AppError(code, typeof body?.detail === 'string' ? body.detail : undefined, pickExtensions(body));
+      // Every answer of our services and their gateway is a problem with one of our codes; anything
+      // else comes from a server that is not one of them (a URL registered by mistake): try another.
+      if (!(typeof body?.code === 'string' && body.code in errorCatalog)) throw new InstanceUnreachableError(instance, `HTTP ${response.status} that is not one of our problems`);
+      throw new AppError(body.code as ErrorCode, typeof body.detail === 'string' ? body.detail : undefined, pickExtensions(body));
     }
     return body as T;
   });

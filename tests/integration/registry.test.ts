@@ -146,18 +146,23 @@ describe('registry on dynalite', () => {
       expect(tried).toHaveLength(3);
     });
 
-    it('takes an instance that answers something other than JSON for an unreachable one and tries the next', async () => {
-      const mixedStore = storeAt(`ns-${randomUUID()}`, { now: Date.now() });
-      const html = createServer((_, response) => response.writeHead(200, { 'content-type': 'text/html' }).end('<html>not a service</html>'));
-      await new Promise<void>((resolve) => html.listen(0, '127.0.0.1', resolve));
+    it('takes an instance that is not one of our services (HTML, or an error without our problem code) for an unreachable one and tries the next', async () => {
+      const strangers = [
+        createServer((_, response) => response.writeHead(200, { 'content-type': 'text/html' }).end('<html>not a service</html>')),
+        createServer((_, response) => response.writeHead(400, { 'content-type': 'application/json' }).end('{"__type":"UnknownOperationException"}')),
+      ];
       try {
-        await mixedStore.register('seats', 'a-html', { url: `http://127.0.0.1:${(html.address() as AddressInfo).port}` });
-        await mixedStore.register('seats', 'b-real', { url: `http://127.0.0.1:${(servers[1]!.address() as AddressInfo).port}` });
-        const discovery = new DiscoveryClient(mixedStore, { cacheMs: 0, suspectMs: 60_000 });
-        const answers = await Promise.all([0, 1].map(() => callService<{ served: string }>('flights', 'seats', { method: 'GET', path: '/x' }, discovery)));
-        expect(answers.map((a) => a.served)).toEqual(['two', 'two']);
+        for (const stranger of strangers) {
+          await new Promise<void>((resolve) => stranger.listen(0, '127.0.0.1', resolve));
+          const mixedStore = storeAt(`ns-${randomUUID()}`, { now: Date.now() });
+          await mixedStore.register('seats', 'a-stranger', { url: `http://127.0.0.1:${(stranger.address() as AddressInfo).port}` });
+          await mixedStore.register('seats', 'b-real', { url: `http://127.0.0.1:${(servers[1]!.address() as AddressInfo).port}` });
+          const discovery = new DiscoveryClient(mixedStore, { cacheMs: 0, suspectMs: 60_000 });
+          const answers = await Promise.all([0, 1].map(() => callService<{ served: string }>('flights', 'seats', { method: 'GET', path: '/x' }, discovery)));
+          expect(answers.map((a) => a.served)).toEqual(['two', 'two']);
+        }
       } finally {
-        html.close();
+        strangers.forEach((stranger) => stranger.close());
       }
     });
 
