@@ -3,16 +3,16 @@
 The only Lambda executor in LocalStack's open-source core starts each execution environment as a
 Docker container running LocalStack's init binary (a Go build of the Runtime Interface Emulator)
 and the runtime image of the function (public.ecr.aws/lambda/nodejs:22), both fetched at run time.
-This executor starts the environment as a child process instead: `node node_runtime.mjs` with the
+This executor starts the environment as a child process instead: `node node_runtime.cjs` with the
 function's unzipped code as working directory and the environment variables LocalStack computed for
-the container. node_runtime.mjs speaks the same executor HTTP protocol as the init binary:
+the container. node_runtime.cjs speaks the same executor HTTP protocol as the init binary:
 
 - it listens on 127.0.0.1:<port> and answers `POST /invoke` (the payload LocalStack sends);
 - it reports `POST <runtime endpoint>/status/<id>/ready` once the handler module is loaded (or
   `/status/<id>/error` when it cannot be);
 - per invocation it posts `/invocations/<request id>/logs`, then `/response` or `/error`.
 
-Timeouts are enforced twice: node_runtime.mjs answers `Sandbox.Timedout` when the function's timeout
+Timeouts are enforced twice: node_runtime.cjs answers `Sandbox.Timedout` when the function's timeout
 passes, and this executor, should that answer not arrive within a grace period after the timeout
 (a blocked event loop, a crashed process), answers it itself and restarts the process, as Lambda
 resets a sandbox after a timeout. Only `nodejs*` runtimes with zip packages are supported.
@@ -41,8 +41,8 @@ from localstack.utils.net import get_free_tcp_port
 
 LOG = logging.getLogger(__name__)
 
-RUNTIME_SCRIPT = Path(__file__).with_name("node_runtime.mjs")
-# How long after the function's own timeout the executor stops waiting for node_runtime.mjs.
+RUNTIME_SCRIPT = Path(__file__).with_name("node_runtime.cjs")
+# How long after the function's own timeout the executor stops waiting for node_runtime.cjs.
 TIMEOUT_GRACE_SECONDS = float(os.environ.get("LOCAL_NODE_TIMEOUT_GRACE_SECONDS", "2"))
 # How long a process may take to load its handler and report ready.
 STARTUP_TIMEOUT_SECONDS = float(os.environ.get("LOCAL_NODE_STARTUP_TIMEOUT_SECONDS", "20"))

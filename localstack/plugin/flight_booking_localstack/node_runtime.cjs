@@ -4,11 +4,14 @@
 // on 127.0.0.1:$LOCAL_NODE_PORT, one invocation at a time, posting logs and the response or error
 // back to $LOCALSTACK_RUNTIME_ENDPOINT. The function's timeout is enforced here (Sandbox.Timedout);
 // the executor restarts the process afterwards.
-import { createServer } from 'node:http';
-import { existsSync } from 'node:fs';
-import { createRequire, flushCompileCache } from 'node:module';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+'use strict';
+// CommonJS, not an ES module: Node starts a CommonJS script about 30 ms sooner, and every function's
+// first call waits for this process to start.
+const { createServer } = require('node:http');
+const { existsSync } = require('node:fs');
+const { createRequire, flushCompileCache } = require('node:module');
+const path = require('node:path');
+const { pathToFileURL } = require('node:url');
 
 const endpoint = process.env.LOCALSTACK_RUNTIME_ENDPOINT;
 const runtimeId = process.env.LOCALSTACK_RUNTIME_ID;
@@ -129,45 +132,52 @@ for (const event of ['uncaughtException', 'unhandledRejection']) {
   });
 }
 
-let handler;
-try {
-  handler = await loadHandler(process.env._HANDLER ?? '');
-} catch (error) {
-  process.stderr.write(`local-node runtime: init failed: ${error?.stack ?? error}\n`);
-  await post(`/status/${runtimeId}/error`, errorPayload(error)).catch(() => {});
-  process.exit(1);
+async function start() {
+  let handler;
+  try {
+    handler = await loadHandler(process.env._HANDLER ?? '');
+  } catch (error) {
+    process.stderr.write(`local-node runtime: init failed: ${error?.stack ?? error}\n`);
+    await post(`/status/${runtimeId}/error`, errorPayload(error)).catch(() => {});
+    process.exit(1);
+  }
+  serve(handler);
 }
 
-const server = createServer((req, res) => {
-  if (req.method !== 'POST' || req.url !== '/invoke') {
-    res.writeHead(404).end();
-    return;
-  }
-  const chunks = [];
-  req.on('data', (c) => chunks.push(c));
-  req.on('end', () => {
-    if (current) {
-      res.writeHead(409).end('busy');
+function serve(handler) {
+  const server = createServer((req, res) => {
+    if (req.method !== 'POST' || req.url !== '/invoke') {
+      res.writeHead(404).end();
       return;
     }
-    let request;
-    try {
-      request = JSON.parse(Buffer.concat(chunks).toString());
-    } catch {
-      res.writeHead(400).end();
-      return;
-    }
-    res.writeHead(200).end();
-    invoke(handler, request);
-  });
-});
-server.listen(port, '127.0.0.1', () => {
-  post(`/status/${runtimeId}/ready`, {})
-    // NODE_COMPILE_CACHE (node_executor.py) is written at exit, which a killed process never reaches:
-    // written now, after the ready report, so that a later process of the same code loads it compiled.
-    .then(() => flushCompileCache?.())
-    .catch((error) => {
-      process.stderr.write(`local-node runtime: could not report ready: ${error}\n`);
-      process.exit(1);
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      if (current) {
+        res.writeHead(409).end('busy');
+        return;
+      }
+      let request;
+      try {
+        request = JSON.parse(Buffer.concat(chunks).toString());
+      } catch {
+        res.writeHead(400).end();
+        return;
+      }
+      res.writeHead(200).end();
+      invoke(handler, request);
     });
-});
+  });
+  server.listen(port, '127.0.0.1', () => {
+    post(`/status/${runtimeId}/ready`, {})
+      // NODE_COMPILE_CACHE (node_executor.py) is written at exit, which a killed process never reaches:
+      // written now, after the ready report, so that a later process of the same code loads it compiled.
+      .then(() => flushCompileCache?.())
+      .catch((error) => {
+        process.stderr.write(`local-node runtime: could not report ready: ${error}\n`);
+        process.exit(1);
+      });
+  });
+}
+
+void start();
