@@ -1,8 +1,8 @@
 import { APIGatewayClient, GetAuthorizersCommand, GetRestApisCommand } from '@aws-sdk/client-api-gateway';
 import { DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CreateFunctionCommand, InvokeCommand, LambdaClient, waitUntilFunctionActiveV2 } from '@aws-sdk/client-lambda';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { tableEnvironment } from '../../scripts/stack';
-import { zipOf } from '../support/zip';
+import { createTestFunctions } from '../support/localstack-functions';
 import { checkAuthorizerPlugin, type AuthorizerObservations } from '../support/localstack-authorizers';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { localstackJourney } from '../../scripts/deploy-localstack';
@@ -55,21 +55,7 @@ async function checkPlugins(endpoint: string): Promise<PluginChecks> {
   const dynamo = new DynamoDBClient({ endpoint, region, credentials });
   const api = new APIGatewayClient({ endpoint, region, credentials });
   try {
-    const zip = zipOf({ 'fns/index.js': TEST_FUNCTIONS });
-    const names = ['ok', 'callback', 'slow', 'blocked', 'fails', 'crashy'];
-    for (const name of names) {
-      await lambda.send(
-        new CreateFunctionCommand({
-          FunctionName: `local-node-${name}`,
-          Runtime: 'nodejs22.x',
-          Role: 'arn:aws:iam::000000000000:role/local-node-test',
-          Handler: `fns/index.${name}`,
-          Code: { ZipFile: zip },
-          Timeout: 2,
-        }),
-      );
-    }
-    for (const name of names) await waitUntilFunctionActiveV2({ client: lambda, maxWaitTime: 30 }, { FunctionName: `local-node-${name}` });
+    await createTestFunctions(lambda, 'local-node', TEST_FUNCTIONS, ['ok', 'callback', 'slow', 'blocked', 'fails', 'crashy'], 2);
     const invoke = async (name: string, event: unknown = {}): Promise<Invoked> => {
       const started = Date.now();
       const out = await lambda.send(new InvokeCommand({ FunctionName: `local-node-${name}`, Payload: Buffer.from(JSON.stringify(event)) }));

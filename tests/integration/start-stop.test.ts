@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { isPortFree } from '../../scripts/offline';
 import { PROJECT_ROOT } from '../../scripts/stack';
 import { liveProcesses, processTree } from '../support/processes';
+import { npmScriptCommand } from '../support/script-run';
 
 /**
  * `npm start` interrupted in each phase stops everything it started within seconds, and the next
@@ -20,18 +21,6 @@ import { liveProcesses, processTree } from '../support/processes';
 const STOP_WITHIN_MS = 10_000;
 // A full start bundles the functions with esbuild: 15–30 s here, more while other tests run.
 const FULL_START_MS = 180_000;
-
-/**
- * The command package.json's start script runs once the bootstrap has installed what is missing
- * (the bootstrap puts node_modules/.bin on PATH): the same process tree, so the same signal path,
- * as `npm start`.
- */
-function startCommand(): string[] {
-  const { scripts } = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const afterBootstrap = /^bash scripts\/bootstrap\.sh (.+)$/.exec(scripts.start)?.[1];
-  if (!afterBootstrap) throw new Error(`the start script no longer runs the bootstrap and then a command: ${scripts.start}`);
-  return afterBootstrap.split(' ');
-}
 
 class Launcher {
   readonly child: ChildProcess;
@@ -47,7 +36,8 @@ class Launcher {
     /** Variables set in the launcher's shell besides those of every case. */
     given: Record<string, string> = {},
   ) {
-    const [command, ...args] = startCommand();
+    // as `npm start` runs it after the bootstrap: the same process tree, so the same signal path
+    const [command, ...args] = npmScriptCommand('start');
     this.child = spawn(command!, args, {
       cwd: PROJECT_ROOT,
       // Only what the launcher needs: the database URLs of this test run must not reach it.

@@ -9,8 +9,8 @@ import {
   PutIntegrationCommand,
   PutMethodCommand,
 } from '@aws-sdk/client-api-gateway';
-import { CreateFunctionCommand, LambdaClient, waitUntilFunctionActiveV2 } from '@aws-sdk/client-lambda';
-import { zipOf } from './zip';
+import { LambdaClient } from '@aws-sdk/client-lambda';
+import { createTestFunctions } from './localstack-functions';
 
 /**
  * The authorizer plugin (localstack/plugin/flight_booking_localstack/lambda_authorizers.py) on its own:
@@ -53,26 +53,6 @@ export interface Answer {
 }
 
 export type AuthorizerObservations = Record<string, Answer>;
-
-async function createFunctions(lambda: LambdaClient): Promise<Record<'authorizer' | 'echo', string>> {
-  const zip = zipOf({ 'fns/index.js': FUNCTIONS });
-  const arns = {} as Record<'authorizer' | 'echo', string>;
-  for (const name of ['authorizer', 'echo'] as const) {
-    const created = await lambda.send(
-      new CreateFunctionCommand({
-        FunctionName: `authorizer-plugin-${name}`,
-        Runtime: 'nodejs22.x',
-        Role: 'arn:aws:iam::000000000000:role/authorizer-plugin-test',
-        Handler: `fns/index.${name}`,
-        Code: { ZipFile: zip },
-        Timeout: 5,
-      }),
-    );
-    await waitUntilFunctionActiveV2({ client: lambda, maxWaitTime: 30 }, { FunctionName: created.FunctionName! });
-    arns[name] = created.FunctionArn!;
-  }
-  return arns;
-}
 
 const lambdaUri = (arn: string) => `arn:aws:apigateway:${region}:lambda:path/2015-03-31/functions/${arn}/invocations`;
 
@@ -141,7 +121,7 @@ export async function checkAuthorizerPlugin(endpoint: string): Promise<Authorize
   const lambda = new LambdaClient({ endpoint, region, credentials });
   const api = new APIGatewayClient({ endpoint, region, credentials });
   try {
-    const restApiId = await createApi(api, await createFunctions(lambda));
+    const restApiId = await createApi(api, await createTestFunctions(lambda, 'authorizer-plugin', FUNCTIONS, ['authorizer', 'echo'] as const, 5));
     const base = `${endpoint}/restapis/${restApiId}/${STAGE}/_user_request_`;
     const request = async (method: string, route: string, token?: string): Promise<Answer> => {
       const response = await fetch(`${base}${route}`, { method, headers: token ? { authorization: token } : {}, signal: AbortSignal.timeout(30_000) });
