@@ -105,6 +105,26 @@ const sections = {
     /** A Stripe-compatible server instead of Stripe (stripe-local/ under npm start and the tests). */
     STRIPE_API_URL: z.optional(httpUrl),
   }),
+  /** The notifications service (functions/notifications): its table and the sender a hand-over starts. */
+  notifications: z.object({
+    NOTIFICATIONS_TABLE: z.string().check(z.minLength(3)),
+    NOTIFICATIONS_SENDER_FUNCTION: text(),
+  }),
+  /** The seats service's relay of recorded booking emails (functions/seats/notices-relay.ts). */
+  notices: z.object({
+    NOTICES_RELAY_FUNCTION: text(),
+  }),
+  /** Sending email (SES): the verified sender address, and under npm start and the tests a local SES emulator. */
+  email: z.object({
+    AWS_REGION: text('us-east-1'),
+    EMAIL_FROM: z.string().check(z.regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'must be an email address')),
+    SES_ENDPOINT: z.optional(httpUrl),
+  }),
+  /** Where links in emails lead: the web app, served at the API's root unless WEB_APP_URL says otherwise. */
+  webApp: z.object({
+    WEB_APP_URL: z.optional(httpUrl),
+    PUBLIC_API_URL: httpUrl,
+  }),
   /** Per-caller limits (lib/http/rate-limit.ts): requests per minute per IP (anonymous) or per user. */
   rateLimits: z.object({
     RATE_LIMIT_AUTH_PER_MINUTE: positiveInt(30),

@@ -12,7 +12,7 @@ import { currentLogger, logAs } from './log';
  */
 
 /** The parts of the system that log and emit metrics under their own name. */
-export type ServiceName = 'users' | 'flights' | 'seats' | 'payments' | 'registry' | 'gateway';
+export type ServiceName = 'users' | 'flights' | 'seats' | 'payments' | 'notifications' | 'registry' | 'gateway';
 
 export const METRICS_NAMESPACE = 'FlightBooking';
 
@@ -36,7 +36,10 @@ export type MetricName =
   | 'DependencyUnavailable'
   | 'RateLimited'
   | 'LiveBroadcasts'
-  | 'LiveMessagesSent';
+  | 'LiveMessagesSent'
+  | 'NotificationsSent'
+  | 'NotificationsFailed'
+  | 'NotificationsParked';
 
 /** Powertools fixes a Metrics' service at construction too, so naming the service makes a new one. */
 const metricsFor = (service: string) =>

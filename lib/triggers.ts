@@ -1,5 +1,6 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyResult, Context } from 'aws-lambda';
+import { invokeAsync } from './clients/lambda';
 import { AppError } from './http/errors';
 import { problemResult } from './http/stack';
 import { log } from './log';
@@ -21,6 +22,11 @@ export const scheduled = z.looseObject({ source: z.literal('aws.events'), 'detai
 /** The payload one of our functions sends to start another now rather than at its next scheduled run. */
 export const kick = (name: string) => z.strictObject({ kick: z.literal(name) });
 export const kickPayload = (name: string) => ({ kick: name });
+
+/** Starts a function now (an async invoke with its kick) rather than at its next scheduled run; a failure leaves the work to that run. */
+export async function kickNow(functionName: string, name: string): Promise<void> {
+  await invokeAsync(functionName, kickPayload(name)).catch((error: Error) => log.warn('could not start a function; its schedule will', { function: functionName, error: error.message }));
+}
 
 export interface Refusal {
   refused: true;

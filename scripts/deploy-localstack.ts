@@ -28,7 +28,7 @@ export interface RunResult {
 }
 
 /** The journey through LocalStack, plus what only a deployment shows: the gateway's refusals and discovery. */
-export async function localstackJourney(apiUrl: string, admin: { email: string; password: string }, log: Log): Promise<string[]> {
+export async function localstackJourney(apiUrl: string, admin: { email: string; password: string }, log: Log, endpoint: string): Promise<string[]> {
   const steps: string[] = [];
   const step: Step = async (name, run) => {
     const started = Date.now();
@@ -51,16 +51,23 @@ export async function localstackJourney(apiUrl: string, admin: { email: string; 
     const response = await fetch(new URL(script!, `${apiUrl}/`), { signal: AbortSignal.timeout(30_000) });
     expectThat(response.status === 200 && !!response.headers.get('content-type')?.startsWith('text/javascript'), `the script answered ${response.status} ${response.headers.get('content-type')}`);
   });
-  await travellerJourney({ base: apiUrl, step, admin, operations: true });
+  await travellerJourney({ base: apiUrl, step, admin, operations: true, sentEmails: (to) => localstackEmails(endpoint, to) });
   await step('discovery finds every registered service', async () => {
     const { accessToken } = await call(apiUrl, 'POST', '/auth/login', 200, { body: admin });
     const { items } = await call(apiUrl, 'GET', '/registry/services', 200, { token: accessToken });
     const names = (items as { name: string; healthy: number }[]).filter((s) => s.healthy > 0).map((s) => s.name);
-    expectThat(['users', 'flights', 'seats', 'payments', 'registry'].every((s) => names.includes(s)), `registered: ${names.join(', ')}`);
+    expectThat(['users', 'flights', 'seats', 'payments', 'notifications', 'registry'].every((s) => names.includes(s)), `registered: ${names.join(', ')}`);
     const seats = await call(apiUrl, 'GET', '/registry/services/seats/instances', 200, { token: accessToken });
     expectThat(seats.items.every((i: { attributes: { url: string } }) => i.attributes.url === apiUrl), `the seats service registered ${JSON.stringify(seats.items)}`);
   });
   return steps;
+}
+
+/** The subjects of the emails LocalStack's SES has sent to an address (its `/_aws/ses` endpoint). */
+async function localstackEmails(endpoint: string, to: string): Promise<string[]> {
+  const response = await fetch(`${endpoint}/_aws/ses`, { signal: AbortSignal.timeout(10_000) });
+  const { messages } = (await response.json()) as { messages: { Destination: { ToAddresses?: string[] }; Subject: string }[] };
+  return messages.filter((message) => message.Destination.ToAddresses?.includes(to)).map((message) => message.Subject);
 }
 
 export async function runLocalstackDeploy(options: RunOptions = {}): Promise<RunResult> {
@@ -73,7 +80,7 @@ export async function runLocalstackDeploy(options: RunOptions = {}): Promise<Run
     if (options.afterDeploy) await options.afterDeploy(deployment);
     const started = Date.now();
     // Ctrl-C mid-journey stops at once (the teardown below) rather than after the journey's last step
-    const steps = await Promise.race([localstackJourney(deployment.apiUrl, admin, log), untilAborted(options.signal)]);
+    const steps = await Promise.race([localstackJourney(deployment.apiUrl, admin, log, deployment.endpoint), untilAborted(options.signal)]);
     timings.journey = Date.now() - started;
     if (options.keep) {
       log(`running until Ctrl-C: API ${deployment.apiUrl}, LocalStack ${deployment.endpoint}`);

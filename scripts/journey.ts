@@ -20,7 +20,12 @@ export interface JourneyOptions {
   existingRoute?: { origin?: string; destination?: string; date?: string };
   /** With an admin: a seat-map migration through the worker, and the payments audit. */
   operations?: boolean;
+  /** The subjects of the emails sent to an address so far, where the deployment's sent emails can be read. */
+  sentEmails?: (to: string) => Promise<string[]>;
 }
+
+/** The journey's booking contact: the confirmation email goes here. */
+const JOURNEY_CONTACT = 'journey@example.com';
 
 export interface CallOptions {
   token?: string;
@@ -68,7 +73,7 @@ const seatMapOf = (rows: number) => ({
   seats: Array.from({ length: rows }, (_, row) => ['A', 'B', 'C', 'D'].map((letter) => ({ id: `${row + 1}${letter}`, class: 'economy', price: { amount: 12_345, currency: 'USD' } }))).flat(),
 });
 
-export async function travellerJourney({ base, step, admin: adminAccount, existingRoute, operations }: JourneyOptions): Promise<void> {
+export async function travellerJourney({ base, step, admin: adminAccount, existingRoute, operations, sentEmails }: JourneyOptions): Promise<void> {
   const api = (method: string, path: string, expected: number, options?: CallOptions) => call(base, method, path, expected, options);
   await step('GET /health is ok', async () => expectThat((await api('GET', '/health', 200)).status === 'ok', 'health is not ok'));
 
@@ -109,12 +114,21 @@ export async function travellerJourney({ base, step, admin: adminAccount, existi
     expectThat(free.every((id) => after.seats.find((s) => s.id === id)?.status === 'held'), 'the held seats are not shown held');
   });
   // Checkout: a passenger per seat, and Stripe's test Visa (the local provider's, or Stripe's own in test mode).
-  const checkout = { passengers: free.map((seat) => ({ seat, firstName: 'Journey', lastName: 'Test' })), contact: { email: 'journey@example.com' }, paymentMethod: 'pm_card_visa' };
+  const checkout = { passengers: free.map((seat) => ({ seat, firstName: 'Journey', lastName: 'Test' })), contact: { email: JOURNEY_CONTACT }, paymentMethod: 'pm_card_visa' };
   const booking = await step('pay for the hold and book it', () => api('POST', `/holds/${hold.holdId}/confirm`, 201, { token, body: checkout, headers: { 'idempotency-key': randomUUID() } }));
   await step('the booking has a reference, tickets and a payment', async () => {
     expectThat(/^[A-Z2-9]{6}$/.test(booking.reference) && booking.passengers.every((p: { ticketNumber: string }) => /^\d{13}$/.test(p.ticketNumber)), 'no reference or tickets');
     expectThat(booking.payment?.status === 'succeeded' && booking.total?.amount > 0, 'not paid');
   });
+  if (sentEmails) {
+    await step('the confirmation email with the reference arrives', async () => {
+      const deadline = Date.now() + 60_000;
+      while (!(await sentEmails(JOURNEY_CONTACT)).some((subject) => subject.includes(booking.reference))) {
+        expectThat(Date.now() < deadline, `no email to ${JOURNEY_CONTACT} names ${booking.reference} after 60 s`);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    });
+  }
   await step('the booking is listed', async () => {
     const mine = await api('GET', '/bookings', 200, { token });
     expectThat(mine.items.some((b: { bookingId: string }) => b.bookingId === booking.bookingId), 'the booking is not in /bookings');

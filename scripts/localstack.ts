@@ -22,6 +22,7 @@ async function main(): Promise<void> {
     say(`API: ${deployment.apiUrl}   (try: curl ${deployment.apiUrl}/health)`);
     say(`Web app: ${deployment.apiUrl}/   (open it in a browser)`);
     say('WebSocket: none (LocalStack community has no WebSocket APIs; the web app polls the seat maps)');
+    say(`Inbox: ${deployment.endpoint}/_aws/ses   (the emails sent, in LocalStack's SES)`);
     say(`LocalStack: ${deployment.endpoint}   logs: ${deployment.workDir}`);
     say('Ctrl-C stops everything started here.');
     await untilAborted(interrupted.signal);

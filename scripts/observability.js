@@ -30,10 +30,11 @@ const ALARM_WIDGET_HEIGHT = 8;
 const GRAPH_HEIGHT = 6;
 // What lib/observability.ts emits (METRICS_NAMESPACE, ServiceName, MetricName); the deploy test checks the namespace.
 const METRICS_NAMESPACE = 'FlightBooking';
-const SERVICES = ['users', 'flights', 'seats', 'payments', 'registry', 'gateway'];
+const SERVICES = ['users', 'flights', 'seats', 'payments', 'notifications', 'registry', 'gateway'];
 const SEATS_METRICS = ['HoldsWon', 'HoldsRefused', 'Bookings', 'BookingsCancelled', 'HoldsExpired'];
 const MIGRATION_METRICS = ['MigrationsSucceeded', 'MigrationsFailed', 'MigrationsFenced'];
 const PAYMENT_METRICS = ['PaymentsSucceeded', 'PaymentsDeclined', 'PaymentsFailed', 'Refunds', 'PaymentsSettled'];
+const NOTIFICATION_METRICS = ['NotificationsSent', 'NotificationsFailed', 'NotificationsParked'];
 
 const lambdaMetric = (name, functionName) => ({ namespace: 'AWS/Lambda', name, dimensions: { FunctionName: functionName } });
 const apiMetric = (name, apiName) => ({ namespace: 'AWS/ApiGateway', name, dimensions: { ApiName: apiName } });
@@ -188,6 +189,7 @@ class Observability {
       Threshold: 0,
       ComparisonOperator: 'GreaterThanThreshold',
     });
+    add('NotificationsParkedAlarm', `${prefix}-notifications-parked`, 'SES refused an email too often and its event was parked in the last 5 minutes (a bad address, or the sender identity or account needs attention); the notifications table keeps the event and the reason.', anyInFiveMinutes(businessMetric('NotificationsParked', 'notifications', stage)));
     add('MigrationsFailedAlarm', `${prefix}-migrations-failed`, 'A seat-map migration ended failed in the last 5 minutes; its report (GET /admin/migrations/{batchId}) gives the reason.', anyInFiveMinutes(businessMetric('MigrationsFailed', 'flights', stage)));
     add('MigrationQueueStuckAlarm', `${prefix}-migration-queue-stuck`, `The oldest due seat-map migration has waited more than ${thresholds.migrationQueueStuckSeconds} s for 3 minutes, or the migration worker has reported nothing for 3 minutes.`, {
       ...alarmMetric(businessMetric('MigrationQueueOldestSeconds', 'flights', stage)),
@@ -240,6 +242,7 @@ class Observability {
       graph('Seats: holds and bookings', SEATS_METRICS.map((name) => graphMetric(businessMetric(name, 'seats', stage)))),
       graph('Seat-map migrations', MIGRATION_METRICS.map((name) => graphMetric(businessMetric(name, 'flights', stage)))),
       graph('Payments and refunds', [...PAYMENT_METRICS.map((name) => graphMetric(businessMetric(name, 'payments', stage))), graphMetric(businessMetric('RefundsPending', 'seats', stage))]),
+      graph('Notifications (email)', NOTIFICATION_METRICS.map((name) => graphMetric(businessMetric(name, 'notifications', stage)))),
       graph('Migration queue: oldest due migration (s)', [graphMetric(businessMetric('MigrationQueueOldestSeconds', 'flights', stage))], {
         stat: 'Maximum',
         period: ONE_MINUTE,

@@ -6,6 +6,7 @@ import { REDIS_CLUSTER_SCHEME, pingEachRedis, pingRedis, pingRedisCluster, start
 import { LOCAL_CREDENTIALS, isLocalEndpoint, pingDynamo, startDynalite } from './stack/dynamodb';
 import { LOCAL_STRIPE_SECRET_KEY, pingStripe, startStripeLocal } from './stack/stripe-local';
 import { ensureSchema, tableEnvironment } from './stack/schema';
+import { pingSes, startSesLocal } from './stack/ses';
 
 /**
  * The local backing services. For each of MongoDB, Redis and DynamoDB: use the URL from the
@@ -59,6 +60,8 @@ export interface StackOptions {
    * memory for `npm start`, but no process to kill or restart, so the tests and drills keep children.
    */
   inProcessServers?: boolean;
+  /** The local SES emulator (default: on); off where another SES takes the emails (LocalStack's). */
+  emailServer?: boolean;
 }
 
 /**
@@ -162,17 +165,19 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       use('dynamodb', env.DYNAMODB_ENDPOINT, (url) => pingDynamo(url, region), () => startDynalite(options.dataDir, region, signal, options.inProcessServers)),
       useRedlock(),
       use('payments', env.STRIPE_API_URL, (url) => pingStripe(url, env.STRIPE_SECRET_KEY), () => startStripeLocal(options.dataDir, options.paymentWebhookUrl, webhookSecret, signal, options.inProcessServers)),
+      options.emailServer === false ? undefined : use('email', env.SES_ENDPOINT, pingSes, () => startSesLocal(options.dataDir, signal, options.inProcessServers)),
     ]);
     // mongodb-memory-server cannot be cancelled mid-way; it is stopped with the rest once it is up.
     signal?.throwIfAborted();
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
-    const [mongo, redis, dynamodb, redlock, payments] = results.map((r) => (r as PromiseFulfilledResult<BackingService | undefined>).value) as [
+    const [mongo, redis, dynamodb, redlock, payments, email] = results.map((r) => (r as PromiseFulfilledResult<BackingService | undefined>).value) as [
       BackingService,
       BackingService,
       BackingService,
       BackingService | undefined,
       BackingService,
+      BackingService | undefined,
     ];
     const stackEnv: Record<string, string> = {
       MONGODB_URI: mongo.url,
@@ -187,6 +192,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       STRIPE_API_URL: payments.url,
       STRIPE_SECRET_KEY: env.STRIPE_SECRET_KEY ?? LOCAL_STRIPE_SECRET_KEY,
       STRIPE_WEBHOOK_SECRET: webhookSecret,
+      ...(email ? { SES_ENDPOINT: email.url } : {}),
     };
     // The functions sign their DynamoDB calls with the environment's credentials; a local endpoint
     // (dynalite, DynamoDB Local) accepts any.
@@ -195,7 +201,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     await ensureSchema(stackEnv, stage);
     signal?.throwIfAborted();
-    const services = [mongo, redis, ...(redlock ? [redlock] : []), dynamodb, payments];
+    const services = [mongo, redis, ...(redlock ? [redlock] : []), dynamodb, payments, ...(email ? [email] : [])];
     return { services, env: stackEnv, control, redisNodes, stop };
   } catch (error) {
     await stop();

@@ -1,7 +1,8 @@
 import { AppError, validationFailed } from '../../lib/http/errors';
 import { newFlightId } from '../../lib/ids';
 import { departureDay, scheduleProblems, type CreateFlightInput, type Flight, type UpdateFlightInput } from './model';
-import { ConditionFailed, type FlightStore } from './store';
+import { log } from '../../lib/log';
+import { ConditionFailed, type FlightStore, type Retime } from './store';
 import type { SeatsGateway } from './seats-client';
 
 /** Where a search's next page starts: a route-day (`ORIGIN#DEST#YYYY-MM-DD`) and, within it, the key to continue after. */
@@ -72,13 +73,18 @@ export class FlightService {
     const [oldDay, newDay] = [departureDay(current.departureTime), departureDay(next.departureTime)];
     const moved = next.flightNumber !== current.flightNumber || newDay !== oldDay;
     const retimed = next.departureTime !== current.departureTime;
+    const timesChanged = retimed || next.arrivalTime !== current.arrivalTime;
+    // Travellers hear of a time change (an email per booking): recorded with the change itself.
+    const retime: Retime | undefined = timesChanged
+      ? { changeId: next.updatedAt, previous: { departureTime: current.departureTime, arrivalTime: current.arrivalTime }, current: { departureTime: next.departureTime, arrivalTime: next.arrivalTime } }
+      : undefined;
     if (moved && !(await this.store.claimFlightNumber(next.flightNumber, newDay, id))) throw new AppError('FLIGHT_EXISTS');
     try {
       if (next.origin !== current.origin || next.destination !== current.destination) await this.store.noteAirports([next.origin, next.destination]);
       // The seats service closes sales from the departure: it learns the new one first, and the old one
       // again if the flight record cannot be written.
       if (retimed) await this.seats.schedule(id, next.departureTime);
-      await this.store.replace(next, current.updatedAt);
+      await this.store.replace(next, current.updatedAt, retime);
     } catch (error) {
       if (retimed) await this.seats.schedule(id, current.departureTime).catch(() => undefined);
       if (moved) await this.store.releaseFlightNumber(next.flightNumber, newDay, id);
@@ -86,7 +92,31 @@ export class FlightService {
       throw error;
     }
     if (moved) await this.store.releaseFlightNumber(current.flightNumber, oldDay, id);
+    // At once when the seats service answers; otherwise the retime relay's next run does it.
+    if (retime) await this.handOverRetimes(id).catch((error: Error) => log.warn('time change left to the retime relay', { flightId: id, error: error.message }));
     return next;
+  }
+
+  /**
+   * Hands a flight's recorded time changes to the seats service, oldest first, each forgotten once it
+   * is acknowledged there (where its change id makes a repeat record nothing).
+   */
+  async handOverRetimes(id: string): Promise<number> {
+    let handedOver = 0;
+    for (let retime = await this.store.firstRetime(id); retime; retime = await this.store.firstRetime(id)) {
+      await this.seats.retimed(id, retime);
+      await this.store.dropRetime(id, retime.changeId);
+      handedOver += 1;
+    }
+    return handedOver;
+  }
+
+  /** Hands over the time changes of flights whose PATCH could not (the retime relay, every minute). */
+  async handOverAllRetimes(limit: number): Promise<{ flights: number; handedOver: number }> {
+    const ids = await this.store.retimedFlights(limit);
+    let handedOver = 0;
+    for (const id of ids) handedOver += await this.handOverRetimes(id);
+    return { flights: ids.length, handedOver };
   }
 
   /**

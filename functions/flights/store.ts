@@ -1,3 +1,4 @@
+import type { ScheduleTimes } from '../notifications/model';
 import type { DynamoDocuments } from '../../lib/clients/dynamo';
 import { departureDay, type Flight } from './model';
 
@@ -24,8 +25,17 @@ export interface FlightStore {
   claimFlightNumber(flightNumber: string, day: string, flightId: string): Promise<boolean>;
   releaseFlightNumber(flightNumber: string, day: string, flightId: string): Promise<void>;
   insert(flight: Flight): Promise<void>;
-  /** Replaces a flight if it still has `expectedUpdatedAt` (optimistic concurrency); else ConditionFailed. */
-  replace(flight: Flight, expectedUpdatedAt: string): Promise<void>;
+  /**
+   * Replaces a flight if it still has `expectedUpdatedAt` (optimistic concurrency); else ConditionFailed.
+   * A time change to tell the flight's travellers about is recorded in the same write.
+   */
+  replace(flight: Flight, expectedUpdatedAt: string, retime?: Retime): Promise<void>;
+  /** Flights with time changes still to hand to the seats service, oldest first. */
+  retimedFlights(limit: number): Promise<string[]>;
+  /** The flight's oldest time change still to hand over. */
+  firstRetime(id: string): Promise<Retime | undefined>;
+  /** Forgets a handed-over time change (the oldest, if it is this one); the flight leaves the list with its last. */
+  dropRetime(id: string, changeId: string): Promise<void>;
   get(id: string): Promise<Flight | undefined>;
   /** The flights of these ids that exist, in no particular order. */
   getMany(ids: string[]): Promise<Flight[]>;
@@ -36,6 +46,18 @@ export interface FlightStore {
   noteAirports(codes: string[]): Promise<void>;
   airports(): Promise<string[]>;
 }
+
+/**
+ * A flight's time change, kept on the flight's item (`retimes`, oldest first) from the PATCH that made
+ * it until the seats service has recorded its emails; meanwhile the item is on the sparse
+ * `migrationQueue` index under queue "retime" (the flights service's to-do lists share that index).
+ */
+export interface Retime {
+  changeId: string;
+  previous: ScheduleTimes;
+  current: ScheduleTimes;
+}
+const RETIME_QUEUE = 'retime';
 
 const FLIGHT_FIELDS = ['id', 'flightNumber', 'origin', 'destination', 'departureTime', 'arrivalTime', 'status', 'seatMapVersion', 'createdAt', 'updatedAt'] as const;
 const AIRPORTS_KEY = { pk: 'AIRPORTS' };
@@ -83,18 +105,65 @@ export class DynamoFlightStore implements FlightStore {
     await this.db.put({ TableName: this.table, Item: this.item(flight), ConditionExpression: 'attribute_not_exists(pk)' });
   }
 
-  async replace(flight: Flight, expectedUpdatedAt: string): Promise<void> {
+  async replace(flight: Flight, expectedUpdatedAt: string, retime?: Retime): Promise<void> {
+    // An update, not a put: the item's time changes still to hand over stay.
+    const { pk, ...fields } = this.item(flight);
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ':expected': expectedUpdatedAt };
+    const sets = Object.entries(fields).map(([field, value]) => {
+      names[`#${field}`] = field;
+      values[`:${field}`] = value;
+      return `#${field} = :${field}`;
+    });
+    if (retime) {
+      sets.push('retimes = list_append(if_not_exists(retimes, :none), :retime)', '#queue = if_not_exists(#queue, :retimeQueue)', 'queueKey = if_not_exists(queueKey, :queueKey)');
+      Object.assign(names, { '#queue': 'queue' });
+      Object.assign(values, { ':none': [], ':retime': [retime], ':retimeQueue': RETIME_QUEUE, ':queueKey': `${flight.updatedAt}#${flight.id}` });
+    }
     try {
-      await this.db.put({
+      await this.db.update({
         TableName: this.table,
-        Item: this.item(flight),
-        ConditionExpression: 'updatedAt = :expected',
-        ExpressionAttributeValues: { ':expected': expectedUpdatedAt },
+        Key: { pk },
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ConditionExpression: '#updatedAt = :expected',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
       });
     } catch (error) {
       if (isConditionFailure(error)) throw new ConditionFailed();
       throw error;
     }
+  }
+
+  async retimedFlights(limit: number): Promise<string[]> {
+    const { Items } = await this.db.query({
+      TableName: this.table,
+      IndexName: 'migrationQueue',
+      KeyConditionExpression: '#queue = :retime',
+      ExpressionAttributeNames: { '#queue': 'queue' },
+      ExpressionAttributeValues: { ':retime': RETIME_QUEUE },
+      Limit: limit,
+    });
+    return Items.map((item) => String(item.pk).slice('FLIGHT#'.length));
+  }
+
+  async firstRetime(id: string): Promise<Retime | undefined> {
+    const { Item } = await this.db.get({ TableName: this.table, Key: { pk: `FLIGHT#${id}` }, ConsistentRead: true, ProjectionExpression: 'retimes' });
+    return (Item?.retimes as Retime[] | undefined)?.[0];
+  }
+
+  async dropRetime(id: string, changeId: string): Promise<void> {
+    const key = { pk: `FLIGHT#${id}` };
+    try {
+      await this.db.update({ TableName: this.table, Key: key, UpdateExpression: 'REMOVE retimes[0]', ConditionExpression: 'retimes[0].changeId = :id', ExpressionAttributeValues: { ':id': changeId } });
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    await this.db
+      .update({ TableName: this.table, Key: key, UpdateExpression: 'REMOVE retimes, #queue, queueKey', ConditionExpression: 'size(retimes) = :zero', ExpressionAttributeNames: { '#queue': 'queue' }, ExpressionAttributeValues: { ':zero': 0 } })
+      .catch((error) => {
+        if (!isConditionFailure(error)) throw error;
+      });
   }
 
   async get(id: string): Promise<Flight | undefined> {

@@ -6,17 +6,18 @@ import { decodeCursor, encodeCursor, pageQuery } from '../../lib/http/pagination
 import { requireCaller, serviceHandler, type HttpResponse } from '../../lib/http/stack';
 import { pathParams } from '../../lib/http/path-params';
 import { idempotencyClaim } from './idempotency';
-import { applySeatMapBody, checkoutBody, holdBody, lookupQuery, provisionSeatsBody, scheduleBody, settleCheckoutBody } from './model';
+import { applySeatMapBody, checkoutBody, holdBody, lookupQuery, provisionSeatsBody, retimeBody, scheduleBody, settleCheckoutBody } from './model';
 import { paymentsOverRegistry } from './payments-client';
 import { kickRefundSweep } from './refund-kick';
 import { REPLAYED, SeatService, type Once } from './service';
 import { RedisSeatStore } from './store';
 import { kickBroadcast } from './live/kick';
+import { kickNoticesRelay } from './notices-kick';
 
 // The seats functions verify no tokens (the authorizer does), but JWT_KEYS signs their list cursors.
 assertTokenConfig();
 const { HOLD_TTL_SECONDS, IDEMPOTENCY_TTL_SECONDS, PAYMENT_GUARD_SECONDS } = config('seats');
-const seats = new SeatService(new RedisSeatStore(redis(), kickBroadcast), HOLD_TTL_SECONDS * 1000, {
+const seats = new SeatService(new RedisSeatStore(redis(), kickBroadcast, kickNoticesRelay), HOLD_TTL_SECONDS * 1000, {
   payments: paymentsOverRegistry,
   paymentGuardMs: PAYMENT_GUARD_SECONDS * 1000,
   salesCloseMs: config('sales').SALES_CLOSE_MINUTES * 60_000,
@@ -104,6 +105,12 @@ export const cancelFlightSeats = http({ route: 'POST /internal/flights/{flightId
 /** Service-only: the flights service moved a flight's departure (its sales close from it). */
 export const scheduleFlightSeats = http({ route: 'PUT /internal/flights/{flightId}/schedule', params: flightParams, body: scheduleBody }, async ({ params, body }) => {
   await seats.schedule(params.flightId, body.departureTime);
+  return { status: 204 };
+});
+
+/** Service-only: the flights service hands over a time change; each confirmed booking gets its email (once per change id). */
+export const retimedFlightSeats = http({ route: 'POST /internal/flights/{flightId}/retimes', params: flightParams, body: retimeBody }, async ({ params, body }) => {
+  await seats.retimed(params.flightId, body);
   return { status: 204 };
 });
 

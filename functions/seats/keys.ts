@@ -21,6 +21,9 @@ import { BOOKING_ID, HOLD_ID } from '../../lib/ids';
  *   seats:{flight:ID}:watchers  ZSET  connection id → when its subscription lapses (ms)
  *   seats:{flight:ID}:live-kick STRING  set while a broadcast of this flight is due or running
  *   seats:{flight:ID}:live-sent STRING  the last version broadcast to the watchers
+ *   seats:{flight:ID}:notices   STREAM  booking emails to send, one entry per event: id, event (JSON,
+ *                                     functions/notifications/model.ts); recorded by the script that
+ *                                     makes the change, removed once handed over (notices-relay.ts)
  *   seats:{flight:ID}:acks      STRING  a counter written before WAIT (lib/clients/redis.ts)
  *   seats:{user:ID}:bookings    ZSET  booking id → created (ms)             the user's list (own slot)
  *   seats:{flight:ID}:idem:<user>:<sha>  STRING  an Idempotency-Key's fingerprint and stored answer
@@ -28,8 +31,10 @@ import { BOOKING_ID, HOLD_ID } from '../../lib/ids';
  *   seats:{ref:REFERENCE}       STRING  booking id: a record locator, unique (references.ts)
  *   seats:{bookings}:all        ZSET  booking id → created (ms)             every booking (the payments audit)
  *   seats:{refunds}:due         ZSET  flight id → since (ms)                flights with refunds to make (refunds.ts)
+ *   seats:{notices}:due         ZSET  flight id → last marked (ms)          flights that may have notices (notices.ts)
+ *   seats:{notices}:kick        STRING  set while a relay run is due to start (notices.ts)
  */
-const FLIGHT_KEY_PARTS = ['map', 'state', 'meta', 'holdexp', 'holds', 'holdgc', 'bookings', 'retired', 'pending', 'heldBy', 'changes', 'watchers', 'liveKick', 'liveSent'] as const;
+const FLIGHT_KEY_PARTS = ['map', 'state', 'meta', 'holdexp', 'holds', 'holdgc', 'bookings', 'retired', 'pending', 'heldBy', 'changes', 'watchers', 'liveKick', 'liveSent', 'notices'] as const;
 /** Keys of the flight's slot that no script takes. */
 const OTHER_FLIGHT_KEYS = ['acks'] as const;
 export type FlightKeys = Record<(typeof FLIGHT_KEY_PARTS)[number] | (typeof OTHER_FLIGHT_KEYS)[number], string>;
@@ -54,6 +59,8 @@ export const userBookingsKey = (userId: string) => `seats:{user:${userId}}:booki
 export const referenceKey = (reference: string) => `seats:{ref:${reference}}`;
 export const ALL_BOOKINGS_KEY = 'seats:{bookings}:all';
 export const REFUNDS_DUE_KEY = 'seats:{refunds}:due';
+export const NOTICES_DUE_KEY = 'seats:{notices}:due';
+export const NOTICES_KICK_KEY = 'seats:{notices}:kick';
 export const idempotencyFlightKey = (userId: string, keyDigest: string) => `seats:{user:${userId}}:idemflight:${keyDigest}`;
 
 /**

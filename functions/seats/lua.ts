@@ -14,7 +14,7 @@
 
 const PRELUDE = `
 local K_MAP, K_STATE, K_META, K_HOLDEXP, K_HOLDS, K_HOLDGC, K_BOOKINGS = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local K_RETIRED, K_PENDING, K_HELDBY, K_CHANGES, K_WATCHERS, K_KICK, K_SENT, K_IDEM = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15]
+local K_RETIRED, K_PENDING, K_HELDBY, K_CHANGES, K_WATCHERS, K_KICK, K_SENT, K_NOTICES, K_IDEM = KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16]
 local RETAIN_MS = 86400000
 -- Enough changes for a watcher that reconnects within a minute or two at a busy flight's pace.
 local CHANGES_KEPT = 1000
@@ -77,10 +77,33 @@ local function publish()
   return redis.call('EXISTS', K_WATCHERS) == 1 and redis.call('SET', K_KICK, '1', 'NX', 'PX', KICK_MS) ~= false
 end
 
+-- Booking emails this run recorded (every answer reports how many, so the caller starts the relay).
+local noticed = 0
+
+-- Records a booking email to send (functions/notifications/model.ts), in the same atomic step as the
+-- change it tells of. Its id names the event, so a repeat is one email. Bookings made before checkout
+-- existed have no contact to write to.
+local function notice(kind, id_suffix, booking, extra)
+  if not (booking.contact and booking.contact.email and booking.passengers and #booking.passengers > 0) then return end
+  local seats = {}
+  for i, seat in ipairs(booking.seats) do seats[i] = {id = seat.id, class = seat.class} end
+  local summary = {bookingId = booking.bookingId, reference = booking.reference, flightId = booking.flightId, passengers = booking.passengers,
+    seats = seats, total = booking.total}
+  if kind ~= 'booking-confirmed' and booking.total then summary.refund = booking.total end
+  local event = extra or {}
+  event.id = kind .. ':' .. booking.bookingId .. id_suffix
+  event.kind = kind
+  event.to = booking.contact.email
+  event.booking = summary
+  redis.call('XADD', K_NOTICES, '*', 'event', cjson.encode(event))
+  noticed = noticed + 1
+end
+
 local function fail(code, extra)
   local answer = extra or {}
   answer.error = code
   answer.expired = holds_expired
+  answer.noticed = noticed
   answer.kick = publish()
   return cjson.encode(answer)
 end
@@ -88,6 +111,7 @@ end
 local function ok(result)
   result.ok = true
   result.expired = holds_expired
+  result.noticed = noticed
   result.kick = publish()
   result.statusVersion = tonumber(redis.call('HGET', K_META, 'version'))
   return cjson.encode(result)
@@ -410,6 +434,7 @@ local booking = {bookingId = booking_id, reference = reference, flightId = fligh
   contact = checkout.contact, total = checkout.total, status = 'confirmed', createdAt = created_at, holdId = hold_id,
   payment = {provider = payment.provider, paymentId = payment.paymentId, paymentKey = payment_key, status = 'succeeded'}}
 redis.call('HSET', K_BOOKINGS, booking_id, cjson.encode(booking))
+notice('booking-confirmed', '', booking)
 hold.status = 'confirmed'
 hold.bookingId = booking_id
 redis.call('HSET', K_HOLDS, hold_id, cjson.encode(hold))
@@ -448,6 +473,7 @@ if not booking or (booking.userId ~= ARGV[2] and ARGV[3] ~= '1') then return fai
 if booking.status ~= 'confirmed' then return fail('ALREADY_CANCELLED') end
 if ARGV[3] ~= '1' and sales_closed(now, ARGV[5]) then return fail('FLIGHT_CLOSED') end
 end_booking(booking, 'cancelled', ARGV[4])
+notice('booking-cancelled', '', booking)
 bump()
 return ok({booking = booking})
 `;
@@ -468,11 +494,28 @@ for _, raw in ipairs(redis.call('HVALS', K_BOOKINGS)) do
   local booking = cjson.decode(raw)
   if booking.status == 'confirmed' then
     end_booking(booking, 'flight_cancelled', ARGV[1])
+    notice('flight-cancelled', '', booking)
     bookings = bookings + 1
   end
 end
 bump()
 return ok({holdsVoided = holds, bookingsCancelled = bookings})
+`;
+
+/**
+ * ARGV: change id, previous times JSON, current times JSON ({departureTime, arrivalTime}). Records a
+ * time-change email for every confirmed booking of the flight, once per change id (the flights service
+ * hands a change over until it is acknowledged).
+ */
+export const RETIMED = `${PRELUDE}
+if not flight_status() then return fail('FLIGHT_NOT_FOUND') end
+if redis.call('HSETNX', K_META, 'retimed:' .. ARGV[1], '1') == 0 then return ok({repeated = true}) end
+local previous, current = cjson.decode(ARGV[2]), cjson.decode(ARGV[3])
+for _, raw in ipairs(redis.call('HVALS', K_BOOKINGS)) do
+  local booking = cjson.decode(raw)
+  if booking.status == 'confirmed' then notice('flight-retimed', ':' .. ARGV[1], booking, {previous = previous, current = current}) end
+end
+return ok({repeated = false})
 `;
 
 /** ARGV: bookingId, refundedAt. Records that a cancelled booking's payment was refunded (a repeat changes nothing). */

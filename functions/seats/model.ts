@@ -182,6 +182,8 @@ export const holdBody = z
 const instant = z.iso.datetime({ offset: true });
 export const provisionSeatsBody = z.strictObject({ seatMapVersion: z.number().check(z.int(), z.gte(1)), departureTime: instant, seatMap: seatMapInput });
 export const scheduleBody = z.strictObject({ departureTime: instant });
+const scheduleTimes = z.strictObject({ departureTime: instant, arrivalTime: instant });
+export const retimeBody = z.strictObject({ changeId: z.string().check(z.regex(/^[A-Za-z0-9_.:-]{1,64}$/)), previous: scheduleTimes, current: scheduleTimes });
 export const settleCheckoutBody = z.strictObject({ paymentKey: z.string().check(z.regex(PAYMENT_KEY)), provider: z.string().check(z.minLength(1), z.maxLength(40)), paymentId: z.string().check(z.minLength(1), z.maxLength(255)) });
 export const lookupQuery = z.strictObject({
   // Anything a person might type: a reference that is not one is a mismatch like any other (404).

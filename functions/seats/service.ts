@@ -1,3 +1,4 @@
+import type { ScheduleTimes } from '../notifications/model';
 import { randomBytes } from 'node:crypto';
 import { AppError, validationFailed, type ErrorCode } from '../../lib/http/errors';
 import type { Caller } from '../../lib/auth/roles';
@@ -168,6 +169,11 @@ export class SeatService {
   /** A flight's new departure time (its sales close from it). */
   async schedule(flightId: string, departureTime: string): Promise<void> {
     unwrap(await this.store.schedule(flightId, Date.parse(departureTime)));
+  }
+
+  /** A time change of the flight: an email to each of its bookings (the script records them, once per change id). */
+  async retimed(flightId: string, change: { changeId: string; previous: ScheduleTimes; current: ScheduleTimes }): Promise<void> {
+    unwrap(await this.store.retimed(flightId, change));
   }
 
   async applySeatMap(flightId: string, args: { fenceToken: number; policy: MigrationPolicy; seatMap: SeatMapInput }): Promise<MigrationOutcome> {

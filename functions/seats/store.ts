@@ -1,7 +1,8 @@
 import { redisScript, waitForReplicas, type RedisClient, type RedisScript } from '../../lib/clients/redis';
-import { ALL_BOOKINGS_KEY, flightKeys, flightOfId, idempotencyFlightKey, referenceKey, REFUNDS_DUE_KEY, SCRIPT_KEY_COUNT, scriptKeys, userBookingsKey } from './keys';
+import { ALL_BOOKINGS_KEY, flightKeys, flightOfId, idempotencyFlightKey, NOTICES_DUE_KEY, NOTICES_KICK_KEY, referenceKey, REFUNDS_DUE_KEY, SCRIPT_KEY_COUNT, scriptKeys, userBookingsKey } from './keys';
 import type { IdempotencyClaim } from './idempotency';
-import { APPLY_SEAT_MAP, CANCEL_BOOKING, CANCEL_FLIGHT, CHECKOUT_BEGIN, CHECKOUT_COMPLETE, CHECKOUT_DECLINED, HOLD, PROVISION, READ_ALL, READ_SEATS, REFUND_RECORDED, RELEASE, SCHEDULE } from './lua';
+import { APPLY_SEAT_MAP, CANCEL_BOOKING, CANCEL_FLIGHT, CHECKOUT_BEGIN, CHECKOUT_COMPLETE, CHECKOUT_DECLINED, HOLD, PROVISION, READ_ALL, READ_SEATS, REFUND_RECORDED, RELEASE, RETIMED, SCHEDULE } from './lua';
+import type { ScheduleTimes } from '../notifications/model';
 import { seatInfo, type Booking, type Checkout, type CheckoutDetails, type HoldRecord, type MigrationOutcome, type SeatMapInput } from './model';
 
 /**
@@ -102,6 +103,17 @@ export interface SeatStore {
   release(flightId: string, holdId: string, userId: string): Promise<ScriptAnswer<object>>;
   cancelBooking(flightId: string, args: { bookingId: string; callerId: string; isAdmin: boolean; cancelledAt: string; salesCloseMs: number }): Promise<ScriptAnswer<{ booking: Booking }>>;
   cancelFlight(flightId: string, cancelledAt: string): Promise<ScriptAnswer<{ holdsVoided: number; bookingsCancelled: number }>>;
+  /** Records a time-change email for each confirmed booking of the flight, once per change id. */
+  retimed(flightId: string, change: { changeId: string; previous: ScheduleTimes; current: ScheduleTimes }): Promise<ScriptAnswer<{ repeated: boolean }>>;
+  /** Flights whose scripts may have recorded notices, with when each was last marked (ms), oldest first. */
+  noticesDue(count: number): Promise<{ flightId: string; markedAt: number }[]>;
+  /** A flight's recorded notices, oldest first: the stream entry's id and the event (JSON). */
+  notices(flightId: string, count: number): Promise<{ entryId: string; event: string }[]>;
+  dropNotices(flightId: string, entryIds: string[]): Promise<void>;
+  /** A relay run starts: the next change that records notices starts another. */
+  relayStarting(): Promise<void>;
+  /** Unmarks a flight whose notices are all handed over, unless it was marked again since `markedAt`. */
+  clearNoticesDue(flightId: string, markedAt: number): Promise<void>;
   applySeatMap(flightId: string, args: { fenceToken: number; policy: 'reject' | 'keep'; seatMap: SeatMapInput }): Promise<ScriptAnswer<MigrationOutcome>>;
   seats(flightId: string): Promise<FlightSnapshot | undefined>;
   snapshot(flightId: string): Promise<FullSnapshot | undefined>;
@@ -120,6 +132,17 @@ const seatArgs = (seatMap: SeatMapInput) => seatMap.seats.flatMap((seat) => [sea
 
 /** Starts a broadcast of a flight's changes to its watchers; never fails the request that changed it. */
 export type BroadcastKick = (flightId: string) => Promise<void>;
+/** Starts the relay of recorded booking emails (notices-relay.ts); never fails the request that recorded them. */
+export type NoticesKick = () => Promise<void>;
+
+/** How long a relay start may take before another may be asked for (a lost invoke is not waited on for long). */
+const RELAY_KICK_MS = 10_000;
+
+/** Removes a flight from the notices' to-do list only if nobody marked it since it was read. */
+const CLEAR_NOTICES_DUE = `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('ZREM', KEYS[1], ARGV[1]) end
+return 0
+`;
 
 const pairs = (flat: string[]): Record<string, string> => {
   const out: Record<string, string> = {};
@@ -139,17 +162,21 @@ export class RedisSeatStore implements SeatStore {
     | 'cancelBooking'
     | 'cancelFlight'
     | 'refundRecorded'
+    | 'retimed'
     | 'applySeatMap'
     | 'readSeats'
     | 'readAll',
     RedisScript
   >;
+  private readonly clearNoticesDueScript: RedisScript;
 
   constructor(
     private readonly redis: RedisClient,
     private readonly kick: BroadcastKick = async () => undefined,
+    private readonly kickNotices: NoticesKick = async () => undefined,
   ) {
     const define = (name: string, lua: string) => redisScript(redis, name, lua, SCRIPT_KEY_COUNT);
+    this.clearNoticesDueScript = redisScript(redis, 'seatsClearNoticesDue', CLEAR_NOTICES_DUE, 1);
     this.scripts = {
       provision: define('seatsProvision', PROVISION),
       schedule: define('seatsSchedule', SCHEDULE),
@@ -158,6 +185,7 @@ export class RedisSeatStore implements SeatStore {
       checkoutDeclined: define('seatsCheckoutDeclined', CHECKOUT_DECLINED),
       completeCheckout: define('seatsCheckoutComplete', CHECKOUT_COMPLETE),
       refundRecorded: define('seatsRefundRecorded', REFUND_RECORDED),
+      retimed: define('seatsRetimed', RETIMED),
       release: define('seatsRelease', RELEASE),
       cancelBooking: define('seatsCancelBooking', CANCEL_BOOKING),
       cancelFlight: define('seatsCancelFlight', CANCEL_FLIGHT),
@@ -175,6 +203,24 @@ export class RedisSeatStore implements SeatStore {
   private async broadcastIfAsked<A extends { kick?: boolean | number; replayed?: true }>(flightId: string, answer: A): Promise<A> {
     if (answer.kick && !answer.replayed) await this.kick(flightId);
     return answer;
+  }
+
+  /**
+   * A change that may record booking emails. The flight goes on the notices' to-do list first (another
+   * slot, so not in the script): a relay that finds nothing yet only unmarks it well after this mark
+   * (notices-relay.ts), and a process that dies after the script leaves it marked. The relay starts at
+   * once when the script recorded any.
+   */
+  private async noticing<A extends { noticed?: number; replayed?: true }>(flightId: string, change: () => Promise<A>): Promise<A> {
+    await this.redis.zadd(NOTICES_DUE_KEY, Date.now(), flightId);
+    const answer = await change();
+    // One relay start while one is due (the relay clears the flag as it starts), not one per booking.
+    if (answer.noticed && !answer.replayed && (await this.redis.set(NOTICES_KICK_KEY, '1', 'PX', RELAY_KICK_MS, 'NX'))) await this.kickNotices();
+    return answer;
+  }
+
+  async relayStarting(): Promise<void> {
+    await this.redis.del(NOTICES_KICK_KEY);
   }
 
   /** A change that must not be lost in a failover: answered once the replicas hold it. */
@@ -231,18 +277,20 @@ export class RedisSeatStore implements SeatStore {
   }
 
   completeCheckout(flightId: string, args: CompletedCheckout, idempotency?: IdempotencyClaim, userId = '') {
-    return this.replicated(
-      flightId,
-      this.runOnce<{ booking: Booking }>(this.scripts.completeCheckout, flightId, userId, idempotency, [
-        args.holdId,
-        args.paymentKey,
-        JSON.stringify(args.payment),
-        args.bookingId,
-        args.reference,
-        args.createdAt,
+    return this.noticing(flightId, () =>
+      this.replicated(
         flightId,
-        args.ticketNumbers.join(','),
-      ]),
+        this.runOnce<{ booking: Booking }>(this.scripts.completeCheckout, flightId, userId, idempotency, [
+          args.holdId,
+          args.paymentKey,
+          JSON.stringify(args.payment),
+          args.bookingId,
+          args.reference,
+          args.createdAt,
+          flightId,
+          args.ticketNumbers.join(','),
+        ]),
+      ),
     );
   }
 
@@ -296,14 +344,40 @@ export class RedisSeatStore implements SeatStore {
   }
 
   cancelBooking(flightId: string, args: { bookingId: string; callerId: string; isAdmin: boolean; cancelledAt: string; salesCloseMs: number }) {
-    return this.replicated(
-      flightId,
-      this.run<{ booking: Booking }>(this.scripts.cancelBooking, flightId, [args.bookingId, args.callerId, args.isAdmin ? '1' : '0', args.cancelledAt, args.salesCloseMs]),
+    return this.noticing(flightId, () =>
+      this.replicated(
+        flightId,
+        this.run<{ booking: Booking }>(this.scripts.cancelBooking, flightId, [args.bookingId, args.callerId, args.isAdmin ? '1' : '0', args.cancelledAt, args.salesCloseMs]),
+      ),
     );
   }
 
   cancelFlight(flightId: string, cancelledAt: string) {
-    return this.replicated(flightId, this.run<{ holdsVoided: number; bookingsCancelled: number }>(this.scripts.cancelFlight, flightId, [cancelledAt]));
+    return this.noticing(flightId, () => this.replicated(flightId, this.run<{ holdsVoided: number; bookingsCancelled: number }>(this.scripts.cancelFlight, flightId, [cancelledAt])));
+  }
+
+  retimed(flightId: string, change: { changeId: string; previous: ScheduleTimes; current: ScheduleTimes }) {
+    return this.noticing(flightId, () =>
+      this.replicated(flightId, this.run<{ repeated: boolean }>(this.scripts.retimed, flightId, [change.changeId, JSON.stringify(change.previous), JSON.stringify(change.current)])),
+    );
+  }
+
+  async noticesDue(count: number): Promise<{ flightId: string; markedAt: number }[]> {
+    const flat = await this.redis.zrange(NOTICES_DUE_KEY, 0, count - 1, 'WITHSCORES');
+    return Object.entries(pairs(flat)).map(([flightId, score]) => ({ flightId, markedAt: Number(score) }));
+  }
+
+  async notices(flightId: string, count: number): Promise<{ entryId: string; event: string }[]> {
+    const entries = await this.redis.xrange(flightKeys(flightId).notices, '-', '+', 'COUNT', count);
+    return entries.map(([entryId, fields]) => ({ entryId, event: pairs(fields).event ?? '' }));
+  }
+
+  async dropNotices(flightId: string, entryIds: string[]): Promise<void> {
+    if (entryIds.length > 0) await this.redis.xdel(flightKeys(flightId).notices, ...entryIds);
+  }
+
+  async clearNoticesDue(flightId: string, markedAt: number): Promise<void> {
+    await this.clearNoticesDueScript([NOTICES_DUE_KEY], [flightId, String(markedAt)]);
   }
 
   async applySeatMap(flightId: string, args: { fenceToken: number; policy: 'reject' | 'keep'; seatMap: SeatMapInput }) {

@@ -41,6 +41,9 @@ export const routePolicy: readonly RoutePolicy[] = [
   { method: 'POST', path: '/auth/refresh', access: 'public', rateLimit: 'auth' },
   { method: 'POST', path: '/auth/logout', access: PEOPLE },
   { method: 'GET', path: '/users/me', access: PEOPLE },
+  { method: 'POST', path: '/auth/password/change', access: PEOPLE },
+  { method: 'POST', path: '/auth/password/forgot', access: 'public', rateLimit: 'auth' },
+  { method: 'POST', path: '/auth/password/reset', access: 'public', rateLimit: 'auth' },
   { method: 'POST', path: '/admin/users', access: ADMIN },
   { method: 'GET', path: '/admin/users', access: ADMIN },
   { method: 'PATCH', path: '/admin/users/{userId}', access: ADMIN },
@@ -73,6 +76,7 @@ export const routePolicy: readonly RoutePolicy[] = [
   { method: 'POST', path: '/internal/flights/{flightId}/cancel', access: SERVICES },
   { method: 'POST', path: '/internal/flights/{flightId}/seatmap-migrations', access: SERVICES },
   { method: 'PUT', path: '/internal/flights/{flightId}/schedule', access: SERVICES },
+  { method: 'POST', path: '/internal/flights/{flightId}/retimes', access: SERVICES },
   { method: 'POST', path: '/internal/holds/{holdId}/checkout', access: SERVICES },
   { method: 'GET', path: '/internal/bookings', access: SERVICES },
 
@@ -83,6 +87,8 @@ export const routePolicy: readonly RoutePolicy[] = [
   { method: 'POST', path: '/internal/payments/{paymentKey}/refund', access: SERVICES },
   { method: 'POST', path: '/payments/webhook', access: 'public' },
   { method: 'GET', path: '/admin/payments/audit', access: ADMIN },
+
+  { method: 'POST', path: '/internal/notifications', access: SERVICES },
 
   { method: 'GET', path: '/registry/services', access: OPERATORS },
   { method: 'GET', path: '/registry/services/{service}/instances', access: OPERATORS },

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeMongo } from '../../lib/clients/mongo';
 import { seedAdmin } from '../seed-admin';
-import { PROJECT_ROOT, freePort, startStack, type Stack } from '../stack';
+import { PROJECT_ROOT, freePort, serverlessConfig, startStack, type Stack } from '../stack';
 import { stopProcessGroup } from './processes';
 import { startLocalstack, type LocalstackServer } from './server';
 
@@ -32,7 +32,7 @@ const REGION = 'us-east-1';
 const CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
 /** The variables that would point the functions at another deployment than the one started here. */
 const DEPLOYMENT_SETTINGS = /^(REDIS_|REDLOCK_|LAMBDA_VPC_|WEBSOCKET_|MONGODB_|DYNAMODB_|STRIPE_|PUBLIC_API_URL$|AWS_ENDPOINT_URL|AWS_PROFILE$)/;
-const SERVICES = ['users', 'flights', 'seats', 'payments', 'registry'];
+const SERVICES = ['users', 'flights', 'seats', 'payments', 'notifications', 'registry'];
 
 export type Log = (line: string) => void;
 
@@ -153,6 +153,25 @@ async function removeStack(endpoint: string): Promise<void> {
   }
 }
 
+/**
+ * SES sends only from verified identities: the sender address of serverless.yml (EMAIL_FROM) in
+ * LocalStack's SES, which verifies at once (on AWS the operator verifies the domain: docs/notifications.md).
+ */
+async function verifySender(endpoint: string): Promise<void> {
+  const { SESClient, VerifyEmailIdentityCommand } = await import('@aws-sdk/client-ses');
+  const ses = new SESClient({ endpoint, region: REGION, credentials: CREDENTIALS });
+  try {
+    await ses.send(new VerifyEmailIdentityCommand({ EmailAddress: emailFrom() }));
+  } finally {
+    ses.destroy();
+  }
+}
+
+/** serverless.yml's sender address for this deployment (EMAIL_FROM overrides it). */
+export function emailFrom(): string {
+  return process.env.EMAIL_FROM || String(serverlessConfig(STAGE).doc.custom.emailFrom).replace(/^\$\{env:EMAIL_FROM, '([^']+)'\}$/, '$1');
+}
+
 /** The deployed REST API's path-style URL on LocalStack (its id found by name, `<stage>-<service>` as osls names it). */
 async function restApiUrl(endpoint: string): Promise<string> {
   const { APIGatewayClient, GetRestApisCommand } = await import('@aws-sdk/client-api-gateway');
@@ -213,7 +232,8 @@ export async function startLocalDeployment(options: DeployOptions): Promise<Loca
     const [localstackStart, stackStart] = await Promise.allSettled([
       timed(options, 'start LocalStack', () => startLocalstack(workDir, port, signal)),
       // MongoDB, Redis and the local Stripe for the functions; the launcher's own DynamoDB is not used.
-      timed(options, 'start MongoDB, Redis and the local Stripe', () => startStack({ dataDir: path.join(workDir, 'data'), stage: STAGE, env: storeEnv, signal })),
+      // No SES emulator: the emails go to LocalStack's SES.
+      timed(options, 'start MongoDB, Redis and the local Stripe', () => startStack({ dataDir: path.join(workDir, 'data'), stage: STAGE, env: storeEnv, signal, emailServer: false })),
     ]);
     if (localstackStart.status === 'fulfilled') localstack = localstackStart.value;
     if (stackStart.status === 'fulfilled') stack = stackStart.value;
@@ -226,6 +246,7 @@ export async function startLocalDeployment(options: DeployOptions): Promise<Loca
       // the functions run on this host: LocalStack's own endpoint for DynamoDB and Lambda
       DYNAMODB_ENDPOINT: endpoint,
       LAMBDA_ENDPOINT: endpoint,
+      SES_ENDPOINT: endpoint,
       JWT_KEYS: process.env.JWT_KEYS || `localstack:${randomBytes(32).toString('base64url')}`,
     };
     const slsEnv = {
@@ -236,6 +257,7 @@ export async function startLocalDeployment(options: DeployOptions): Promise<Loca
       ALARM_EMAIL: '',
       SLS_TELEMETRY_DISABLED: '1',
     };
+    await verifySender(endpoint);
     await timed(options, 'deploy', async () => {
       await runSls(['deploy', '--stage', STAGE], slsEnv, path.join(workDir, 'deploy.log'), /Service deployed to stack|✔ Service deployed/, signal);
       deployed = true;

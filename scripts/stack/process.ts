@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 
-export type ServiceName = 'mongo' | 'redis' | 'dynamodb' | 'redlock' | 'payments';
+export type ServiceName = 'mongo' | 'redis' | 'dynamodb' | 'redlock' | 'payments' | 'email';
 
 export interface BackingService {
   name: ServiceName;

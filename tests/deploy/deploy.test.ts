@@ -40,7 +40,7 @@ const template = JSON.parse(readFileSync(process.env.DEPLOY_TEMPLATE!, 'utf8')) 
 const resourcesOfType = (from: Template, type: string) => Object.entries(from.Resources).filter(([, r]) => r.Type === type);
 const ofType = (type: string) => resourcesOfType(template, type);
 /** Every statement of every inline policy of a role. */
-const statementsOf = (role: Resource): { Action: string | string[]; Resource: unknown }[] => role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+const statementsOf = (role: Resource): { Action: string | string[]; Resource: unknown; Condition?: unknown }[] => role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
 
 /** A CloudFormation value as text, each Ref as {Name}: "wss://{WebsocketsApi}.execute-api.{AWS::Region}.amazonaws.com/local". */
 const rendered = (value: unknown): string => {
@@ -118,7 +118,7 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
   it('has every table with its keys and indexes', async () => {
     const dynamo = new DynamoDBClient(clientConfig);
     const tables = ofType('AWS::DynamoDB::Table');
-    expect(tables.map(([id]) => id).sort()).toEqual(['FlightsTable', 'PaymentsTable', 'RegistryTable']);
+    expect(tables.map(([id]) => id).sort()).toEqual(['FlightsTable', 'NotificationsTable', 'PaymentsTable', 'RegistryTable']);
     for (const [, table] of tables) {
       const { Table } = await dynamo.send(new DescribeTableCommand({ TableName: table.Properties.TableName }));
       expect(Table?.KeySchema).toEqual(table.Properties.KeySchema);
@@ -144,7 +144,7 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
   it('has each service role with its own inline policy', async () => {
     const iam = new IAMClient(clientConfig);
     const roles = ofType('AWS::IAM::Role');
-    expect(roles.map(([id]) => id).sort()).toEqual(['FlightsRole', 'GatewayRole', 'PaymentsRole', 'RegistryRole', 'SeatsRole', 'UsersRole']);
+    expect(roles.map(([id]) => id).sort()).toEqual(['FlightsRole', 'GatewayRole', 'NotificationsRole', 'PaymentsRole', 'RegistryRole', 'SeatsRole', 'UsersRole']);
     for (const [id, role] of roles) {
       const name = physicalIds.get(id)!;
       const deployed = await iam.send(new GetRoleCommand({ RoleName: name }));
@@ -313,12 +313,12 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
         expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
       });
 
-      it('InvokeFunction on the broadcaster and the refund sweep only, for the seats role', () => {
+      it('InvokeFunction on the broadcaster, the refund sweep and the notices relay only, for the seats role', () => {
         const invokes = seatsStatements().filter((statement) => [statement.Action].flat().includes('lambda:InvokeFunction'));
         expect(invokes.map((statement) => ({ actions: statement.Action, resources: [statement.Resource].flat().map(rendered) }))).toEqual([
           {
             actions: ['lambda:InvokeFunction'],
-            resources: [`arn:aws:lambda:{AWS::Region}:{AWS::AccountId}:function:${SERVICE_PREFIX}-liveBroadcaster`, `arn:aws:lambda:{AWS::Region}:{AWS::AccountId}:function:${SERVICE_PREFIX}-refundSweep`],
+            resources: [`arn:aws:lambda:{AWS::Region}:{AWS::AccountId}:function:${SERVICE_PREFIX}-liveBroadcaster`, `arn:aws:lambda:{AWS::Region}:{AWS::AccountId}:function:${SERVICE_PREFIX}-refundSweep`, `arn:aws:lambda:{AWS::Region}:{AWS::AccountId}:function:${SERVICE_PREFIX}-noticesRelay`],
           },
         ]);
       });
@@ -345,6 +345,34 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
       const groups = ofType('AWS::Logs::LogGroup');
       expect(groups).toHaveLength(ofType('AWS::Lambda::Function').length);
       expect(groups.every(([, g]) => g.Properties.RetentionInDays === 14)).toBe(true);
+    });
+
+    describe('the notifications service: email from one address, its table, for its functions alone', () => {
+      it('only the notifications role may send email, only from the sender address', () => {
+        for (const [id, role] of ofType('AWS::IAM::Role')) {
+          const ses = statementsOf(role).filter((statement) => [statement.Action].flat().some((action) => String(action).startsWith('ses:')));
+          if (id !== 'NotificationsRole') {
+            expect({ id, ses }).toEqual({ id, ses: [] });
+            continue;
+          }
+          expect(ses).toHaveLength(1);
+          expect(ses[0]!.Action).toEqual(['ses:SendEmail']);
+          expect(JSON.stringify(ses[0]!.Resource)).toContain(':identity/bookings@flight-booking.example');
+          expect(ses[0]!.Condition).toEqual({ StringEquals: { 'ses:FromAddress': 'bookings@flight-booking.example' } });
+        }
+      });
+
+      it('only the notifications role reaches its table, and only the sender has the SES settings', () => {
+        for (const [id, role] of ofType('AWS::IAM::Role')) {
+          const statements = statementsOf(role).filter((statement) => JSON.stringify(statement.Resource ?? '').includes('NotificationsTable'));
+          if (id !== 'NotificationsRole') expect({ id, statements }).toEqual({ id, statements: [] });
+          else expect(statements.map((statement) => [statement.Action].flat().sort())).toEqual([['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']]);
+        }
+        for (const [id, fn] of ofType('AWS::Lambda::Function')) {
+          const sends = String(fn.Properties.Handler) === 'functions/notifications/sender.handler';
+          expect({ id, from: 'EMAIL_FROM' in (fn.Properties.Environment.Variables as object) }).toEqual({ id, from: sends });
+        }
+      });
     });
 
     describe('the payments service: its keys and its table for its functions alone', () => {
@@ -393,7 +421,7 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
       });
 
       it('stays well inside the 500 resources a CloudFormation template may hold', () => {
-        expect(Object.keys(template.Resources).length).toBeLessThan(450);
+        expect(Object.keys(template.Resources).length).toBeLessThan(490);
       });
 
       it("the API's 5xx rate above 1% over 5 minutes and p99 latency above 1 s, on the API's name", () => {
@@ -420,25 +448,26 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
         }
       });
 
-      it('failed payments, refunds stuck for 15 minutes, a failed migration, and a migration queue stuck or a worker gone silent, from the services\' metrics', () => {
+      it('failed payments, refunds stuck for 15 minutes, a parked email, a failed migration, and a migration queue stuck or a worker gone silent, from the services\' metrics', () => {
         const watching = alarms().filter((a) => a.Namespace === METRICS_NAMESPACE);
         expect(
           watching.map((a) => ({ metric: a.MetricName, dimensions: dimensionsOf(a as Metric), statistic: a.Statistic, threshold: a.Threshold, minutes: (a.Period * a.EvaluationPeriods) / 60, missing: a.TreatMissingData })),
         ).toEqual([
           { metric: 'PaymentsFailed', dimensions: { service: 'payments', stage: 'local' }, statistic: 'Sum', threshold: 0, minutes: 5, missing: 'notBreaching' },
           { metric: 'RefundsPending', dimensions: { service: 'seats', stage: 'local' }, statistic: 'Sum', threshold: 0, minutes: 15, missing: 'notBreaching' },
+          { metric: 'NotificationsParked', dimensions: { service: 'notifications', stage: 'local' }, statistic: 'Sum', threshold: 0, minutes: 5, missing: 'notBreaching' },
           { metric: 'MigrationsFailed', dimensions: { service: 'flights', stage: 'local' }, statistic: 'Sum', threshold: 0, minutes: 5, missing: 'notBreaching' },
           { metric: 'MigrationQueueOldestSeconds', dimensions: { service: 'flights', stage: 'local' }, statistic: 'Maximum', threshold: 300, minutes: 3, missing: 'breaching' },
         ]);
       });
 
       it('no other alarm, each with its own name, and every one tells the topic when it fires and when it recovers', () => {
-        // Per service, ten functions to an Errors and a Throttles alarm; the API's two; one per table; four business alarms.
+        // Per service, ten functions to an Errors and a Throttles alarm; the API's two; one per table; five business alarms.
         const functionsByRole = new Map<string, number>();
         for (const [, fn] of ofType('AWS::Lambda::Function')) functionsByRole.set(fn.Properties.Role['Fn::GetAtt'][0], (functionsByRole.get(fn.Properties.Role['Fn::GetAtt'][0]) ?? 0) + 1);
         const functionAlarms = [...functionsByRole.values()].reduce((sum, count) => sum + 2 * Math.ceil(count / 10), 0);
         const tableCount = ofType('AWS::DynamoDB::Table').length;
-        expect(alarms()).toHaveLength(functionAlarms + 2 + tableCount + 4);
+        expect(alarms()).toHaveLength(functionAlarms + 2 + tableCount + 5);
         expect(new Set(alarms().map((a) => a.AlarmName)).size).toBe(alarms().length);
         expect(template.Resources.AlarmTopic!.Type).toBe('AWS::SNS::Topic');
         for (const alarm of alarms()) {
@@ -477,7 +506,8 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
           ...['MigrationsSucceeded', 'MigrationsFailed', 'MigrationsFenced', 'MigrationQueueOldestSeconds'].map((name) => ({ name, service: 'flights' })),
           ...['PaymentsSucceeded', 'PaymentsDeclined', 'PaymentsFailed', 'Refunds', 'PaymentsSettled'].map((name) => ({ name, service: 'payments' })),
           { name: 'RefundsPending', service: 'seats' },
-          ...['users', 'flights', 'seats', 'payments', 'registry', 'gateway'].flatMap((service) => ['DependencyUnavailable', 'RateLimited'].map((name) => ({ name, service }))),
+          ...['NotificationsSent', 'NotificationsFailed', 'NotificationsParked'].map((name) => ({ name, service: 'notifications' })),
+          ...['users', 'flights', 'seats', 'payments', 'notifications', 'registry', 'gateway'].flatMap((service) => ['DependencyUnavailable', 'RateLimited'].map((name) => ({ name, service }))),
         ];
         const expected = [
           ...alarms().flatMap(watchedMetrics).map((m) => metricKey(m.Namespace, m.MetricName, dimensionsOf(m))),
@@ -568,7 +598,7 @@ describe('packaged for AWS with a VPC and a Redis Cluster given (scripts/vpc.js)
 
   it("every function's role may manage the function's network interfaces, and nothing else is added", () => {
     const roleIds = new Set(resourcesOfType(vpcTemplate, 'AWS::Lambda::Function').map(([, fn]) => fn.Properties.Role['Fn::GetAtt'][0] as string));
-    expect([...roleIds].sort()).toEqual(['FlightsRole', 'GatewayRole', 'PaymentsRole', 'RegistryRole', 'SeatsRole', 'UsersRole']);
+    expect([...roleIds].sort()).toEqual(['FlightsRole', 'GatewayRole', 'NotificationsRole', 'PaymentsRole', 'RegistryRole', 'SeatsRole', 'UsersRole']);
     for (const roleId of roleIds) {
       const policies = vpcTemplate.Resources[roleId]!.Properties.Policies as { PolicyName: string; PolicyDocument: { Statement: unknown[] } }[];
       const withoutVpc = template.Resources[roleId]!.Properties.Policies as { PolicyName: string }[];

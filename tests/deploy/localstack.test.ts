@@ -106,7 +106,7 @@ beforeAll(async () => {
     const endpoint = await run.until(/\bLocalStack: (http\S+)/, 5_000);
     plugins = await checkPlugins(endpoint);
     authorizers = await checkAuthorizerPlugin(endpoint);
-    steps = await localstackJourney(apiUrl, admin, () => undefined);
+    steps = await localstackJourney(apiUrl, admin, () => undefined, endpoint);
   } finally {
     interrupted = { exitCode: await run.interrupt(STOP_WITHIN_MS), leftovers: run.leftovers() };
     run.killLeftovers();
@@ -121,7 +121,7 @@ describe('npm run localstack', () => {
 });
 
 describe('the stack on LocalStack', () => {
-  test('deploys and walks the whole journey through LocalStack API Gateway, the Lambda authorizer running', () => {
+  test("deploys and walks the whole journey through LocalStack API Gateway, the Lambda authorizer running, the confirmation email in LocalStack's SES", () => {
     expect(apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/restapis\/\w+\/local\/_user_request_$/);
     expect(steps).toEqual(
       expect.arrayContaining([
@@ -131,6 +131,7 @@ describe('the stack on LocalStack', () => {
         'GET /users/me',
         'admin creates a flight',
         'pay for the hold and book it',
+        'the confirmation email with the reference arrives',
         'a traveller may not call an admin route (403)',
         "admin: a seat-map migration runs through the worker, keeping the traveller's seats",
         'admin: the payments audit is ok (the charge ended as a refund)',

@@ -9,7 +9,7 @@ describe('the service registry over HTTP', () => {
   it('lists every service with at least one healthy instance after start', async () => {
     const res = await api('GET', '/registry/services', { token: admin });
     expect(res.status).toBe(200);
-    for (const name of ['users', 'flights', 'seats', 'registry']) {
+    for (const name of ['users', 'flights', 'seats', 'payments', 'notifications', 'registry']) {
       const service = res.body.items.find((s: { name: string }) => s.name === name);
       expect({ name, healthy: service?.healthy >= 1 }).toEqual({ name, healthy: true });
     }

@@ -35,7 +35,7 @@ function restoreEnv(saved: NodeJS.ProcessEnv): void {
 
 describe('the launcher', () => {
   it('uses the URLs it is given instead of starting servers', async () => {
-    const given = { MONGODB_URI: process.env.MONGODB_URI, REDIS_URL: process.env.REDIS_URL, DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT, STRIPE_API_URL: process.env.STRIPE_API_URL };
+    const given = { MONGODB_URI: process.env.MONGODB_URI, REDIS_URL: process.env.REDIS_URL, DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT, STRIPE_API_URL: process.env.STRIPE_API_URL, SES_ENDPOINT: process.env.SES_ENDPOINT };
     const before = childrenOf(process.pid);
     const stack = await startStack({ dataDir: mkdtempSync(path.join(tmpdir(), 'launcher-')), env: { ...given, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' }, stage: 'test' });
     try {
@@ -44,6 +44,7 @@ describe('the launcher', () => {
         ['redis', given.REDIS_URL, 'given'],
         ['dynamodb', given.DYNAMODB_ENDPOINT, 'given'],
         ['payments', given.STRIPE_API_URL, 'given'],
+        ['email', given.SES_ENDPOINT, 'given'],
       ]);
       expect(childrenOf(process.pid)).toEqual(before);
     } finally {
@@ -56,7 +57,7 @@ describe('the launcher', () => {
     const pids = stack.services.map((s) => Number(/pid (\d+)/.exec(s.source)?.[1]));
     expect(pids.every((pid) => pid > 0)).toBe(true);
     // The default topology: one redis-server, no Redlock servers of its own.
-    expect(stack.services.map((s) => s.name)).toEqual(['mongo', 'redis', 'dynamodb', 'payments']);
+    expect(stack.services.map((s) => s.name)).toEqual(['mongo', 'redis', 'dynamodb', 'payments', 'email']);
     expect(stack.redisNodes()).toEqual([{ port: Number(new URL(stack.env.REDIS_URL!).port), pid: stack.control('redis').pid }]);
     expect(stack.env).toMatchObject({ REDLOCK_URLS: '' });
     expect(stack.env).not.toHaveProperty('REDIS_CLUSTER_NODES');
@@ -186,7 +187,7 @@ async function expectSeatsStoredOn(cluster: Cluster): Promise<void> {
 
 describe('the launcher with a Redis Cluster', () => {
   // The shared MongoDB and DynamoDB are given, so that these starts are about Redis alone.
-  const given = { MONGODB_URI: process.env.MONGODB_URI, DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT, STRIPE_API_URL: process.env.STRIPE_API_URL, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+  const given = { MONGODB_URI: process.env.MONGODB_URI, DYNAMODB_ENDPOINT: process.env.DYNAMODB_ENDPOINT, STRIPE_API_URL: process.env.STRIPE_API_URL, SES_ENDPOINT: process.env.SES_ENDPOINT, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
   const dataDir = () => mkdtempSync(path.join(tmpdir(), 'launcher-cluster-'));
 
   it('starts 3 primaries with a replica each, AOF on everywhere, writes routed by slot; and three Redlock servers beside it', async () => {
@@ -203,6 +204,7 @@ describe('the launcher with a Redis Cluster', () => {
         ['redlock', '3 independent redis-servers (AOF on)'],
         ['dynamodb', 'given'],
         ['payments', 'given'],
+        ['email', 'given'],
       ]);
 
       for (const { port } of nodes) {
@@ -342,6 +344,7 @@ describe('the launcher with a Redis Cluster', () => {
           ['redis', `redis-cluster://${seeds}`, 'given'],
           ['dynamodb', given.DYNAMODB_ENDPOINT, 'given'],
           ['payments', given.STRIPE_API_URL, 'given'],
+          ['email', given.SES_ENDPOINT, 'given'],
         ]);
         expect(stack.env).toMatchObject({ REDIS_CLUSTER_NODES: seeds, REDLOCK_URLS: '' });
         expect(stack.env).not.toHaveProperty('REDIS_URL');
