@@ -2,15 +2,16 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as z from '../lib/validation';
 import { stringify } from 'yaml';
-import { errorCatalog, type ErrorCode } from '../lib/http/errors';
+import { errorCatalog, statusesOf, type ErrorCode } from '../lib/http/errors';
 import { notFoundCodeOf, PATH_PARAMS } from '../lib/http/path-params';
 import { IDEMPOTENCY_KEY_FORMAT } from '../functions/seats/idempotency';
 import { pageQuery } from '../lib/http/pagination';
 import { routePolicy, type RoutePolicy } from '../lib/http/route-policy';
 import { REFERENCE_PATTERN } from '../functions/seats/references';
-import { createUserBody, loginBody, refreshBody, registerBody, updateUserBody } from '../functions/users/schemas';
+import { changePasswordBody, createUserBody, forgotPasswordBody, loginBody, refreshBody, registerBody, resetPasswordBody, updateUserBody } from '../functions/users/schemas';
+import { intakeBody } from '../functions/notifications/model';
 import { createFlightBody, migrationBatchBody, searchQuery, seatMapMigrationBody, updateFlightBody } from '../functions/flights/model';
-import { applySeatMapBody, checkoutBody, holdBody, lookupQuery, provisionSeatsBody, scheduleBody, settleCheckoutBody } from '../functions/seats/model';
+import { applySeatMapBody, checkoutBody, holdBody, lookupQuery, provisionSeatsBody, retimeBody, scheduleBody, settleCheckoutBody } from '../functions/seats/model';
 import { chargeBody, markBookedBody } from '../functions/payments/model';
 import { instancesQuery, registerInstanceBody } from '../registry/model';
 
@@ -60,6 +61,18 @@ const components: Record<string, object> = {
     properties: { user: ref('User'), accessToken: { type: 'string' }, refreshToken: { type: 'string' }, expiresIn: { type: 'integer' }, tokenType: { const: 'Bearer' } },
   },
   UserList: list('User'),
+  ForgotPasswordAccepted: {
+    type: 'object',
+    required: ['message'],
+    additionalProperties: false,
+    properties: { message: { type: 'string', description: 'The same for every address, known or not' } },
+  },
+  NotificationsAccepted: {
+    type: 'object',
+    required: ['accepted'],
+    additionalProperties: false,
+    properties: { accepted: { type: 'integer', minimum: 0, description: 'Events new to the service (one handed over before is taken but not counted: same id, one email)' } },
+  },
   LiveTicket: {
     type: 'object',
     required: ['ticket', 'url', 'expiresAt'],
@@ -270,8 +283,11 @@ interface Operation {
   response?: string;
   body?: z.ZodMiniType;
   query?: z.ZodMiniType;
-  /** The problems this route answers besides the ones every route of its kind can (see `errorsOf`). */
-  errors?: ErrorCode[];
+  /**
+   * The problems this route answers besides the ones every route of its kind can (see `errorsOf`); a
+   * code this route answers with another status than the catalog's (lib/http/errors.ts, otherStatuses) names it.
+   */
+  errors?: (ErrorCode | RouteError)[];
   /** Takes an Idempotency-Key (API.md, Conventions). */
   idempotent?: true;
   /** Answers 304 to If-None-Match. */
@@ -282,6 +298,11 @@ interface Operation {
   slashRedirect?: true;
   /** Takes any body, checked as it is (a signed webhook): JSON, but no schema. */
   rawBody?: true;
+}
+
+interface RouteError {
+  code: ErrorCode;
+  status: number;
 }
 
 const IDEMPOTENCY_ERRORS: ErrorCode[] = ['IDEMPOTENCY_KEY_REUSED'];
@@ -298,6 +319,19 @@ export const operations: Record<string, Operation> = {
   'POST /auth/refresh': { summary: 'Rotate a refresh token', status: 200, response: 'Session', body: refreshBody, errors: ['INVALID_TOKEN'] },
   'POST /auth/logout': { summary: "End the refresh token's session", status: 204, body: refreshBody },
   'GET /users/me': { summary: 'The caller', status: 200, response: 'User', errors: ['USER_NOT_FOUND'] },
+  'POST /auth/password/change': {
+    summary: "Change the caller's password; every other session of the account ends (a wrong current password counts towards the login lockout)",
+    status: 204,
+    body: changePasswordBody,
+    errors: ['INVALID_CREDENTIALS', 'TOO_MANY_ATTEMPTS'],
+  },
+  'POST /auth/password/forgot': { summary: 'Ask for a password reset link by email; the same answer for every address', status: 202, response: 'ForgotPasswordAccepted', body: forgotPasswordBody },
+  'POST /auth/password/reset': {
+    summary: "Set a new password with a reset link's token (single use, 30 minutes); every session of the account ends",
+    status: 204,
+    body: resetPasswordBody,
+    errors: [{ code: 'INVALID_TOKEN', status: 400 }],
+  },
   'POST /admin/users': { summary: 'Create a user or admin', status: 201, response: 'User', body: createUserBody, errors: ['EMAIL_TAKEN'] },
   'GET /admin/users': { summary: 'List users', status: 200, response: 'UserList', query: pageQuery, errors: ['INVALID_CURSOR'] },
   'PATCH /admin/users/{userId}': { summary: 'Change role or disable (never oneself, never the last admin)', status: 200, response: 'User', body: updateUserBody, errors: ['CANNOT_CHANGE_SELF', 'LAST_ADMIN'] },
@@ -339,12 +373,14 @@ export const operations: Record<string, Operation> = {
   'POST /internal/flights/{flightId}/cancel': { summary: "Service only: cancel a flight's seats", status: 200 },
   'POST /internal/flights/{flightId}/seatmap-migrations': { summary: 'Service only: apply a seat map, fenced', status: 200, body: applySeatMapBody, errors: ['FLIGHT_CANCELLED', 'MIGRATION_FENCED', 'MIGRATION_CONFLICTS'] },
   'PUT /internal/flights/{flightId}/schedule': { summary: "Service only: a flight's new departure (sales close from it)", status: 204, body: scheduleBody },
+  'POST /internal/flights/{flightId}/retimes': { summary: "Service only: a flight's times changed; each confirmed booking gets its email (once per change id)", status: 204, body: retimeBody },
   'POST /internal/holds/{holdId}/checkout': { summary: 'Service only: book the hold a settled charge paid for, or say it is gone', status: 200, response: 'Settlement', body: settleCheckoutBody },
   'GET /internal/bookings': { summary: 'Service only: every booking with its payment (the payments audit)', status: 200, response: 'BookingList', query: pageQuery, errors: ['INVALID_CURSOR'] },
   'POST /internal/payments': { summary: 'Service only: charge a checkout once per payment key', status: 200, response: 'Charge', body: chargeBody, errors: ['PAYMENT_IN_PROGRESS'] },
   'PUT /internal/payments/{paymentKey}/booking': { summary: 'Service only: the booking a charge paid for', status: 204, body: markBookedBody, errors: ['PAYMENT_IN_PROGRESS'] },
   'POST /internal/payments/{paymentKey}/refund': { summary: 'Service only: refund a charge in full', status: 200, response: 'Refund' },
   'POST /payments/webhook': { summary: "The payment provider's webhook (Stripe-Signature over the raw body; no token)", status: 200, response: 'WebhookReceived', rawBody: true, errors: ['INVALID_SIGNATURE', 'PAYLOAD_TOO_LARGE'] },
+  'POST /internal/notifications': { summary: 'Service only: hand over notification events, one email each (idempotent by event id)', status: 202, response: 'NotificationsAccepted', body: intakeBody },
   'GET /admin/payments/audit': { summary: 'Check that every charge is a booking or a refund, and every booking has its charge', status: 200, response: 'PaymentsAudit' },
   'GET /registry/services': { summary: 'Registered services', status: 200, response: 'ServiceList' },
   'GET /registry/services/{service}/instances': { summary: "A service's instances", status: 200, response: 'InstanceList', query: instancesQuery },
@@ -364,21 +400,26 @@ const pathParamNames = (path: string) => [...path.matchAll(/\{([^}]+)\}/g)].map(
  * Every problem a route can answer: its own, plus what the stack and the gateway answer for any route of
  * its kind (a body to validate, a path id to find, a token to check), the rate limit and an outage.
  */
-export function errorsOf(route: RoutePolicy): ErrorCode[] {
+export function errorsOf(route: RoutePolicy): RouteError[] {
   const op = operations[`${route.method} ${route.path}`]!;
-  return [
-    ...new Set<ErrorCode>([
-      ...(op.body ? (['VALIDATION_FAILED', 'INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const) : []),
-      ...(op.query || op.idempotent ? (['VALIDATION_FAILED'] as const) : []),
-      ...(op.idempotent ? IDEMPOTENCY_ERRORS : []),
-      ...(route.access === 'public' ? [] : (['UNAUTHORIZED', 'FORBIDDEN'] as const)),
-      ...pathParamNames(route.path).map(notFoundCodeOf),
-      ...(op.errors ?? []),
-      'RATE_LIMITED',
-      'SERVICE_UNAVAILABLE',
-      'INTERNAL',
-    ]),
+  const codes: (ErrorCode | RouteError)[] = [
+    ...(op.body ? (['VALIDATION_FAILED', 'INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const) : []),
+    ...(op.query || op.idempotent ? (['VALIDATION_FAILED'] as const) : []),
+    ...(op.idempotent ? IDEMPOTENCY_ERRORS : []),
+    ...(route.access === 'public' ? [] : (['UNAUTHORIZED', 'FORBIDDEN'] as const)),
+    ...pathParamNames(route.path).map(notFoundCodeOf),
+    ...(op.errors ?? []),
+    'RATE_LIMITED',
+    'SERVICE_UNAVAILABLE',
+    'INTERNAL',
   ];
+  const errors = new Map<string, RouteError>();
+  for (const entry of codes) {
+    const error = typeof entry === 'string' ? { code: entry, status: errorCatalog[entry][0] } : entry;
+    if (!statusesOf(error.code).includes(error.status)) throw new Error(`${route.method} ${route.path}: ${error.code} is never answered with ${error.status}`);
+    errors.set(`${error.code} ${error.status}`, error);
+  }
+  return [...errors.values()];
 }
 
 const header = (description: string, schema: object = { type: 'string' }) => ({ description, schema });
@@ -390,7 +431,7 @@ const RATE_LIMIT_HEADERS = {
 
 function problemResponses(route: RoutePolicy): Record<string, object> {
   const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of errorsOf(route)) byStatus.set(errorCatalog[code][0], [...(byStatus.get(errorCatalog[code][0]) ?? []), code]);
+  for (const { code, status } of errorsOf(route)) byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   return Object.fromEntries(
     [...byStatus.entries()]
       .sort(([a], [b]) => a - b)

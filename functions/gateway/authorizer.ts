@@ -2,7 +2,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Poli
 import { config } from '../../lib/config';
 import { mongoDb } from '../../lib/clients/mongo';
 import { assertTokenConfig } from '../../lib/auth/keys';
-import { bearerToken, verifyAccessToken } from '../../lib/auth/tokens';
+import { bearerToken, verifyAccessToken, type SessionCaller } from '../../lib/auth/tokens';
 import type { Caller, Role } from '../../lib/auth/roles';
 import middy from '@middy/core';
 import { log } from '../../lib/log';
@@ -31,16 +31,16 @@ const users = new UserService(new MongoUserStore(mongoDb()));
  */
 const CACHE_TTL_MS = config('tokens').AUTHORIZER_CACHE_SECONDS * 1000;
 const CACHE_MAX_ENTRIES = 10_000;
-const recent = new Map<string, { caller: Caller; until: number }>();
+const recent = new Map<string, { caller: SessionCaller; until: number }>();
 
-function cached(token: string, now: number): Caller | undefined {
+function cached(token: string, now: number): SessionCaller | undefined {
   const entry = recent.get(token);
   if (entry && entry.until > now) return entry.caller;
   if (entry) recent.delete(token);
   return undefined;
 }
 
-function remember(token: string, caller: Caller, now: number, expiresAtMs: number): void {
+function remember(token: string, caller: SessionCaller, now: number, expiresAtMs: number): void {
   if (recent.size >= CACHE_MAX_ENTRIES) recent.delete(recent.keys().next().value!);
   recent.set(token, { caller, until: Math.min(now + CACHE_TTL_MS, expiresAtMs) });
 }
@@ -109,7 +109,8 @@ export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promis
   return {
     principalId: caller.userId,
     policyDocument: policyFor(caller.role, event.methodArn),
-    context: { userId: caller.userId, role: caller.role, email: caller.email },
+    // `sessionId`: the caller's refresh-token family, so a password change can keep the caller's own session.
+    context: { userId: caller.userId, role: caller.role, email: caller.email, ...(caller.sessionId ? { sessionId: caller.sessionId } : {}) },
   };
 }
 

@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
-import { MongoServerError, type Collection, type Db } from 'mongodb';
+import { createHash, randomUUID } from 'node:crypto';
+import { MongoServerError, type Collection, type Db, type UpdateFilter } from 'mongodb';
 import { AppError } from '../../lib/http/errors';
 import type { PersonRole } from '../../lib/auth/roles';
+import type { NotificationEvent } from '../notifications/model';
 
 /** What the users service keeps, and the small interface its domain code talks to. */
 
@@ -13,6 +14,8 @@ export interface UserRecord {
   disabled: boolean;
   passwordHash: string;
   createdAt: Date;
+  /** How many times the password was changed or reset (absent: never); names each change's email. */
+  passwordVersion?: number;
 }
 
 export interface RefreshTokenRecord {
@@ -22,6 +25,28 @@ export interface RefreshTokenRecord {
   /** Every token rotated out of one login shares a family; reuse of a rotated one revokes it whole. */
   familyId: string;
   expiresAt: Date;
+}
+
+/** A password-reset link's token, by its hash (the token itself is never stored): single use, 30 minutes. */
+export interface PasswordResetRecord {
+  tokenHash: string;
+  userId: string;
+  expiresAt: Date;
+}
+
+/**
+ * The "password changed" email, kept on the user document from the update that changed the password
+ * until the notifications service has it (docs/architecture.md, Users): a crash or an outage of the
+ * notifications service in between loses nothing, and its id makes a second hand-over the same email.
+ */
+export type PasswordChangedNotice = Extract<NotificationEvent, { kind: 'password-changed' }>;
+
+export interface PasswordChange {
+  /** The hash the change was decided on: the update applies only while it is still the stored one. */
+  expectedHash: string;
+  passwordHash: string;
+  version: number;
+  notice: PasswordChangedNotice;
 }
 
 export type ConsumeResult =
@@ -44,13 +69,43 @@ export interface UserStore {
    * the same moment from leaving none.
    */
   withAdminRosterLock<T>(change: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `change` while no other change of this account's document runs: every write of it (password,
+   * its pending notices, an admin's role or status change) takes this lease, so none is lost and a
+   * reset token's "unused" check and its marking happen as one (see `withLock`).
+   */
+  withAccountLock<T>(userId: string, change: () => Promise<T>): Promise<T>;
 
   insertRefreshToken(token: RefreshTokenRecord): Promise<void>;
   findRefreshToken(tokenHash: string): Promise<RefreshTokenRecord | null>;
   /** Marks a live token used, atomically; tells a reused (already rotated or revoked) one from an unknown one. */
   consumeRefreshToken(tokenHash: string, now: Date): Promise<ConsumeResult>;
   revokeTokenFamily(familyId: string, now: Date): Promise<void>;
-  revokeUserTokens(userId: string, now: Date): Promise<void>;
+  /** Revokes every refresh token of the user, but those of `keepFamilyId` (the caller's own session) when given. */
+  revokeUserTokens(userId: string, now: Date, keepFamilyId?: string): Promise<void>;
+
+  /**
+   * Sets a new password and records its notice in one update, only if the password is still
+   * `expectedHash` (false otherwise). Run under the account's lock.
+   */
+  setPassword(userId: string, change: PasswordChange): Promise<boolean>;
+  /** Users whose password-changed notices are still to hand over, at most `limit` of them. */
+  pendingNotices(limit: number): Promise<{ userId: string; notices: PasswordChangedNotice[] }[]>;
+  /** Forgets a notice the notifications service has taken. Run under the account's lock. */
+  removePendingNotice(userId: string, notice: PasswordChangedNotice): Promise<void>;
+
+  insertPasswordReset(reset: PasswordResetRecord): Promise<void>;
+  /** A reset token that is neither used nor expired, or null. */
+  findPasswordReset(tokenHash: string, now: Date): Promise<PasswordResetRecord | null>;
+  /** Marks a live reset token used with one conditional update; null when it is not live. Run under its account's lock. */
+  consumePasswordReset(tokenHash: string, now: Date): Promise<PasswordResetRecord | null>;
+  /** Marks every unused reset token of the user used: a changed password makes older links worthless. */
+  spendPasswordResets(userId: string, now: Date): Promise<void>;
+  /**
+   * Takes one of an address's reset-email slots (known address or not): false when all `slots` were
+   * taken within the last `windowSeconds`.
+   */
+  claimResetSlot(email: string, now: Date, limit: { slots: number; windowSeconds: number }): Promise<boolean>;
 
   lockedUntil(email: string, now: Date): Promise<Date | null>;
   /** Counts a failed login; returns when the account is locked if this failure crossed the limit. */
@@ -60,6 +115,7 @@ export interface UserStore {
 
 interface UserDoc extends Omit<UserRecord, 'id'> {
   _id: string;
+  pendingNotices?: PasswordChangedNotice[];
 }
 interface RefreshTokenDoc extends Omit<RefreshTokenRecord, 'tokenHash'> {
   _id: string;
@@ -78,11 +134,24 @@ interface LoginAttemptsDoc {
   windowStartedAt: Date;
   lockedUntil: Date | null;
 }
+/** A reset email sent to an address in the window: `<sha256 of the address>:<slot>` (no address is kept). */
+interface ResetSlotDoc {
+  _id: string;
+  expiresAt: Date;
+}
+interface PasswordResetDoc {
+  _id: string;
+  userId: string;
+  createdAt: Date;
+  expiresAt: Date;
+  usedAt: Date | null;
+}
 
 const DUPLICATE_KEY = 11000;
 const NOT_IMPLEMENTED = 238;
 
-const toUser = ({ _id, ...rest }: UserDoc): UserRecord => ({ id: _id, ...rest });
+const toUser = ({ _id, pendingNotices: _notices, ...rest }: UserDoc): UserRecord => ({ id: _id, ...rest });
+const toReset = (doc: PasswordResetDoc): PasswordResetRecord => ({ tokenHash: doc._id, userId: doc.userId, expiresAt: doc.expiresAt });
 const toToken = (doc: RefreshTokenDoc): RefreshTokenRecord => ({
   tokenHash: doc._id,
   userId: doc.userId,
@@ -95,6 +164,8 @@ export const collections = {
   refreshTokens: 'refresh_tokens',
   loginAttempts: 'login_attempts',
   locks: 'locks',
+  passwordResets: 'password_resets',
+  resetSlots: 'password_reset_slots',
 } as const;
 
 const ADMIN_ROSTER_LOCK = 'admin-roster';
@@ -107,27 +178,27 @@ export class MongoUserStore implements UserStore {
   private readonly tokens: Collection<RefreshTokenDoc>;
   private readonly attempts: Collection<LoginAttemptsDoc>;
   private readonly locks: Collection<LockDoc>;
+  private readonly resets: Collection<PasswordResetDoc>;
+  private readonly resetSlots: Collection<ResetSlotDoc>;
 
   constructor(db: Db) {
     this.users = db.collection<UserDoc>(collections.users);
     this.tokens = db.collection<RefreshTokenDoc>(collections.refreshTokens);
     this.attempts = db.collection<LoginAttemptsDoc>(collections.loginAttempts);
     this.locks = db.collection<LockDoc>(collections.locks);
+    this.resets = db.collection<PasswordResetDoc>(collections.passwordResets);
+    this.resetSlots = db.collection<ResetSlotDoc>(collections.resetSlots);
   }
 
   /** Idempotent; run by the launcher and the deploy seed script, not on the request path. */
   static async ensureIndexes(db: Db): Promise<void> {
     await db.collection(collections.users).createIndex({ email: 1 }, { unique: true, name: 'email_unique' });
+    // The keep-alive's look-up of password-changed emails still to hand over; sparse: almost no user has one.
+    await db.collection(collections.users).createIndex({ 'pendingNotices.id': 1 }, { sparse: true, name: 'pending_notices' });
     await db.collection(collections.refreshTokens).createIndex({ familyId: 1 }, { name: 'family' });
     await db.collection(collections.refreshTokens).createIndex({ userId: 1 }, { name: 'user' });
-    try {
-      // Expired tokens are refused by every query anyway; the TTL index only tidies them away.
-      await db.collection(collections.refreshTokens).createIndex({ expiresAt: 1 }, { name: 'expiry', expireAfterSeconds: 0 });
-    } catch (error) {
-      // FerretDB 1.x has no TTL indexes (NotImplemented); MongoDB and Atlas do.
-      if (!(error instanceof MongoServerError && error.code === NOT_IMPLEMENTED)) throw error;
-      await db.collection(collections.refreshTokens).createIndex({ expiresAt: 1 }, { name: 'expiry' });
-    }
+    await db.collection(collections.passwordResets).createIndex({ userId: 1 }, { name: 'user' });
+    for (const name of [collections.refreshTokens, collections.passwordResets, collections.resetSlots]) await ensureExpiryIndex(db, name);
   }
 
   async insertUser(user: UserRecord): Promise<void> {
@@ -168,26 +239,40 @@ export class MongoUserStore implements UserStore {
     return this.users.countDocuments({ role: 'admin', disabled: false });
   }
 
-  async withAdminRosterLock<T>(change: () => Promise<T>): Promise<T> {
+  withAdminRosterLock<T>(change: () => Promise<T>): Promise<T> {
+    return this.withLock(ADMIN_ROSTER_LOCK, 'Another change of the admins is in progress; retry shortly', change);
+  }
+
+  withAccountLock<T>(userId: string, change: () => Promise<T>): Promise<T> {
+    return this.withLock(`account:${userId}`, 'Another change of this account is in progress; retry shortly', change);
+  }
+
+  /**
+   * A lease lock: an insert with the lock's name as `_id`, which the unique key makes atomic on every
+   * server. What needs it: FerretDB 1.x applies an update by reading the document and writing it back
+   * whole, so two updates of one document at once can lose one of them, and two conditional updates
+   * can both match (measured: 10 concurrent `findOneAndUpdate({usedAt: null})` let 4 to 10 through).
+   */
+  private async withLock<T>(name: string, busy: string, change: () => Promise<T>): Promise<T> {
     const token = randomUUID();
     const giveUpAt = Date.now() + LOCK_WAIT_MS;
     for (;;) {
       const now = new Date();
       try {
-        await this.locks.insertOne({ _id: ADMIN_ROSTER_LOCK, token, expiresAt: new Date(now.getTime() + LOCK_LEASE_MS) });
+        await this.locks.insertOne({ _id: name, token, expiresAt: new Date(now.getTime() + LOCK_LEASE_MS) });
         break;
       } catch (error) {
         if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
         // Held: take it over only if its holder's lease ran out (that holder crashed).
-        await this.locks.deleteOne({ _id: ADMIN_ROSTER_LOCK, expiresAt: { $lt: now } });
-        if (Date.now() > giveUpAt) throw new AppError('SERVICE_UNAVAILABLE', 'Another change of the admins is in progress; retry shortly');
+        await this.locks.deleteOne({ _id: name, expiresAt: { $lt: now } });
+        if (Date.now() > giveUpAt) throw new AppError('SERVICE_UNAVAILABLE', busy);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
     try {
       return await change();
     } finally {
-      await this.locks.deleteOne({ _id: ADMIN_ROSTER_LOCK, token });
+      await this.locks.deleteOne({ _id: name, token });
     }
   }
 
@@ -216,8 +301,65 @@ export class MongoUserStore implements UserStore {
     await this.tokens.updateMany({ familyId, revokedAt: null }, { $set: { revokedAt: now } });
   }
 
-  async revokeUserTokens(userId: string, now: Date): Promise<void> {
-    await this.tokens.updateMany({ userId, revokedAt: null }, { $set: { revokedAt: now } });
+  async revokeUserTokens(userId: string, now: Date, keepFamilyId?: string): Promise<void> {
+    await this.tokens.updateMany({ userId, revokedAt: null, ...(keepFamilyId ? { familyId: { $ne: keepFamilyId } } : {}) }, { $set: { revokedAt: now } });
+  }
+
+  async setPassword(userId: string, change: PasswordChange): Promise<boolean> {
+    // One update: the new hash and the email that tells of it are stored together or not at all.
+    const result = await this.users.updateOne(
+      { _id: userId, passwordHash: change.expectedHash },
+      { $set: { passwordHash: change.passwordHash, passwordVersion: change.version }, $push: { pendingNotices: change.notice } },
+    );
+    return result.matchedCount === 1;
+  }
+
+  async pendingNotices(limit: number): Promise<{ userId: string; notices: PasswordChangedNotice[] }[]> {
+    // `$gt: ''` matches any id (ids are non-empty strings) and, unlike `$exists`, uses the sparse index on MongoDB too.
+    const docs = await this.users.find({ 'pendingNotices.id': { $gt: '' } }, { projection: { pendingNotices: 1 } }).limit(limit).toArray();
+    return docs.map((doc) => ({ userId: doc._id, notices: doc.pendingNotices ?? [] }));
+  }
+
+  async removePendingNotice(userId: string, notice: PasswordChangedNotice): Promise<void> {
+    // The whole notice, not a condition on its id: FerretDB 1.x's $pull removes equal values only.
+    await this.users.updateOne({ _id: userId }, { $pull: { pendingNotices: notice } } as UpdateFilter<UserDoc>);
+  }
+
+  async insertPasswordReset(reset: PasswordResetRecord): Promise<void> {
+    await this.resets.insertOne({ _id: reset.tokenHash, userId: reset.userId, expiresAt: reset.expiresAt, createdAt: new Date(), usedAt: null });
+  }
+
+  async findPasswordReset(tokenHash: string, now: Date): Promise<PasswordResetRecord | null> {
+    const doc = await this.resets.findOne({ _id: tokenHash, usedAt: null, expiresAt: { $gt: now } });
+    return doc && toReset(doc);
+  }
+
+  async consumePasswordReset(tokenHash: string, now: Date): Promise<PasswordResetRecord | null> {
+    const doc = await this.resets.findOneAndUpdate({ _id: tokenHash, usedAt: null, expiresAt: { $gt: now } }, { $set: { usedAt: now } });
+    return doc && toReset(doc);
+  }
+
+  async spendPasswordResets(userId: string, now: Date): Promise<void> {
+    await this.resets.updateMany({ userId, usedAt: null }, { $set: { usedAt: now } });
+  }
+
+  async claimResetSlot(email: string, now: Date, limit: { slots: number; windowSeconds: number }): Promise<boolean> {
+    // Slots are claimed by inserting them, which the unique `_id` makes atomic everywhere (a counter's
+    // $inc is not on FerretDB 1.x, see withLock): of a burst of requests, exactly `slots` get one.
+    const emailHash = createHash('sha256').update(email).digest('base64url');
+    const expiresAt = new Date(now.getTime() + limit.windowSeconds * 1000);
+    for (let slot = 1; slot <= limit.slots; slot += 1) {
+      const _id = `${emailHash}:${slot}`;
+      // A slot taken longer ago than the window is free again (MongoDB's TTL index removes it too, later).
+      await this.resetSlots.deleteOne({ _id, expiresAt: { $lte: now } });
+      try {
+        await this.resetSlots.insertOne({ _id, expiresAt });
+        return true;
+      } catch (error) {
+        if (!(error instanceof MongoServerError && error.code === DUPLICATE_KEY)) throw error;
+      }
+    }
+    return false;
   }
 
   async lockedUntil(email: string, now: Date): Promise<Date | null> {
@@ -245,5 +387,19 @@ export class MongoUserStore implements UserStore {
 
   async clearFailedLogins(email: string): Promise<void> {
     await this.attempts.deleteOne({ _id: email });
+  }
+}
+
+/**
+ * An index on `expiresAt` that deletes expired documents where the server can (MongoDB, Atlas: a TTL
+ * index). Every query refuses expired documents anyway; the TTL only tidies them away.
+ */
+async function ensureExpiryIndex(db: Db, collection: string): Promise<void> {
+  try {
+    await db.collection(collection).createIndex({ expiresAt: 1 }, { name: 'expiry', expireAfterSeconds: 0 });
+  } catch (error) {
+    // FerretDB 1.x has no TTL indexes (NotImplemented): a plain index, and the documents stay.
+    if (!(error instanceof MongoServerError && error.code === NOT_IMPLEMENTED)) throw error;
+    await db.collection(collection).createIndex({ expiresAt: 1 }, { name: 'expiry' });
   }
 }

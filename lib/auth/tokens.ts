@@ -22,13 +22,23 @@ export interface AccessClaims {
   sub: string;
   role: Role;
   email?: string;
+  /**
+   * The session a person's access token belongs to: the id of the refresh-token family its login
+   * started (`sid`, OpenID's session claim). It lets a password change end every other session of the
+   * account and keep the caller's own; it is not a secret (it opens nothing by itself).
+   */
+  sid?: string;
 }
+
+/** A caller as a verified token names it: the session too, when the token carries one. */
+export type SessionCaller = Caller & { sessionId?: string };
 
 export function signAccessToken(claims: AccessClaims, ttlSeconds?: number): { token: string; expiresIn: number } {
   const cfg = config('tokens');
   const ring = keys();
   const expiresIn = ttlSeconds ?? (claims.role === 'service' ? cfg.SERVICE_TOKEN_TTL_SECONDS : cfg.ACCESS_TOKEN_TTL_SECONDS);
-  const token = jwt().sign({ role: claims.role, ...(claims.email ? { email: claims.email } : {}) }, ring.secrets.get(ring.signingKid)!, {
+  const payload = { role: claims.role, ...(claims.email ? { email: claims.email } : {}), ...(claims.sid ? { sid: claims.sid } : {}) };
+  const token = jwt().sign(payload, ring.secrets.get(ring.signingKid)!, {
     algorithm: ALGORITHM,
     keyid: ring.signingKid,
     subject: claims.sub,
@@ -73,11 +83,18 @@ export function bearerToken(header: string | undefined): string | undefined {
   return header ? BEARER.exec(header)?.[1] : undefined;
 }
 
-export function verifyAccessToken(token: string): Caller & { expiresAtMs: number } {
+export function verifyAccessToken(token: string): SessionCaller & { expiresAtMs: number } {
   const payload = verifiedClaims(token);
   const role = payload.role as Role;
   if (typeof payload.sub !== 'string' || !ROLES.includes(role)) throw new InvalidTokenError('malformed claims');
-  return { userId: payload.sub, role, email: typeof payload.email === 'string' ? payload.email : '', expiresAtMs: (payload.exp as number) * 1000 };
+  return {
+    userId: payload.sub,
+    role,
+    email: typeof payload.email === 'string' ? payload.email : '',
+    // Tokens signed before sessions were named carry none: their holder's change of password keeps no session.
+    ...(typeof payload.sid === 'string' && payload.sid !== '' ? { sessionId: payload.sid } : {}),
+    expiresAtMs: (payload.exp as number) * 1000,
+  };
 }
 
 /** A short-lived `service` token for calls from one of our services to another; cached until near expiry. */

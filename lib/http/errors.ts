@@ -57,6 +57,22 @@ export const errorCatalog = {
 
 export type ErrorCode = keyof typeof errorCatalog;
 
+/**
+ * The few codes that some route answers with another status than the catalog's, because API.md says
+ * so: the code names what is wrong, the status how that route answers it. INVALID_TOKEN is 401 for a
+ * refused refresh token (a credential) and 400 for a password-reset link's token that is unknown, used
+ * or expired (`POST /auth/password/reset`: nothing to authenticate with, the request itself is bad).
+ * An AppError asked for any status not listed here fails where it is made, not in front of a client.
+ */
+export const otherStatuses: Partial<Record<ErrorCode, readonly number[]>> = {
+  INVALID_TOKEN: [400],
+};
+
+/** The statuses a code may be answered with: the catalog's first. */
+export function statusesOf(code: ErrorCode): readonly number[] {
+  return [errorCatalog[code][0], ...(otherStatuses[code] ?? [])];
+}
+
 export interface FieldError {
   field: string;
   message: string;
@@ -72,10 +88,13 @@ export class AppError extends Error {
     /** Extra members of the problem document, e.g. `errors` or `unavailable`. */
     readonly extensions: Record<string, unknown> = {},
     readonly headers: Record<string, string> = {},
+    /** Another status than the catalog's, only as `otherStatuses` allows it. */
+    status?: number,
   ) {
     super(detail ?? errorCatalog[code][1]);
+    if (status !== undefined && !statusesOf(code).includes(status)) throw new Error(`${code} is never answered with status ${status} (lib/http/errors.ts, otherStatuses)`);
     this.name = 'AppError';
-    this.status = errorCatalog[code][0];
+    this.status = status ?? errorCatalog[code][0];
     this.title = errorCatalog[code][1];
   }
 }

@@ -7,7 +7,8 @@ import { notFoundCodeOf } from './path-params';
 import { enforceRateLimit } from './rate-limit';
 import { isAllowed, methodNotAllowed, policyOf, routesForPath, type ServedRoute } from './route-policy';
 import { isDependencyUnavailable, RETRY_AFTER_SECONDS, serviceUnavailable } from './unavailable';
-import type { Caller, Role } from '../auth/roles';
+import type { Role } from '../auth/roles';
+import type { SessionCaller } from '../auth/tokens';
 import { count, observability, observeAs, type ServiceName } from '../observability';
 
 /**
@@ -27,8 +28,8 @@ export interface HttpRequest<B, Q, P> {
   query: Q;
   params: P;
   headers: Record<string, string>;
-  /** Who the authorizer let in; undefined on public routes. */
-  caller: Caller | undefined;
+  /** Who the authorizer let in (with the session its token names, if any); undefined on public routes. */
+  caller: SessionCaller | undefined;
   requestId: string;
   /** The path as the client sent it, stage prefix included (`/dev/flights` on a deployed stage). */
   fullPath: string;
@@ -119,12 +120,17 @@ const roles: readonly unknown[] = ['user', 'admin', 'service'] satisfies Role[];
  * values over as strings): a non-empty `userId` and a known `role`. Anything else, a missing context
  * included, is no caller at all.
  */
-export function callerOf(event: APIGatewayProxyEvent): Caller | undefined {
+export function callerOf(event: APIGatewayProxyEvent): SessionCaller | undefined {
   const context = event?.requestContext?.authorizer as Record<string, unknown> | null | undefined;
   if (!context || typeof context !== 'object') return undefined;
-  const { userId, role, email } = context;
+  const { userId, role, email, sessionId } = context;
   if (typeof userId !== 'string' || userId.trim() === '' || !roles.includes(role)) return undefined;
-  return { userId, role: role as Role, email: typeof email === 'string' ? email : '' };
+  return {
+    userId,
+    role: role as Role,
+    email: typeof email === 'string' ? email : '',
+    ...(typeof sessionId === 'string' && sessionId !== '' ? { sessionId } : {}),
+  };
 }
 
 /**
@@ -132,7 +138,7 @@ export function callerOf(event: APIGatewayProxyEvent): Caller | undefined {
  * the function, so a route deployed without its authorizer, a misconfigured stage or a direct invoke
  * gets no further than the gateway would have let it. No context: 401; a role the route does not admit: 403.
  */
-function authorize(routes: readonly ServedRoute[], event: APIGatewayProxyEvent, caller: Caller | undefined): ServedRoute {
+function authorize(routes: readonly ServedRoute[], event: APIGatewayProxyEvent, caller: SessionCaller | undefined): ServedRoute {
   // A function that serves several routes is held to the one the event names, or else to the strictest.
   const route = routes.find((candidate) => candidate.method === event?.httpMethod && candidate.path === event?.resource) ?? strictest(routes);
   if (route.access === 'public') return route;
@@ -275,7 +281,7 @@ export function httpHandler<B = undefined, Q = undefined, P = undefined>(
 }
 
 /** The caller of a route that is not public, which the stack has already required (`authorize`). */
-export function requireCaller(request: { caller: Caller | undefined }): Caller {
+export function requireCaller(request: { caller: SessionCaller | undefined }): SessionCaller {
   if (!request.caller) throw new AppError('UNAUTHORIZED');
   return request.caller;
 }

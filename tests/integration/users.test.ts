@@ -1,8 +1,10 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { closeMongo, mongoClient, mongoDb } from '../../lib/clients/mongo';
 import { AppError } from '../../lib/http/errors';
-import { MongoUserStore, collections } from '../../functions/users/store';
-import { UserService } from '../../functions/users/service';
+import { log } from '../../lib/log';
+import type { NotificationEvent } from '../../functions/notifications/model';
+import { MongoUserStore, collections, type PasswordChangedNotice } from '../../functions/users/store';
+import { RESET_EMAILS_PER_WINDOW, RESET_TOKEN_TTL_SECONDS, RESET_WINDOW_SECONDS, UserService } from '../../functions/users/service';
 
 const email = () => `it-${randomUUID()}@example.com`;
 const password = 'correct horse battery';
@@ -155,6 +157,179 @@ describe('users service on a real MongoDB-wire server (FerretDB)', () => {
       const restored = await service.ensureAdmin({ email: seeded.user.email, password: 'whatever it is', name: 'Seeded' });
       expect(restored).toMatchObject({ created: false, user: { id: seeded.user.id, role: 'admin', disabled: false } });
       await expect(service.login({ email: seeded.user.email, password })).resolves.toMatchObject({ user: { role: 'admin' } });
+    });
+  });
+
+  describe('account emails: password change, forgotten password, reset', () => {
+    /** What the notifications service would have been handed; `down` makes every hand-over fail. */
+    const notifications = () => {
+      const events: NotificationEvent[] = [];
+      const notifier = {
+        down: false,
+        async handOver(batch: readonly NotificationEvent[]) {
+          if (notifier.down) throw new Error('notifications unavailable');
+          events.push(...batch);
+        },
+      };
+      return { events, notifier };
+    };
+    const service = (notifier: ReturnType<typeof notifications>['notifier'], now?: () => Date) => new UserService(store, now, { notifier, forgotAnswerMs: 0 });
+    const userDoc = (id: string) => mongoDb().collection(collections.users).findOne({ _id: id as never });
+    const resetToken = (events: NotificationEvent[], to: string) => (events.filter((e) => e.kind === 'password-reset' && e.to === to).at(-1) as { token: string }).token;
+    let warn: jest.SpyInstance;
+    beforeEach(() => (warn = jest.spyOn(log, 'warn').mockImplementation(() => undefined)));
+    afterEach(() => warn.mockRestore());
+
+    it('keeps only the SHA-256 of a reset token: the raw token is nowhere in the database', async () => {
+      const { events, notifier } = notifications();
+      const account = await users.register({ email: email(), password, name: 'Hash' });
+      await service(notifier).forgotPassword(account.user.email);
+      const token = resetToken(events, account.user.email);
+      const hash = createHash('sha256').update(token).digest('base64url');
+      const stored = await mongoDb().collection(collections.passwordResets).findOne({ _id: hash as never });
+      expect(stored).toMatchObject({ userId: account.user.id, usedAt: null, expiresAt: expect.any(Date) });
+      expect(stored!.expiresAt.getTime() - Date.now()).toBeGreaterThan((RESET_TOKEN_TTL_SECONDS - 60) * 1000);
+      for (const name of Object.values(collections)) {
+        const everything = JSON.stringify(await mongoDb().collection(name).find().toArray());
+        expect(everything).not.toContain(token);
+      }
+    });
+
+    it('lets exactly one of 10 concurrent resets with one token through; the others are 400 INVALID_TOKEN', async () => {
+      const { events, notifier } = notifications();
+      const account = await users.register({ email: email(), password, name: 'Once' });
+      const resetting = service(notifier);
+      await resetting.forgotPassword(account.user.email);
+      const token = resetToken(events, account.user.email);
+      const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => resetting.resetPassword({ token, newPassword: `new passphrase ${i}` })));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(refused.every((r) => r.reason instanceof AppError && r.reason.code === 'INVALID_TOKEN' && r.reason.status === 400)).toBe(true);
+      // One password was set, and one email tells of it.
+      expect((await userDoc(account.user.id))?.passwordVersion).toBe(1);
+      expect(events.filter((e) => e.kind === 'password-changed' && e.to === account.user.email)).toMatchObject([{ how: 'reset' }]);
+    });
+
+    it('refuses a token after 30 minutes', async () => {
+      const { events, notifier } = notifications();
+      const account = await users.register({ email: email(), password, name: 'Late' });
+      await service(notifier).forgotPassword(account.user.email);
+      const later = service(notifier, () => new Date(Date.now() + (RESET_TOKEN_TTL_SECONDS + 5) * 1000));
+      await expect(later.resetPassword({ token: resetToken(events, account.user.email), newPassword: 'too late passphrase' })).rejects.toMatchObject({ code: 'INVALID_TOKEN', status: 400 });
+      await expect(users.login({ email: account.user.email, password })).resolves.toBeDefined();
+    });
+
+    it(`sends at most ${RESET_EMAILS_PER_WINDOW} links to one address however many ask at once`, async () => {
+      const { events, notifier } = notifications();
+      const account = await users.register({ email: email(), password, name: 'Limit' });
+      const asking = service(notifier);
+      await Promise.all(Array.from({ length: 8 }, () => asking.forgotPassword(account.user.email.toUpperCase())));
+      expect(events.filter((e) => e.kind === 'password-reset')).toHaveLength(RESET_EMAILS_PER_WINDOW);
+      // Unknown addresses take slots the same way (the same work for every address), named by a hash of the address only.
+      const ghost = email();
+      await Promise.all(Array.from({ length: 4 }, () => asking.forgotPassword(ghost)));
+      const emailHash = createHash('sha256').update(ghost).digest('base64url');
+      expect(await mongoDb().collection(collections.resetSlots).countDocuments({ _id: { $in: [1, 2, 3, 4].map((slot) => `${emailHash}:${slot}`) } as never })).toBe(RESET_EMAILS_PER_WINDOW);
+      expect(JSON.stringify(await mongoDb().collection(collections.resetSlots).find().toArray())).not.toContain(ghost);
+
+      // A slot is free again once the window since it was taken has passed.
+      const later = service(notifier, () => new Date(Date.now() + (RESET_WINDOW_SECONDS + 5) * 1000));
+      await later.forgotPassword(account.user.email);
+      expect(events.filter((e) => e.kind === 'password-reset')).toHaveLength(RESET_EMAILS_PER_WINDOW + 1);
+    });
+
+    it('pushes the password-changed notice in the update that sets the password, and pulls it once handed over', async () => {
+      const { events, notifier } = notifications();
+      const account = await users.register({ email: email(), password, name: 'Notice' });
+      const before = await userDoc(account.user.id);
+      notifier.down = true;
+      await service(notifier).changePassword({ userId: account.user.id }, { currentPassword: password, newPassword: 'changed passphrase' });
+      const after = await userDoc(account.user.id);
+      const notice: PasswordChangedNotice = { id: `pwchanged:${account.user.id}:1`, to: account.user.email, kind: 'password-changed', name: 'Notice', how: 'changed', at: expect.any(String) as never };
+      expect(after).toMatchObject({ passwordVersion: 1, pendingNotices: [notice] });
+      expect(after!.passwordHash).not.toBe(before!.passwordHash);
+
+      // A change decided on a password that is no longer the stored one writes neither the hash nor a notice.
+      const store2 = new MongoUserStore(mongoDb());
+      const stale = await store2.setPassword(account.user.id, { expectedHash: before!.passwordHash, passwordHash: 'scrypt$x', version: 2, notice: { ...after!.pendingNotices[0], id: 'pwchanged:stale:2' } });
+      expect(stale).toBe(false);
+      expect(await userDoc(account.user.id)).toMatchObject({ passwordHash: after!.passwordHash, pendingNotices: [notice] });
+
+      notifier.down = false;
+      await service(notifier).changePassword({ userId: account.user.id }, { currentPassword: 'changed passphrase', newPassword: password });
+      expect(events.filter((e) => e.to === account.user.email).map((e) => e.id)).toEqual([`pwchanged:${account.user.id}:2`]);
+      // Only the change just handed over left; the first one waits for the keep-alive.
+      expect((await userDoc(account.user.id))!.pendingNotices.map((n: PasswordChangedNotice) => n.id)).toEqual([`pwchanged:${account.user.id}:1`]);
+    });
+
+    it('the keep-alive hands over what a failed hand-over (or a crash after the change) left, once', async () => {
+      const { events, notifier } = notifications();
+      const account = await users.register({ email: email(), password, name: 'Relay' });
+      notifier.down = true;
+      const first = service(notifier);
+      await first.changePassword({ userId: account.user.id }, { currentPassword: password, newPassword: 'relayed passphrase' });
+      expect(await first.relayPendingNotices()).toBe(0);
+
+      notifier.down = false;
+      // Other tests leave notices too: relay until this account's is gone, as the minutely keep-alive would.
+      for (let run = 0; run < 20 && (await userDoc(account.user.id))!.pendingNotices.length > 0; run += 1) await first.relayPendingNotices();
+      expect((await userDoc(account.user.id))!.pendingNotices).toEqual([]);
+      expect(events.filter((e) => e.to === account.user.email)).toMatchObject([{ id: `pwchanged:${account.user.id}:1`, kind: 'password-changed', how: 'changed' }]);
+      await first.relayPendingNotices();
+      expect(events.filter((e) => e.to === account.user.email)).toHaveLength(1);
+    });
+
+    it('ends the other sessions on a change and every session on a reset, and lifts the login lockout', async () => {
+      const { events, notifier } = notifications();
+      const passwords = service(notifier);
+      const mine = await users.register({ email: email(), password, name: 'Sessions' });
+      const other = await users.login({ email: mine.user.email, password });
+      const family = (await mongoDb().collection(collections.refreshTokens).findOne({ _id: createHash('sha256').update(mine.refreshToken).digest('base64url') as never }))!.familyId;
+      await passwords.changePassword({ userId: mine.user.id, sessionId: family }, { currentPassword: password, newPassword: 'session passphrase' });
+      await expect(users.refresh(other.refreshToken)).rejects.toMatchObject({ code: 'INVALID_TOKEN' });
+      const kept = await users.refresh(mine.refreshToken);
+
+      for (let i = 0; i < 5; i += 1) await users.login({ email: mine.user.email, password: 'wrong password' }).catch(() => undefined);
+      await passwords.forgotPassword(mine.user.email);
+      await passwords.resetPassword({ token: resetToken(events, mine.user.email), newPassword: password });
+      await expect(users.refresh(kept.refreshToken)).rejects.toMatchObject({ code: 'INVALID_TOKEN' });
+      await expect(users.login({ email: mine.user.email, password })).resolves.toMatchObject({ user: { id: mine.user.id } });
+    });
+
+    it('lets exactly one of two concurrent changes win, and the stored password is the winner’s', async () => {
+      const { events, notifier } = notifications();
+      const passwords = service(notifier);
+      for (let round = 0; round < 3; round += 1) {
+        const account = await users.register({ email: email(), password, name: 'Both' });
+        const candidates = ['first new passphrase', 'second new passphrase'];
+        const results = await Promise.allSettled(candidates.map((newPassword) => passwords.changePassword({ userId: account.user.id }, { currentPassword: password, newPassword })));
+        const won = results.findIndex((r) => r.status === 'fulfilled');
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        expect(results[1 - won]).toMatchObject({ status: 'rejected', reason: { code: 'INVALID_CREDENTIALS' } });
+        await expect(users.login({ email: account.user.email, password: candidates[won]! })).resolves.toBeDefined();
+        expect(events.filter((e) => e.to === account.user.email)).toHaveLength(1);
+      }
+    });
+
+    it('does not undo an admin disabling the account while its password changes', async () => {
+      const { notifier } = notifications();
+      const passwords = service(notifier);
+      for (let round = 0; round < 3; round += 1) {
+        const account = await users.register({ email: email(), password, name: 'Disabled' });
+        await Promise.allSettled([
+          passwords.changePassword({ userId: account.user.id }, { currentPassword: password, newPassword: 'while disabling' }),
+          users.update(randomUUID(), account.user.id, { disabled: true }),
+        ]);
+        expect(await userDoc(account.user.id)).toMatchObject({ disabled: true });
+      }
+    });
+
+    it('creates the indexes the password routes use', async () => {
+      await MongoUserStore.ensureIndexes(mongoDb());
+      const names = async (collection: string) => (await mongoDb().collection(collection).indexes()).map((index) => index.name);
+      expect(await names(collections.users)).toEqual(expect.arrayContaining(['email_unique', 'pending_notices']));
+      expect(await names(collections.passwordResets)).toEqual(expect.arrayContaining(['user', 'expiry']));
+      expect(await names(collections.resetSlots)).toEqual(expect.arrayContaining(['expiry']));
     });
   });
 });

@@ -82,6 +82,17 @@ describe('the authorizer when the account store fails', () => {
     await expect(authorize(requestWith(`${token}x`))).rejects.toThrow(/^Unauthorized$/);
   });
 
+  it("hands the token's session to the handlers in the context, from the cache too", async () => {
+    mockFindUserById.mockResolvedValue(activeUser);
+    const { token } = signAccessToken({ sub: USER_ID, role: 'user', email: 'a@b.c', sid: 'family-1' });
+    for (let i = 0; i < 2; i += 1) {
+      expect((await authorize(requestWith(token))).context).toEqual({ userId: USER_ID, role: 'user', email: 'a@b.c', sessionId: 'family-1' });
+    }
+    expect(mockFindUserById).toHaveBeenCalledTimes(1);
+    const withoutSession = signAccessToken({ sub: USER_ID, role: 'user' }).token;
+    expect((await authorize(requestWith(withoutSession))).context).not.toHaveProperty('sessionId');
+  });
+
   it('allows a service token without the account store', async () => {
     mockFindUserById.mockRejectedValue(storeDown());
     const { token } = signAccessToken({ sub: 'service:flights', role: 'service' });

@@ -23,6 +23,13 @@ describe('access tokens', () => {
     expect(jwt.decode(token, { complete: true })?.header).toMatchObject({ alg: 'HS256', kid: 'k2' });
   });
 
+  it("carries a person's session (the refresh-token family) as `sid`, and none when not given", () => {
+    const { token } = signAccessToken({ sub: 'u1', role: 'user', email: 'a@b.c', sid: 'family-1' });
+    expect(jwt.decode(token)).toMatchObject({ sid: 'family-1' });
+    expect(verifyAccessToken(token)).toMatchObject({ userId: 'u1', sessionId: 'family-1' });
+    expect(verifyAccessToken(signAccessToken({ sub: 'u1', role: 'user' }).token)).not.toHaveProperty('sessionId');
+  });
+
   it('keeps accepting tokens of a previous key after rotation', () => {
     useKeys(`${previous}`);
     const { token } = signAccessToken({ sub: 'u1', role: 'user' });

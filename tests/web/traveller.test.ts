@@ -11,14 +11,12 @@ import {
   seatsMatchedAt,
   tabTo,
   until,
-  useBrowser,
-  unexpectedConsoleErrors,
   watchSeats,
   type TestFlight,
-  type UserPage,
 } from '../support/browser';
 import type { Page } from 'playwright-core';
 import { bookViaApi, fillPassengers, passengerRows, payWith, REFERENCE, shownReference, TICKET_NUMBER } from './checkout-steps';
+import { usePeople } from './people';
 
 /**
  * The traveller's pages in chromium against the running stack (sls offline, real services): two people
@@ -48,22 +46,7 @@ async function tabToField(page: Page, label: string, max = 40): Promise<void> {
 }
 
 describe('the traveller pages', () => {
-  const { newUser } = useBrowser();
-  const people: UserPage[] = [];
-  const person = async () => {
-    const user = await newUser();
-    people.push(user);
-    return user;
-  };
-
-  // Whatever a test did, its pages threw nothing and asked nothing of another host (the app works offline).
-  afterEach(() => {
-    for (const user of people.splice(0)) {
-      expect(user.errors).toEqual([]);
-      expect(unexpectedConsoleErrors(user)).toEqual([]);
-      expect(user.foreignRequests).toEqual([]);
-    }
-  });
+  const person = usePeople();
 
   const isHoldRequest = (flight: TestFlight) => (response: { url(): string; request(): { method(): string } }) =>
     response.request().method() === 'POST' && new URL(response.url()).pathname.endsWith(`/flights/${flight.id}/holds`);
@@ -124,6 +107,8 @@ describe('the traveller pages', () => {
     await fillPassengers(a.page, { '1A': ['Alice', 'Liddell'], '1B': ['Ada', 'Lovelace'] });
     await payWith(a.page, 'Visa (succeeds)');
     await a.page.getByRole('heading', { level: 1, name: 'Booking confirmed' }).waitFor();
+    // The checkout's success says where the confirmation email went: the contact email of the form.
+    await a.page.getByText(`Confirmation sent to ${alice.email}`).waitFor();
     const bookingId = decodeURIComponent(/#\/bookings\/([^/?]+)/.exec(a.page.url())?.[1] ?? '');
     expect(bookingId).not.toBe('');
     // The reference, large, and each passenger with their seat and ticket number; the amount paid.

@@ -57,12 +57,25 @@ export function serverNow(): number {
   return Date.now() + clockOffsetMs;
 }
 
+/**
+ * Whether a 401 refuses the access token (the gateway's UNAUTHORIZED) rather than something the person
+ * typed: a wrong current password (INVALID_CREDENTIALS, changing the password) is answered as it is,
+ * since refreshing would not change it and the repeated request's 401 would end the session.
+ */
+async function tokenRefused(response: Response): Promise<boolean> {
+  const problem = (await response
+    .clone()
+    .json()
+    .catch(() => ({}))) as Partial<Problem>;
+  return problem.code !== 'INVALID_CREDENTIALS';
+}
+
 export async function api<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
   let response = await send(method, path, options);
   // An expired access token: refresh once (the refresh token rotates) and repeat the request. The
   // session ends only when the API refuses the tokens (session.ts); an outage during the refresh
   // leaves it for the next try and answers this request's error.
-  if (response.status === 401 && options.auth !== false && session.loggedIn() && (await session.refresh())) {
+  if (response.status === 401 && options.auth !== false && session.loggedIn() && (await tokenRefused(response)) && (await session.refresh())) {
     response = await send(method, path, options);
     if (response.status === 401) session.end();
   }

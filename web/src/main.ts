@@ -11,6 +11,9 @@ import { act, navigated, showMessage } from './ui';
 route('/', async () => (await import('./pages/search')).searchPage);
 route('/login', async () => (await import('./pages/auth')).loginPage);
 route('/signup', async () => (await import('./pages/auth')).signupPage);
+route('/forgot', async () => (await import('./pages/account')).forgotPage);
+route('/reset', async () => (await import('./pages/account')).resetPage);
+route('/account', async () => (await import('./pages/account')).accountPage);
 route('/flights/:flightId', async () => (await import('./pages/flight')).flightPage);
 route('/bookings', async () => (await import('./pages/bookings')).bookingsPage);
 route('/bookings/:bookingId', async () => (await import('./pages/bookings')).bookingPage);
@@ -43,7 +46,7 @@ function renderNav(): void {
   if (user) {
     const button = h('button', { type: 'button', class: 'link-button' }, 'Log out');
     button.addEventListener('click', () => void logout(button));
-    links.push(h('span', { class: 'who' }, user.name), button);
+    links.push(h('a', { href: '#/account' }, 'Account'), h('span', { class: 'who' }, user.name), button);
   } else {
     links.push(h('a', { href: '#/login' }, 'Log in'), h('a', { href: '#/signup' }, 'Sign up'));
   }

@@ -30,7 +30,13 @@ export const loginPage: Page = (main, params) => {
     session.start(await api<TokenPair>('POST', '/auth/login', { body: { email: email.value, password: password.value }, auth: false }));
     navigate(nextPath(params));
   });
-  show(main, h('h1', {}, 'Log in'), form, h('p', {}, 'No account yet? ', h('a', { href: withNext('/signup', params) }, 'Sign up')));
+  show(
+    main,
+    h('h1', {}, 'Log in'),
+    form,
+    h('p', {}, h('a', { href: '#/forgot' }, 'Forgot password?')),
+    h('p', {}, 'No account yet? ', h('a', { href: withNext('/signup', params) }, 'Sign up')),
+  );
 };
 
 export const signupPage: Page = (main, params) => {

@@ -22,6 +22,8 @@ export interface Booking {
   passengers?: { seat: string; firstName: string; lastName: string; ticketNumber: string }[];
   total?: Money;
   payment?: { provider: string; paymentId: string; status: 'succeeded' | 'refund_pending' | 'refunded'; refundedAt?: string };
+  /** Where the booking's emails go (left out by the public "Manage booking" look-up). */
+  contact?: { email: string; phone?: string };
   status: 'confirmed' | 'cancelled' | 'flight_cancelled';
   createdAt: string;
 }
@@ -202,6 +204,15 @@ export const bookingsPage: Page = async (main) => {
   }
 };
 
+/** Where the booking's confirmation (and any later news of it) was emailed: the checkout lands here after paying. */
+function emailedTo(booking: Booking): HTMLElement | false {
+  const email = booking.contact?.email;
+  if (!email) return false;
+  return booking.status === 'confirmed'
+    ? h('p', { class: 'emailed' }, 'Confirmation sent to ', h('strong', {}, email))
+    : h('p', { class: 'emailed' }, 'Emails about this booking go to ', h('strong', {}, email));
+}
+
 export const bookingPage: Page = async (main, params) => {
   if (!requireLogin()) return;
   let booking: Booking;
@@ -218,6 +229,7 @@ export const bookingPage: Page = async (main, params) => {
       main,
       h('h1', { tabindex: -1 }, booking.status === 'confirmed' ? 'Booking confirmed' : 'Booking'),
       bookingSummary(booking, flight),
+      emailedTo(booking),
       booking.status === 'confirmed' &&
         cancelControl(booking, (cancelled) => {
           render(cancelled);

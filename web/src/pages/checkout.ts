@@ -1,6 +1,7 @@
 import { api, idempotencyKey, serverNow } from '../api';
 import { h, money, show } from '../dom';
 import { ApiError, UserError } from '../errors';
+import { emailProblem, Field, FormCheck } from '../field';
 import type { Money } from '../money';
 import { navigate, type Cleanup, type Page } from '../router';
 import { session, type User } from '../session';
@@ -75,41 +76,6 @@ function nameProblem(value: string, which: string): string | undefined {
 /** After a network error or a 5xx nobody knows whether the payment went through: a retry reuses the key. */
 function outcomeUnknown(error: unknown): boolean {
   return !(error instanceof ApiError) || error.problem.status >= 500;
-}
-
-let inputs = 0;
-
-/** A labelled input with a hint and a place for its error, both tied to it by aria-describedby. */
-class Field {
-  readonly element: HTMLElement;
-  private readonly error: HTMLElement;
-
-  constructor(
-    readonly input: HTMLInputElement,
-    label: (string | Node)[] | string,
-    private readonly hint?: string,
-  ) {
-    inputs += 1;
-    input.id = `checkout-${inputs}`;
-    this.error = h('p', { class: 'field-error', id: `${input.id}-error`, hidden: true });
-    const hintElement = hint ? h('small', { id: `${input.id}-hint` }, hint) : undefined;
-    this.element = h('div', { class: 'field' }, h('label', { for: input.id }, label), hintElement, input, this.error);
-    this.setError(undefined);
-  }
-
-  get value(): string {
-    return this.input.value.trim();
-  }
-
-  setError(message: string | undefined): void {
-    this.error.hidden = !message;
-    this.error.textContent = message ?? '';
-    const described = [this.hint && `${this.input.id}-hint`, message && this.error.id].filter(Boolean).join(' ');
-    if (described) this.input.setAttribute('aria-describedby', described);
-    else this.input.removeAttribute('aria-describedby');
-    if (message) this.input.setAttribute('aria-invalid', 'true');
-    else this.input.removeAttribute('aria-invalid');
-  }
 }
 
 class Checkout {
@@ -317,29 +283,22 @@ class Checkout {
 
   /** The form as the confirm's passengers and contact; otherwise the problems beside the fields, and a UserError. */
   private read(): Details {
-    const invalid: HTMLElement[] = [];
-    const check = (field: Field, problem: string | undefined) => {
-      field.setError(problem);
-      if (problem) invalid.push(field.input);
-    };
+    const form = new FormCheck();
     const passengers: Passenger[] = [];
     for (const [seat, { first, last }] of this.names) {
-      check(first, nameProblem(first.value, 'first name'));
-      check(last, nameProblem(last.value, 'last name'));
+      form.check(first, nameProblem(first.value, 'first name'));
+      form.check(last, nameProblem(last.value, 'last name'));
       passengers.push({ seat, firstName: first.value, lastName: last.value });
     }
     const email = this.email.value;
-    check(this.email, !email ? 'Enter an email address.' : !this.email.input.checkValidity() || !email.includes('@') ? 'Enter an email address like name@example.com.' : undefined);
+    form.check(this.email, emailProblem(this.email));
     const phone = this.phone.value;
-    check(this.phone, phone && !PHONE.test(phone) ? 'Enter a phone number: digits, spaces, ( ) and -, with an optional + first.' : undefined);
+    form.check(this.phone, phone && !PHONE.test(phone) ? 'Enter a phone number: digits, spaces, ( ) and -, with an optional + first.' : undefined);
     if (!this.free && !this.stripe && !this.chosenCard()) {
       this.setPaymentError('Choose a card.');
-      invalid.push(this.cards[0]!);
+      form.flag(this.cards[0]!);
     }
-    if (invalid.length) {
-      invalid[0]!.focus();
-      throw new UserError(invalid.length === 1 ? 'Please check the form: one field needs your attention.' : `Please check the form: ${invalid.length} fields need your attention.`);
-    }
+    form.done();
     return { passengers, contact: phone ? { email, phone } : { email } };
   }
 
