@@ -32,7 +32,7 @@ const newId = (prefix: 'h' | 'b', flightId: string) => `${prefix}_${flightId}_${
 function unwrap<T>(answer: ScriptAnswer<T>): T {
   if (!answer.replayed) count('HoldsExpired', answer.expired);
   if (!('error' in answer)) {
-    const { ok: _ok, replayed: _replayed, expired: _expired, kick: _kick, statusVersion: _statusVersion, ...result } = answer;
+    const { ok: _ok, replayed: _replayed, expired: _expired, kick: _kick, noticed: _noticed, statusVersion: _statusVersion, ...result } = answer;
     return result as T;
   }
   const problem = problemOf(answer);

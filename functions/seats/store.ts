@@ -22,6 +22,8 @@ export type ScriptAnswer<T> = (
   expired: number;
   /** The script changed a watched flight and asks for a broadcast (functions/seats/live). */
   kick?: boolean;
+  /** How many booking emails the script recorded (notices.ts relays them). */
+  noticed?: number;
   /** The flight's status version after a change (proof that a server has it). */
   statusVersion?: number;
   /** Set when the answer is the stored first answer to an Idempotency-Key, not a new change. */
