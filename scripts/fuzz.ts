@@ -10,8 +10,11 @@ import { startOffline, type Offline } from './offline';
 /**
  * `npm run fuzz`: schemathesis against a stack started here (throwaway data, stage `fuzz`), over every
  * operation of /openapi.json, once per role (anonymous, a registered user, the seeded admin), with
- * every phase and every check. Prints a summary per role, keeps schemathesis' reports and a
- * summary.json in the results folder, and exits non-zero on any failure.
+ * every phase and every check. The user role's run has a second user of the same role as its peer:
+ * schemathesis' object_level_authorization check and our hook (scripts/fuzz/object_authorization.py)
+ * replay the first user's requests on its own holds, bookings, account and session as the peer.
+ * Prints a summary per role, keeps schemathesis' reports and a summary.json in the results folder, and
+ * exits non-zero on any failure.
  *
  *   npm run fuzz -- [--max-examples 200] [--max-time SECONDS] [--roles anonymous,user,admin]
  *                   [--workers 1] [--phases examples,coverage,fuzzing,stateful] [--seed N] [--results DIR] [--quiet]
@@ -23,6 +26,8 @@ import { startOffline, type Offline } from './offline';
  */
 
 const SCHEMATHESIS = path.join(PROJECT_ROOT, '.tools', 'fuzz-venv', 'bin', 'st');
+/** The user role's check that a peer cannot reach the owner's objects on any owner route (a schemathesis hook). */
+const OBJECT_AUTHORIZATION_HOOK = path.join(PROJECT_ROOT, 'scripts', 'fuzz', 'object_authorization.py');
 
 /** Whether the fuzzer's virtualenv runs on a Python whose ast module races under threads (< 3.11.8, or 3.12.0–3.12.1). */
 function fuzzerPythonRaces(): boolean {
@@ -68,6 +73,8 @@ interface RoleSummary {
   failed: number;
   seconds: number;
   reportDir: string;
+  /** The user role's peer replays (scripts/fuzz/object_authorization.py), per owner route. */
+  peerReplays?: Record<string, { replays: number; failed: number }>;
 }
 
 /** The parts of schemathesis' JSON run report (`--report json`) read here. */
@@ -130,7 +137,14 @@ interface Credentials {
   password: string;
 }
 
-const logIn = async (apiUrl: string, credentials: Credentials) => (await post<{ accessToken: string }>(`${apiUrl}/auth/login`, credentials)).accessToken;
+interface Session {
+  accessToken: string;
+  refreshToken: string;
+  user: { id: string };
+}
+
+const logInSession = (apiUrl: string, credentials: Credentials) => post<Session>(`${apiUrl}/auth/login`, credentials);
+const logIn = async (apiUrl: string, credentials: Credentials) => (await logInSession(apiUrl, credentials)).accessToken;
 
 interface SeededFlight {
   id: string;
@@ -163,29 +177,62 @@ async function seedFlight(apiUrl: string, adminToken: string): Promise<SeededFli
   return { id: flight.id, ...route, date };
 }
 
+/** What the owner (the user role) owns when its run starts: made through the API right before it, see seedOwnedObjects. */
+interface OwnedObjects {
+  holds: string[];
+  bookings: string[];
+}
+
 /**
- * schemathesis.toml for every role. Generated ids and searches almost never name a real flight, so
- * without help every seat map, hold and booking call is answered 404 and the stateful phase has
- * nothing to chain from (the user cannot create flights). Half of the generated flight ids, routes
- * and days are therefore the seeded flight's.
+ * The user role's own objects, made right before its run (a hold lasts 10 minutes): a live hold and a
+ * hold paid for (the test card of the local provider), whose booking is the third object. Their ids
+ * are half of the generated `holdId` and `bookingId` path parameters of that run (see
+ * schemathesisConfig), so every owner route meets an object of the owner's whatever the stateful phase
+ * manages to create, and the peer replays (scripts/fuzz/object_authorization.py) have something to try.
+ * Seats of the last row: the fuzzer's holds mostly name others.
  */
-function schemathesisConfig(flight: SeededFlight): string {
+async function seedOwnedObjects(apiUrl: string, flight: SeededFlight, owner: Credentials, token: string): Promise<OwnedObjects> {
+  const hold = (seat: string) => post<{ holdId: string }>(`${apiUrl}/flights/${flight.id}/holds`, { seats: [seat] }, token);
+  const live = await hold('90K');
+  const paid = await hold('90J');
+  const booking = await post<{ bookingId: string }>(
+    `${apiUrl}/holds/${paid.holdId}/confirm`,
+    { passengers: [{ seat: '90J', firstName: 'Fuzz', lastName: 'Owner' }], contact: { email: owner.email }, paymentMethod: 'pm_card_visa' },
+    token,
+  );
+  return { holds: [live.holdId, paid.holdId], bookings: [booking.bookingId] };
+}
+
+/**
+ * schemathesis.toml for every role; the user role's (`owned`) adds its peer, the hook and its own objects.
+ * Generated ids and searches almost never name a real flight, so without help every seat map, hold and
+ * booking call is answered 404 and the stateful phase has nothing to chain from (the user cannot create
+ * flights). Half of the generated flight ids, routes and days are therefore the seeded flight's.
+ */
+function schemathesisConfig(flight: SeededFlight, owned?: OwnedObjects & { wfcFile: string }): string {
   const toml = (values: string[]) => `[${values.map((value) => JSON.stringify(value)).join(', ')}]`;
   const seeded = (name: string, values: string[]) => `[dictionaries.${name}]\nvalues = ${toml(values)}\n`;
   const sometimes = (parameter: string, dictionary: string) => `${JSON.stringify(parameter)} = { dictionary = "${dictionary}", probability = 0.5 }`;
   return [
-    // The roles' tokens are given as headers; without this schemathesis signs itself up through
-    // /auth/register and the anonymous run is not anonymous.
+    // The owner routes' peer replays (a custom check); a top-level key, so before the first table.
+    ...(owned ? [`hooks = ${JSON.stringify(OBJECT_AUTHORIZATION_HOOK)}\n`] : []),
+    // The roles' tokens are given as headers (the user role's through [auth.wfc]); without this
+    // schemathesis signs itself up through /auth/register and the anonymous run is not anonymous.
     '[auth]\nauto-signup = false\n',
+    // Two users of role `user`: every request goes out as `user` (pinned), and `peer` is the other
+    // identity object_level_authorization replays the owner's reads as.
+    ...(owned ? [`[auth.wfc]\npath = ${JSON.stringify(owned.wfcFile)}\nuser = "user"\npeers = ["user", "peer"]\n`] : []),
     seeded('seeded-flight', [flight.id]),
     seeded('seeded-origin', [flight.origin]),
     seeded('seeded-destination', [flight.destination]),
     seeded('seeded-date', [flight.date]),
+    ...(owned ? [seeded('owned-hold', owned.holds), seeded('owned-booking', owned.bookings)] : []),
     '[parameters]',
     sometimes('path.flightId', 'seeded-flight'),
     sometimes('query.origin', 'seeded-origin'),
     sometimes('query.destination', 'seeded-destination'),
     sometimes('query.date', 'seeded-date'),
+    ...(owned ? [sometimes('path.holdId', 'owned-hold'), sometimes('path.bookingId', 'owned-booking')] : []),
     '',
     ...KNOWN_LIMITS_OF_THE_DOCUMENT,
   ].join('\n');
@@ -217,9 +264,10 @@ const KNOWN_LIMITS_OF_THE_DOCUMENT = [
   operations(['POST /holds/{holdId}/confirm']),
   `checks.positive_data_acceptance.expected-statuses = ${JSON.stringify([...DEFAULT_POSITIVE_STATUSES, '400', '402', '410', '422'])}`,
   '',
-  // A webhook is accepted only with a valid Stripe-Signature over its body, which a fuzzer cannot make.
+  // A webhook is accepted only with a valid Stripe-Signature over its body, and a password reset only with
+  // the single-use token of a reset email (400 INVALID_TOKEN otherwise): neither can a fuzzer make.
   '[[operations]]',
-  operations(['POST /payments/webhook']),
+  operations(['POST /payments/webhook', 'POST /auth/password/reset']),
   `checks.positive_data_acceptance.expected-statuses = ${JSON.stringify([...DEFAULT_POSITIVE_STATUSES, '400'])}`,
   '',
 ];
@@ -272,9 +320,9 @@ async function startFuzzStack(dataDir: string, signal: AbortSignal): Promise<{ s
 }
 
 /** Runs schemathesis, its output in the role's folder (and on the terminal unless quiet); resolves with its exit code. */
-function runSchemathesis(args: string[], cwd: string, quiet: boolean, onStart: (child: ChildProcess) => void): Promise<number> {
+function runSchemathesis(args: string[], cwd: string, quiet: boolean, env: Record<string, string>, onStart: (child: ChildProcess) => void): Promise<number> {
   const output = createWriteStream(path.join(cwd, 'output.txt'));
-  const child = spawn(SCHEMATHESIS, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(SCHEMATHESIS, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   onStart(child);
   for (const stream of [child.stdout, child.stderr]) {
     stream.on('data', (chunk: Buffer) => {
@@ -309,10 +357,48 @@ function summarize(role: Role, report: SchemathesisReport, seconds: number, repo
   };
 }
 
-async function fuzzRole(role: Role, apiUrl: string, token: string | undefined, options: Options, configFile: string, onStart: (child: ChildProcess) => void): Promise<RoleSummary> {
+/**
+ * How a role's run authenticates: a token sent as a header (the admin), nothing (anonymous), or, for the
+ * user role, its own configuration naming the WFC auth file of the two peers, and the hook's environment.
+ */
+interface RoleRun {
+  configFile: string;
+  token?: string;
+  env?: Record<string, string>;
+  /** The hook's log of peer replays, one JSON line each. */
+  replayLog?: string;
+}
+
+/** The owner routes (lib/http/route-policy.ts, API.md): what the peer replays must reach in the user role's run. */
+const OWNER_ROUTES = [
+  'GET /holds/{holdId}',
+  'DELETE /holds/{holdId}',
+  'POST /holds/{holdId}/confirm',
+  'GET /bookings',
+  'GET /bookings/{bookingId}',
+  'DELETE /bookings/{bookingId}',
+  'GET /users/me',
+  'POST /auth/logout',
+  'POST /auth/password/change',
+];
+
+function peerReplays(logFile: string): Record<string, { replays: number; failed: number }> {
+  const counts = Object.fromEntries(OWNER_ROUTES.map((route) => [route, { replays: 0, failed: 0 }]));
+  const lines = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').filter(Boolean) : [];
+  for (const line of lines) {
+    const replay = JSON.parse(line) as { operation: string; passed: boolean };
+    const count = (counts[replay.operation] ??= { replays: 0, failed: 0 });
+    count.replays += 1;
+    if (!replay.passed) count.failed += 1;
+  }
+  return counts;
+}
+
+async function fuzzRole(role: Role, apiUrl: string, run: RoleRun, options: Options, onStart: (child: ChildProcess) => void): Promise<RoleSummary> {
   const reportDir = path.join(options.resultsDir, role);
   mkdirSync(reportDir, { recursive: true });
   const reportFile = path.join(reportDir, 'report.json');
+  const { configFile, token } = run;
   const args = [
     '--config-file', configFile,
     'run', `${apiUrl}/openapi.json`,
@@ -341,12 +427,13 @@ async function fuzzRole(role: Role, apiUrl: string, token: string | undefined, o
   ];
   console.log(`\n[fuzz] ${role}: schemathesis, ${options.maxExamples} examples per operation${options.maxTime ? `, for ${options.maxTime} s` : ''}`);
   const started = Date.now();
-  const exitCode = await runSchemathesis(args, reportDir, options.quiet, onStart);
+  const exitCode = await runSchemathesis(args, reportDir, options.quiet, run.env ?? {}, onStart);
   const seconds = Math.round((Date.now() - started) / 1000);
   if (!existsSync(reportFile)) {
     return { role, operations: 0, cases: 0, failures: [], errors: [`schemathesis exited with code ${exitCode} without a report`], passed: 0, failed: 1, seconds, reportDir };
   }
-  return summarize(role, JSON.parse(readFileSync(reportFile, 'utf8')) as SchemathesisReport, seconds, reportDir);
+  const summary = summarize(role, JSON.parse(readFileSync(reportFile, 'utf8')) as SchemathesisReport, seconds, reportDir);
+  return run.replayLog ? { ...summary, peerReplays: peerReplays(run.replayLog) } : summary;
 }
 
 function printSummary(summaries: RoleSummary[]): void {
@@ -356,7 +443,43 @@ function printSummary(summaries: RoleSummary[]): void {
     console.log(`${s.role}: ${s.operations} operations, ${s.cases} cases, ${failures} failures, ${s.errors.length} errors (${s.seconds} s; ${s.reportDir})`);
     for (const failure of s.failures) console.log(`  ${failure.code} ${failure.title}: ${failure.count} — ${failure.operations.join(', ')}`);
     for (const error of s.errors) console.log(`  error: ${error}`);
+    if (s.peerReplays) {
+      const replays = Object.entries(s.peerReplays);
+      const total = replays.reduce((sum, [, count]) => sum + count.replays, 0);
+      console.log(`  peer replays on owner routes: ${total} (${replays.map(([route, count]) => `${route} ${count.replays}${count.failed ? `, ${count.failed} failed` : ''}`).join('; ')})`);
+      const missed = replays.filter(([, count]) => count.replays === 0).map(([route]) => route);
+      // Not a failure: a bounded run's few examples may not reach every route's owner case.
+      if (missed.length > 0) console.log(`  no peer replay this run: ${missed.join(', ')}`);
+    }
   }
+}
+
+/**
+ * The user role's run: its objects made right before it, a WFC auth file with both users' fresh tokens
+ * (`user`, every request's identity, and `peer`), a configuration naming it and the hook, and the hook's
+ * environment (FUZZ_OBJECT_AUTHORIZATION: who is who, the owner's password and a live refresh token of
+ * its, for the replays of the password change and logout). All of it is throwaway, like the stack.
+ */
+async function userRun(apiUrl: string, flight: SeededFlight, user: Credentials, peer: Credentials, resultsDir: string): Promise<RoleRun> {
+  const owner = await logInSession(apiUrl, user);
+  const other = await logInSession(apiUrl, peer);
+  const owned = await seedOwnedObjects(apiUrl, flight, user, owner.accessToken);
+  const dir = path.join(resultsDir, 'user');
+  mkdirSync(dir, { recursive: true });
+  const wfcFile = path.join(dir, 'wfc-auth.json');
+  const header = (token: string) => [{ name: 'Authorization', value: `Bearer ${token}` }];
+  writeFileSync(wfcFile, JSON.stringify({ auth: [{ name: 'user', fixedHeaders: header(owner.accessToken) }, { name: 'peer', fixedHeaders: header(other.accessToken) }] }, null, 2));
+  const configFile = path.join(resultsDir, 'schemathesis-user.toml');
+  writeFileSync(configFile, schemathesisConfig(flight, { ...owned, wfcFile }));
+  console.log(`[fuzz] user: peer user ${other.user.id}; the owner's holds ${owned.holds.join(', ')}, booking ${owned.bookings.join(', ')}`);
+  const replayLog = path.join(dir, 'peer-replays.jsonl');
+  writeFileSync(replayLog, '');
+  const peers = {
+    owner: { authorization: `Bearer ${owner.accessToken}`, id: owner.user.id, password: user.password, refreshToken: owner.refreshToken },
+    peer: { authorization: `Bearer ${other.accessToken}`, id: other.user.id },
+    log: replayLog,
+  };
+  return { configFile, replayLog, env: { FUZZ_OBJECT_AUTHORIZATION: JSON.stringify(peers) } };
 }
 
 async function main(): Promise<number> {
@@ -388,16 +511,21 @@ async function main(): Promise<number> {
   if (!started) return 130;
   const { stack, offline, admin } = started;
   try {
+    // Two people of role `user`: the user role's run is the first's, the second is its peer.
     const user = randomCredentials('fuzz-user');
+    const peer = randomCredentials('fuzz-peer');
     await post(`${offline.url}/auth/register`, { ...user, name: 'Fuzz User' });
-    writeFileSync(configFile, schemathesisConfig(await seedFlight(offline.url, await logIn(offline.url, admin))));
-    const credentials: Record<Role, Credentials | undefined> = { anonymous: undefined, user, admin };
+    await post(`${offline.url}/auth/register`, { ...peer, name: 'Fuzz Peer' });
+    const flight = await seedFlight(offline.url, await logIn(offline.url, admin));
+    writeFileSync(configFile, schemathesisConfig(flight));
     for (const role of options.roles) {
       if (cancel.signal.aborted) break;
-      const login = credentials[role];
       // A fresh token per role: an earlier role's run cannot have ended its session.
-      const token = login ? await logIn(offline.url, login) : undefined;
-      summaries.push(await fuzzRole(role, offline.url, token, options, configFile, (child) => (schemathesis = child)));
+      const run: RoleRun =
+        role === 'user'
+          ? await userRun(offline.url, flight, user, peer, options.resultsDir)
+          : { configFile, token: role === 'admin' ? await logIn(offline.url, admin) : undefined };
+      summaries.push(await fuzzRole(role, offline.url, run, options, (child) => (schemathesis = child)));
     }
   } finally {
     await offline.stop();
