@@ -84,7 +84,7 @@ export async function coldStart(): Promise<Section> {
   const { UserService } = await import('../functions/users/service');
   const { MongoUserStore } = await import('../functions/users/store');
   const { mongoDb } = await import('../lib/clients/mongo');
-  const users = new UserService(new MongoUserStore(mongoDb()));
+  const users = new UserService(new MongoUserStore(mongoDb));
   const { accessToken } = await users.register({ email: `bench-${randomUUID()}@example.com`, password: 'bench password', name: 'Bench' });
   const event = { headers: { Authorization: `Bearer ${accessToken}` }, methodArn: 'arn:aws:execute-api:us-east-1:1:api/bench/GET/users/me' } as never;
   const uncached = await repeated(3, 300, (ms) => load(8, ms, async () => {

@@ -64,9 +64,12 @@ const sections = {
     FLIGHTS_TABLE: z.string().check(z.minLength(3)),
     REGISTRY_TABLE: z.string().check(z.minLength(3)),
   }),
-  tokens: z.object({
+  /** A secret (lib/secrets.ts: from SSM on deployed stages), so a section of its own: the token settings below can be read before it arrives. */
+  jwtKeys: z.object({
     /** `kid:secret` pairs, comma separated; the first signs, all verify (key rotation). */
     JWT_KEYS: text(),
+  }),
+  tokens: z.object({
     JWT_ISSUER: text('flight-booking'),
     JWT_AUDIENCE: text('flight-booking-api'),
     ACCESS_TOKEN_TTL_SECONDS: positiveInt(900),
@@ -100,10 +103,14 @@ const sections = {
   /** The payments service (functions/payments): its table and the provider (Stripe, or a local stand-in). */
   payments: z.object({
     PAYMENTS_TABLE: z.string().check(z.minLength(3)),
-    STRIPE_SECRET_KEY: z.string().check(z.regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret key (sk_test_… or sk_live_…)')),
-    STRIPE_WEBHOOK_SECRET: z.string().check(z.regex(/^whsec_\w+$/, 'must be a Stripe webhook signing secret (whsec_…)')),
     /** A Stripe-compatible server instead of Stripe (stripe-local/ under npm start and the tests). */
     STRIPE_API_URL: z.optional(httpUrl),
+  }),
+  /** The payment provider's secrets (lib/secrets.ts: from SSM on deployed stages), read when a call needs them. */
+  paymentKeys: z.object({
+    STRIPE_SECRET_KEY: z.string().check(z.regex(/^(sk|rk)_(test|live)_\w+$/, 'must be a Stripe secret key (sk_test_… or sk_live_…)')),
+    /** One webhook signing secret, or two (comma separated) while one is rotated: both are accepted. */
+    STRIPE_WEBHOOK_SECRET: z.string().check(z.regex(/^whsec_\w+(,\s*whsec_\w+)*$/, 'must be Stripe webhook signing secrets (whsec_…, comma separated)')),
   }),
   /** The notifications service (functions/notifications): its table and the sender a hand-over starts. */
   notifications: z.object({
@@ -130,6 +137,17 @@ const sections = {
     RATE_LIMIT_AUTH_PER_MINUTE: positiveInt(30),
     RATE_LIMIT_PUBLIC_PER_MINUTE: positiveInt(600),
     RATE_LIMIT_USER_PER_MINUTE: positiveInt(600),
+  }),
+  /** The edges of every HTTP answer (lib/http/stack.ts, docs/architecture.md "Edges"). */
+  http: z.object({
+    /**
+     * Exact browser origins whose pages may read the API's answers (CORS); none by default. serverless.yml
+     * reads the same variable for the preflights (custom.cors) and refuses a malformed origin there, before
+     * any function runs; here an origin only ever matches a request's `Origin` exactly.
+     */
+    CORS_ORIGINS: z._default(commaList, []),
+    /** Set by serverless-offline for the functions it runs, on http://localhost: no HSTS there. */
+    IS_OFFLINE: flag,
   }),
   migrations: z.object({
     /** The worker a migration request starts right away (an async invoke); its schedule is the fallback. */

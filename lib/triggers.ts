@@ -5,6 +5,7 @@ import { AppError } from './http/errors';
 import { problemResult } from './http/stack';
 import { log } from './log';
 import { observability } from './observability';
+import { secrets } from './secrets';
 import * as z from './validation';
 
 /**
@@ -43,5 +44,7 @@ export function triggeredFunction<T, R>(accepts: z.ZodMiniType<T>, run: (event: 
     log.warn('refused an event that is not for this function', { function: context.functionName, http: looksLikeHttp(event) });
     if (looksLikeHttp(event)) return problemResult(new AppError('FORBIDDEN', 'This function serves no route'), context.awsRequestId ?? 'local');
     return { refused: true };
-  }).use(observability());
+  })
+    .use(observability())
+    .use(secrets());
 }

@@ -17,6 +17,11 @@
  * function failed. Answers our handlers give are neither, and pass untouched. The emulator catches a
  * thrown authorizer error and a refusal alike, so each request runs in its own AsyncLocalStorage
  * scope and every Lambda run records its failure there for the extension to read.
+ *
+ * The same extension takes back the CORS headers the emulator adds to every answer to a request with an
+ * `Origin` (that very origin, with credentials), which would admit any site: as on AWS, only an origin
+ * of CORS_ORIGINS (serverless.yml's custom.cors) keeps what the function or the preflight gave it, and
+ * no answer allows credentials.
  */
 const { AsyncLocalStorage } = require('node:async_hooks');
 const { randomUUID } = require('node:crypto');
@@ -64,6 +69,22 @@ function declaredGatewayResponses(resources, warn) {
     declared.set(ResponseType, { statusCode: StatusCode === undefined ? undefined : Number(StatusCode), headers, body });
   }
   return declared;
+}
+
+/** The origins serverless.yml's custom.cors admits (scripts/api-edges.js): none when it is `false`. */
+function allowedOrigins(cors) {
+  return (cors && cors.origins) || [];
+}
+
+/**
+ * Takes the emulator's own CORS headers out of an answer's headers (a hapi response's, changed in
+ * place): all of them for an origin that is not allowed, and the credentials it allows for any origin.
+ */
+function dropEmulatorCors(headers, origin, allowed) {
+  for (const name of Object.keys(headers)) {
+    const header = name.toLowerCase();
+    if (header === 'access-control-allow-credentials' || (header.startsWith('access-control-') && !allowed.includes(origin))) delete headers[name];
+  }
 }
 
 /** Which gateway response API Gateway would give instead of the emulator's own answer, if any. */
@@ -134,11 +155,16 @@ class OfflineGatewayResponses {
         server.listener.on(event, (req, res) => requestScope.run({ lambdaFailure: undefined }, dispatch, req, res));
       }
     }
+    const allowed = allowedOrigins(this.serverless.service.custom?.cors);
+    // After the emulator's own onPreResponse extension (added when it made the server), which sets its CORS headers.
     server.ext('onPreResponse', (request, h) => {
       const type = responseTypeFor(request.response, requestScope.getStore()?.lambdaFailure);
       const emulatorStatus = request.response.isBoom ? request.response.output.statusCode : request.response.statusCode;
       const answer = type && gatewayAnswer(declared, type, emulatorStatus);
-      if (!answer) return h.continue;
+      if (!answer) {
+        if (request.headers.origin) dropEmulatorCors((request.response.isBoom ? request.response.output : request.response).headers, request.headers.origin, allowed);
+        return h.continue;
+      }
       const requestId = randomUUID();
       const response = h.response(answer.body).code(answer.statusCode).type('application/json').header('x-amzn-RequestId', requestId);
       for (const { header, literal } of answer.headers) response.header(header, literal ?? requestId);
@@ -168,3 +194,5 @@ module.exports = OfflineGatewayResponses;
 module.exports.declaredGatewayResponses = declaredGatewayResponses;
 module.exports.responseTypeFor = responseTypeFor;
 module.exports.gatewayAnswer = gatewayAnswer;
+module.exports.allowedOrigins = allowedOrigins;
+module.exports.dropEmulatorCors = dropEmulatorCors;

@@ -15,7 +15,7 @@ export async function seedAdmin(env: NodeJS.ProcessEnv = process.env): Promise<s
   if (password.length < 8 || password.length > 128) throw new Error('ADMIN_PASSWORD must be 8 to 128 characters');
   const db = mongoDb();
   await MongoUserStore.ensureIndexes(db);
-  const users = new UserService(new MongoUserStore(db));
+  const users = new UserService(new MongoUserStore(() => db));
   const { created, user } = await users.ensureAdmin({ email, password, name: env.ADMIN_NAME ?? 'Administrator' });
   return `${created ? 'created' : 'kept'} admin ${user.email}`;
 }

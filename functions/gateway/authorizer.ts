@@ -7,6 +7,7 @@ import type { Caller, Role } from '../../lib/auth/roles';
 import middy from '@middy/core';
 import { log } from '../../lib/log';
 import { observability, observeAs } from '../../lib/observability';
+import { secrets } from '../../lib/secrets';
 import { MongoUserStore } from '../users/store';
 import { UserService } from '../users/service';
 import { routesAllowedFor } from '../../lib/http/route-policy';
@@ -21,7 +22,7 @@ import { routesAllowedFor } from '../../lib/http/route-policy';
 
 observeAs('gateway');
 assertTokenConfig();
-const users = new UserService(new MongoUserStore(mongoDb()));
+const users = new UserService(new MongoUserStore(mongoDb));
 
 /**
  * This container's answers for recent tokens, like API Gateway's own result cache and with the same
@@ -114,4 +115,4 @@ export async function authorize(event: APIGatewayRequestAuthorizerEvent): Promis
   };
 }
 
-export const handler = middy(authorize).use(observability());
+export const handler = middy(authorize).use(observability()).use(secrets());

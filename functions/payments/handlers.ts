@@ -18,14 +18,21 @@ import { DynamoPaymentStore } from './store';
 
 // These functions verify no tokens, but sign the service tokens of their calls to the seats service.
 assertTokenConfig();
-const { PAYMENTS_TABLE, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_API_URL } = config('payments');
+const { PAYMENTS_TABLE, STRIPE_API_URL } = config('payments');
 /** Longer than a confirm takes (the seats service's payment guard is 120 s; a confirm is seconds). */
 const SETTLE_AFTER_MS = 30_000;
 const payments = new PaymentService(
   new DynamoPaymentStore(dynamo(), PAYMENTS_TABLE),
   // One attempt of 2.4 s: a checkout answers within API.md's 3 s even when the provider hangs (a 503 the
   // client retries with its Idempotency-Key, which replays a charge the provider made after all).
-  new StripeProvider({ secretKey: STRIPE_SECRET_KEY, webhookSecret: STRIPE_WEBHOOK_SECRET, timeoutMs: 2_400, maxNetworkRetries: 0, ...(STRIPE_API_URL ? { apiUrl: STRIPE_API_URL } : {}) }),
+  // The keys as they are now (lib/secrets.ts refreshes them): a rotated key or webhook secret is used at once.
+  new StripeProvider({
+    secretKey: () => config('paymentKeys').STRIPE_SECRET_KEY,
+    webhookSecret: () => config('paymentKeys').STRIPE_WEBHOOK_SECRET,
+    timeoutMs: 2_400,
+    maxNetworkRetries: 0,
+    ...(STRIPE_API_URL ? { apiUrl: STRIPE_API_URL } : {}),
+  }),
   seatsOverRegistry,
   { settleAfterMs: SETTLE_AFTER_MS },
 );

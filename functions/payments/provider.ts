@@ -76,9 +76,14 @@ export class PaymentProviderUnavailableError extends AppError {
   }
 }
 
+/** A secret as it is now: a function is asked at every call, so a rotated secret is used at once (lib/secrets.ts). */
+type Current = string | (() => string);
+const current = (value: Current) => (typeof value === 'function' ? value() : value);
+
 export interface StripeProviderOptions {
-  secretKey: string;
-  webhookSecret: string;
+  secretKey: Current;
+  /** The webhook signing secret, or several comma separated (while one is rotated): a signature by any is accepted. */
+  webhookSecret: Current;
   /** Another Stripe-compatible server, e.g. `http://127.0.0.1:12111` (stripe-local or stripe-mock). */
   apiUrl?: string;
   /**
@@ -94,19 +99,25 @@ export interface StripeProviderOptions {
 const WEBHOOK_TOLERANCE_SECONDS = 300;
 
 export class StripeProvider implements PaymentProvider {
-  private readonly stripe: Stripe;
-  private readonly webhookSecret: string;
+  private client: { key: string; stripe: Stripe } | undefined;
 
-  constructor({ secretKey, webhookSecret, apiUrl, timeoutMs = 5_000, maxNetworkRetries = 1 }: StripeProviderOptions) {
-    const target = apiUrl ? new URL(apiUrl) : undefined;
-    // One client for the life of the process (a warm Lambda reuses it and its keep-alive sockets).
-    this.stripe = new Stripe(secretKey, {
-      timeout: timeoutMs,
-      // A retry reuses the request's idempotency key, so it can only replay, never charge twice.
-      maxNetworkRetries,
-      ...(target && { host: target.hostname, port: target.port || undefined, protocol: target.protocol === 'http:' ? 'http' : 'https' }),
-    });
-    this.webhookSecret = webhookSecret;
+  constructor(private readonly options: StripeProviderOptions) {}
+
+  /** One client per key for the life of the process (a warm Lambda reuses it and its keep-alive sockets); a new key, a new client. */
+  private get stripe(): Stripe {
+    const key = current(this.options.secretKey);
+    if (this.client?.key !== key) {
+      const { apiUrl, timeoutMs = 5_000, maxNetworkRetries = 1 } = this.options;
+      const target = apiUrl ? new URL(apiUrl) : undefined;
+      const stripe = new Stripe(key, {
+        timeout: timeoutMs,
+        // A retry reuses the request's idempotency key, so it can only replay, never charge twice.
+        maxNetworkRetries,
+        ...(target && { host: target.hostname, port: target.port || undefined, protocol: target.protocol === 'http:' ? 'http' : 'https' }),
+      });
+      this.client = { key, stripe };
+    }
+    return this.client.stripe;
   }
 
   async charge({ idempotencyKey, amount, currency, paymentMethod, description, metadata }: ChargeRequest): Promise<ChargeResult> {
@@ -167,12 +178,17 @@ export class StripeProvider implements PaymentProvider {
   }
 
   verifyWebhook(rawBody: string, signatureHeader: string): Stripe.Event {
-    try {
-      return this.stripe.webhooks.constructEvent(rawBody, signatureHeader, this.webhookSecret, WEBHOOK_TOLERANCE_SECONDS);
-    } catch (error) {
-      if (error instanceof Stripe.errors.StripeSignatureVerificationError) throw new InvalidSignatureError({ cause: error });
-      throw error;
+    const secrets = current(this.options.webhookSecret).split(',').map((secret) => secret.trim()).filter(Boolean);
+    let refusal: unknown;
+    for (const secret of secrets) {
+      try {
+        return this.stripe.webhooks.constructEvent(rawBody, signatureHeader, secret, WEBHOOK_TOLERANCE_SECONDS);
+      } catch (error) {
+        if (!(error instanceof Stripe.errors.StripeSignatureVerificationError)) throw error;
+        refusal = error;
+      }
     }
+    throw new InvalidSignatureError({ cause: refusal });
   }
 }
 

@@ -9,7 +9,7 @@ import { UserService, toPublicUser } from './service';
 import { changePasswordBody, createUserBody, forgotPasswordBody, loginBody, refreshBody, registerBody, resetPasswordBody, updateUserBody, userCursor } from './schemas';
 
 assertTokenConfig();
-const users = new UserService(new MongoUserStore(mongoDb()), undefined, { notifier: accountNotifier });
+const users = new UserService(new MongoUserStore(mongoDb), undefined, { notifier: accountNotifier });
 const httpHandler = serviceHandler('users');
 
 export const register = httpHandler({ route: 'POST /auth/register', body: registerBody }, async ({ body }) => ({

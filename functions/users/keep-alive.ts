@@ -13,7 +13,7 @@ import { UserService } from './service';
  * change left on their user documents (docs/architecture.md, Users).
  */
 observeAs('users');
-const users = new UserService(new MongoUserStore(mongoDb()), undefined, { notifier: accountNotifier });
+const users = new UserService(new MongoUserStore(mongoDb), undefined, { notifier: accountNotifier });
 
 export const handler = triggeredFunction(scheduled, async () => {
   const registration = selfRegistration('users');

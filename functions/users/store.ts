@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { MongoServerError, type Collection, type Db, type UpdateFilter } from 'mongodb';
+import { MongoServerError, type Db, type UpdateFilter } from 'mongodb';
 import { AppError } from '../../lib/http/errors';
 import type { PersonRole } from '../../lib/auth/roles';
 import type { NotificationEvent } from '../notifications/model';
@@ -174,20 +174,29 @@ const LOCK_WAIT_MS = 2_000;
 
 /** Plain CRUD with conditional updates only: runs unchanged on MongoDB, Atlas and FerretDB (no transactions). */
 export class MongoUserStore implements UserStore {
-  private readonly users: Collection<UserDoc>;
-  private readonly tokens: Collection<RefreshTokenDoc>;
-  private readonly attempts: Collection<LoginAttemptsDoc>;
-  private readonly locks: Collection<LockDoc>;
-  private readonly resets: Collection<PasswordResetDoc>;
-  private readonly resetSlots: Collection<ResetSlotDoc>;
+  /**
+   * The database is asked for when a query runs, not when the store is made: on a deployed stage its
+   * URI is a secret that arrives with the first invocation (lib/secrets.ts), after cold start.
+   */
+  constructor(private readonly db: () => Db) {}
 
-  constructor(db: Db) {
-    this.users = db.collection<UserDoc>(collections.users);
-    this.tokens = db.collection<RefreshTokenDoc>(collections.refreshTokens);
-    this.attempts = db.collection<LoginAttemptsDoc>(collections.loginAttempts);
-    this.locks = db.collection<LockDoc>(collections.locks);
-    this.resets = db.collection<PasswordResetDoc>(collections.passwordResets);
-    this.resetSlots = db.collection<ResetSlotDoc>(collections.resetSlots);
+  private get users() {
+    return this.db().collection<UserDoc>(collections.users);
+  }
+  private get tokens() {
+    return this.db().collection<RefreshTokenDoc>(collections.refreshTokens);
+  }
+  private get attempts() {
+    return this.db().collection<LoginAttemptsDoc>(collections.loginAttempts);
+  }
+  private get locks() {
+    return this.db().collection<LockDoc>(collections.locks);
+  }
+  private get resets() {
+    return this.db().collection<PasswordResetDoc>(collections.passwordResets);
+  }
+  private get resetSlots() {
+    return this.db().collection<ResetSlotDoc>(collections.resetSlots);
   }
 
   /** Idempotent; run by the launcher and the deploy seed script, not on the request path. */

@@ -92,19 +92,13 @@ export function contentSecurityPolicy(websocketUrl: string | undefined, { stripe
   ].join('; ');
 }
 
-const securityHeaders = {
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-};
-
-/** The page. Never cached: it names the current assets. */
+/** The page. Never cached: it names the current assets. (nosniff and Referrer-Policy, as on every answer: lib/http/stack.ts.) */
 function pageResponse(): HttpResponse {
   const publishableKey = stripePublishableKey();
   return {
     status: 200,
     text: pageHtml(load().page, publishableKey),
     headers: {
-      ...securityHeaders,
       'content-type': 'text/html; charset=utf-8',
       'cache-control': 'no-cache',
       'content-security-policy': contentSecurityPolicy(process.env.WEBSOCKET_URL, { stripe: publishableKey !== undefined }),
@@ -128,7 +122,6 @@ function assetResponse(file: string): HttpResponse {
     status: 200,
     text,
     headers: {
-      ...securityHeaders,
       'content-type': CONTENT_TYPES[path.extname(file)]!,
       'cache-control': /-[\w-]{8}\.\w+$/.test(file) ? 'public, max-age=31536000, immutable' : 'public, max-age=300',
     },

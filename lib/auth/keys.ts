@@ -1,4 +1,5 @@
 import { config, ConfigError } from '../config';
+import { secretPending } from '../secrets';
 
 /**
  * The signing keys (JWT_KEYS: `kid:secret` pairs, the first signs, all verify), parsed and checked
@@ -8,6 +9,8 @@ import { config, ConfigError } from '../config';
 export const MIN_SECRET_LENGTH = 32;
 
 interface KeyRing {
+  /** The JWT_KEYS value it was parsed from: a rotated value (lib/secrets.ts) makes a new ring. */
+  spec: string;
   signingKid: string;
   secrets: Map<string, string>;
 }
@@ -24,18 +27,22 @@ export function parseKeyRing(spec: string): KeyRing {
   }
   const signingKid = secrets.keys().next().value;
   if (!signingKid) throw new ConfigError(['JWT_KEYS is missing']);
-  return { signingKid, secrets };
+  return { spec, signingKid, secrets };
 }
 
 let keyRing: KeyRing | undefined;
 export function keys(): KeyRing {
-  keyRing ??= parseKeyRing(config('tokens').JWT_KEYS);
+  const spec = config('jwtKeys').JWT_KEYS;
+  if (keyRing?.spec !== spec) keyRing = parseKeyRing(spec);
   return keyRing;
 }
 
-/** Checked at cold start by every function that signs or verifies, so a short secret fails loudly. */
+/**
+ * Checked at cold start by every function that signs or verifies, so a short secret fails loudly; on a
+ * deployed stage the keys arrive with the first invocation (lib/secrets.ts) and are checked then.
+ */
 export function assertTokenConfig(): void {
-  keys();
+  if (!secretPending('JWT_KEYS')) keys();
 }
 
 /** Tests change the keys between cases. */

@@ -42,11 +42,31 @@ function connectionOptions(purpose: RedisPurpose): RedisOptions {
   return { connectTimeout: 1_000, maxRetriesPerRequest: 1, commandTimeout: DEADLINE_MS[purpose] };
 }
 
+/**
+ * The password (REDIS_PASSWORD) is put into the connection options when a connection is made, not
+ * when the client is: on a deployed stage it is a secret that arrives with the first invocation
+ * (lib/secrets.ts), after the stores were made at cold start, and a rotated one is used from the next
+ * connection on. A URL with a password of its own keeps it.
+ */
+function useCurrentPassword(options: RedisOptions): void {
+  const { REDIS_PASSWORD } = config('redis');
+  if (REDIS_PASSWORD) options.password = REDIS_PASSWORD;
+}
+
+class SecretAwareRedis extends Redis {
+  private readonly urlHasPassword = Boolean(this.options.password);
+
+  override connect(callback?: () => void): Promise<void> {
+    if (!this.urlHasPassword) useCurrentPassword(this.options);
+    return super.connect(callback);
+  }
+}
+
 export function redisAt(url: string, purpose: RedisPurpose = 'data'): Redis {
   const key = `${purpose} ${url}`;
   let client = clients.get(key) as Redis | undefined;
   if (!client) {
-    client = quiet(new Redis(url, { lazyConnect: true, retryStrategy: (attempt) => Math.min(attempt * 200, 1_000), ...connectionOptions(purpose) }));
+    client = quiet(new SecretAwareRedis(url, { lazyConnect: true, retryStrategy: (attempt) => Math.min(attempt * 200, 1_000), ...connectionOptions(purpose) }));
     clients.set(key, client);
   }
   return client;
@@ -67,6 +87,12 @@ class DeadlineCluster extends Cluster {
     super(nodes, options);
   }
 
+  override connect(): Promise<void> {
+    // The connection pool and the slots refresher read these options when they connect to a node.
+    useCurrentPassword((this.options.redisOptions ??= {}));
+    return super.connect();
+  }
+
   override sendCommand(...args: Parameters<Cluster['sendCommand']>): ReturnType<Cluster['sendCommand']> {
     args[0].setTimeout(this.deadlineMs);
     return super.sendCommand(...args);
@@ -77,7 +103,7 @@ function clusterAt(seeds: string[], purpose: RedisPurpose): Cluster {
   const key = `${purpose} cluster ${seeds.join(',')}`;
   let client = clients.get(key) as Cluster | undefined;
   if (!client) {
-    const { REDIS_TLS, REDIS_USERNAME, REDIS_PASSWORD } = config('redis');
+    const { REDIS_TLS, REDIS_USERNAME } = config('redis');
     const nodes = seeds.map((seed) => {
       const at = seed.lastIndexOf(':');
       return { host: seed.slice(0, at), port: Number(seed.slice(at + 1)) };
@@ -101,7 +127,6 @@ function clusterAt(seeds: string[], purpose: RedisPurpose): Cluster {
             ...connectionOptions(purpose),
             ...(REDIS_TLS ? { tls: {} } : {}),
             ...(REDIS_USERNAME ? { username: REDIS_USERNAME } : {}),
-            ...(REDIS_PASSWORD ? { password: REDIS_PASSWORD } : {}),
           },
         },
         DEADLINE_MS[purpose],

@@ -19,7 +19,7 @@ export interface Page<T> {
 }
 
 function cursorKey(): Buffer {
-  return createHmac('sha256', config('tokens').JWT_KEYS).update('list-cursor').digest();
+  return createHmac('sha256', config('jwtKeys').JWT_KEYS).update('list-cursor').digest();
 }
 
 function sign(payload: string): string {

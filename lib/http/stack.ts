@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type * as z from '../validation';
+import { config } from '../config';
 import { log } from '../log';
 import { AppError, problemOf, validationFailed, type FieldError } from './errors';
 import { notFoundCodeOf } from './path-params';
@@ -10,13 +11,15 @@ import { isDependencyUnavailable, RETRY_AFTER_SECONDS, serviceUnavailable } from
 import type { Role } from '../auth/roles';
 import type { SessionCaller } from '../auth/tokens';
 import { count, observability, observeAs, type ServiceName } from '../observability';
+import { secrets } from '../secrets';
 
 /**
- * The one middy stack every HTTP handler runs in: request id and access log, CORS, per-caller rate
- * limits, problem+json errors (a dependency that is down or too slow is a 503 with Retry-After, never a
- * 500), JSON body parsing with a size limit, and schema validation with field errors (a malformed path
- * id is its resource's 404). Handlers get a typed request and return `{ status, body }`; they never
- * catch errors to shape HTTP answers.
+ * The one middy stack every HTTP handler runs in: request id and access log, per-caller rate limits,
+ * problem+json errors (a dependency that is down or too slow is a 503 with Retry-After, never a 500),
+ * JSON body parsing with a size limit, schema validation with field errors (a malformed path id is its
+ * resource's 404), and the edges of every answer, errors included: security headers, CORS for the
+ * configured origins, no caching of an answer to a caller. Handlers get a typed request and return
+ * `{ status, body }`; they never catch errors to shape HTTP answers.
  */
 
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
@@ -68,11 +71,6 @@ interface StackContext extends Context {
   responseHeaders: Record<string, string>;
 }
 
-const corsHeaders = {
-  'access-control-allow-origin': '*',
-  'access-control-allow-headers': 'authorization,content-type,idempotency-key,if-none-match',
-  'access-control-expose-headers': 'etag,x-request-id,retry-after,ratelimit,ratelimit-policy',
-};
 
 export function fieldErrorsOf(error: z.core.$ZodError, root: string): FieldError[] {
   return error.issues.flatMap((issue) => {
@@ -180,7 +178,6 @@ export function jsonResult(response: HttpResponse, requestId: string): APIGatewa
   return {
     statusCode: response.status,
     headers: {
-      ...corsHeaders,
       ...(response.body === undefined ? {} : { 'content-type': problem ? 'application/problem+json' : 'application/json' }),
       'x-request-id': requestId,
       ...response.headers,
@@ -207,6 +204,52 @@ function answerFor(error: unknown): AppError | undefined {
   if (error instanceof AppError) return error;
   return isDependencyUnavailable(error) ? serviceUnavailable() : undefined;
 }
+
+/** On every answer, whoever asked: no content sniffing, and no URL of ours (with its ids) passed on to another site as a Referer. */
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
+/** HTTPS only, for a year, subdomains included; sent wherever the API is not sls offline's http://localhost. */
+const HSTS = 'max-age=31536000; includeSubDomains';
+/** What a page of an allowed origin may read of an answer, besides the headers CORS always lets through. */
+const CORS_EXPOSED_HEADERS = 'etag,x-request-id,retry-after,ratelimit,ratelimit-policy';
+
+/**
+ * The edges of an answer, from the request it answers (docs/architecture.md, "Edges: CORS, headers,
+ * access logs"):
+ * - the security headers, and HSTS everywhere but under sls offline;
+ * - CORS for an origin of CORS_ORIGINS only: that origin (never `*`) and the headers it may read. Any
+ *   other origin gets no CORS header at all, so its browser withholds the answer; the request itself is
+ *   served like any other. With origins configured every answer says `Vary: Origin`, so that no cache
+ *   hands an answer made for one origin to another;
+ * - `Cache-Control: no-store` on an answer to a caller (an authorizer context, or an Authorization
+ *   header on a public route): it may be that person's, and neither the browser nor a proxy keeps it.
+ *   A handler's own policy stays only if it is no-store too. Answers to anonymous requests keep
+ *   theirs (the seat map's `no-cache` with its ETag, the web app's `immutable` files).
+ */
+function withEdges(event: APIGatewayProxyEvent, result: APIGatewayProxyResult): APIGatewayProxyResult {
+  const { CORS_ORIGINS, IS_OFFLINE } = config('http');
+  const request = lowerCaseHeaders(event?.headers ?? {});
+  const headers: NonNullable<APIGatewayProxyResult['headers']> = { ...SECURITY_HEADERS, ...(IS_OFFLINE ? {} : { 'strict-transport-security': HSTS }), ...result.headers };
+  if (CORS_ORIGINS.length > 0) headers.vary = [headers.vary, 'Origin'].filter(Boolean).join(', ');
+  if (request.origin !== undefined && CORS_ORIGINS.includes(request.origin)) {
+    headers['access-control-allow-origin'] = request.origin;
+    headers['access-control-expose-headers'] = CORS_EXPOSED_HEADERS;
+  }
+  // The event is whatever the function was invoked with: callerOf and the `?.` take anything.
+  const toCaller = callerOf(event) !== undefined || request.authorization !== undefined;
+  if (toCaller && !/\bno-store\b/i.test(String(headers['cache-control'] ?? ''))) headers['cache-control'] = 'no-store';
+  return { ...result, headers };
+}
+
+/** The edges on every answer of the stack: the handler's, and the problem that answers an error instead. */
+const answerEdges = (): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, StackContext> => {
+  const edge = (request: middy.Request<APIGatewayProxyEvent, APIGatewayProxyResult, Error, StackContext>) => {
+    if (request.response) request.response = withEdges(request.event, request.response);
+  };
+  return { after: edge, onError: edge };
+};
 
 /** Request id, access log and the last word on errors: anything not an AppError becomes a 500 without internals. */
 const requestLifecycle = (): middy.MiddlewareObj<APIGatewayProxyEvent, APIGatewayProxyResult, Error, StackContext> => ({
@@ -255,7 +298,11 @@ export function httpHandler<B = undefined, Q = undefined, P = undefined>(
   const routes = [spec.route].flat().map(policyOf);
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult, Error, StackContext>()
     .use(observability())
+    // Used before the lifecycle, so that its onError runs after the lifecycle's has made the problem answer.
+    .use(answerEdges())
     .use(requestLifecycle())
+    // After the lifecycle: a secret that cannot be read is its problem answer (a 503), like any outage.
+    .use(secrets())
     .handler(async (event, context) => {
       const caller = callerOf(event);
       const route = authorize(routes, event, caller);

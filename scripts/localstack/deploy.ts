@@ -7,6 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { closeMongo } from '../../lib/clients/mongo';
 import { seedAdmin } from '../seed-admin';
 import { PROJECT_ROOT, freePort, serverlessConfig, startStack, type Stack } from '../stack';
+import { SECRET_NAMES } from '../../lib/secrets';
+import { StageSecrets } from '../secrets';
 import { stopProcessGroup } from './processes';
 import { startLocalstack, type LocalstackServer } from './server';
 
@@ -153,6 +155,18 @@ async function removeStack(endpoint: string): Promise<void> {
   }
 }
 
+const isSecret = (name: string) => (SECRET_NAMES as readonly string[]).includes(name);
+
+/** The stage's secrets into LocalStack's SSM Parameter Store (scripts/secrets.ts), as `npm run secrets -- put` does on AWS. */
+async function putSecrets(endpoint: string, env: Record<string, string>): Promise<void> {
+  const secrets = new StageSecrets(STAGE, { endpoint, region: REGION, credentials: CREDENTIALS });
+  try {
+    await secrets.putAll(env);
+  } finally {
+    secrets.destroy();
+  }
+}
+
 /**
  * SES sends only from verified identities: the sender address of serverless.yml (EMAIL_FROM) in
  * LocalStack's SES, which verifies at once (on AWS the operator verifies the domain: docs/notifications.md).
@@ -243,15 +257,20 @@ export async function startLocalDeployment(options: DeployOptions): Promise<Loca
 
     const functionEnv: Record<string, string> = {
       ...Object.fromEntries(Object.entries(stack!.env).filter(([name]) => !['DYNAMODB_ENDPOINT', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'].includes(name))),
-      // the functions run on this host: LocalStack's own endpoint for DynamoDB and Lambda
+      // the functions run on this host: LocalStack's own endpoint for DynamoDB, Lambda, SES and SSM
       DYNAMODB_ENDPOINT: endpoint,
       LAMBDA_ENDPOINT: endpoint,
       SES_ENDPOINT: endpoint,
+      SSM_ENDPOINT: endpoint,
+      // A rotated secret is in use within seconds here (tests/deploy/localstack.test.ts rotates them).
+      SECRETS_MAX_AGE_SECONDS: '5',
       JWT_KEYS: process.env.JWT_KEYS || `localstack:${randomBytes(32).toString('base64url')}`,
     };
+    // The secrets go to LocalStack's SSM, where the functions read them, as on AWS; never into the deploy's environment.
+    await putSecrets(endpoint, functionEnv);
     const slsEnv = {
-      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !DEPLOYMENT_SETTINGS.test(name))),
-      ...functionEnv,
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !DEPLOYMENT_SETTINGS.test(name) && !isSecret(name))),
+      ...Object.fromEntries(Object.entries(functionEnv).filter(([name]) => !isSecret(name))),
       ...storeEnv,
       AWS_ENDPOINT_URL: endpoint,
       ALARM_EMAIL: '',

@@ -12,7 +12,7 @@ import { stopProcessGroup } from './processes';
  */
 
 const VENV_PYTHON = path.join(PROJECT_ROOT, '.tools', 'localstack-venv', 'bin', 'python');
-const SERVICES = 'cloudformation,s3,lambda,apigateway,dynamodb,iam,sts,logs,events,sns,sqs,cloudwatch,ssm,ses';
+const SERVICES = 'cloudformation,s3,lambda,apigateway,dynamodb,iam,sts,logs,events,sns,sqs,cloudwatch,ssm,kms,ses';
 const START_TIMEOUT_MS = 60_000;
 
 export interface LocalstackServer {

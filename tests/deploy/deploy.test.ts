@@ -10,7 +10,7 @@ import { GetRoleCommand, IAMClient, ListRolePoliciesCommand } from '@aws-sdk/cli
 import { GetFunctionConfigurationCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { routePolicy } from '../../lib/http/route-policy';
 import { METRICS_NAMESPACE } from '../../lib/observability';
-import { PROJECT_ROOT } from '../../scripts/stack';
+import { PROJECT_ROOT, serverlessConfig } from '../../scripts/stack';
 import { PACKAGED_ALARM_EMAIL } from '../support/deploy-setup';
 
 /**
@@ -23,8 +23,10 @@ const NOT_MODELLED_BY_MOTO = {
   'AWS::S3::BucketPolicy': 'moto skips it in CloudFormation',
   'TimeToLiveSpecification of a table': "moto's CloudFormation does not apply it",
   'policy documents of inline role policies': "moto's IAM returns them in a form that is not JSON",
-  'StageDescription of a deployment (stage throttling)': "moto's CloudFormation does not apply it",
-  'OPTIONS methods (MOCK integrations)': 'moto cannot create a method without an integration URI, so the stack is deployed with API_CORS=false',
+  'StageDescription of a deployment (stage throttling, access logs)': "moto's CloudFormation does not apply it",
+  'OPTIONS methods (MOCK integrations)': 'moto cannot create a method without an integration URI; the stack has none without CORS_ORIGINS, and the preflights are checked in a template packaged with origins',
+  'AWS::ApiGateway::Account (the CloudWatch Logs role of access logging)': 'moto skips it in CloudFormation',
+  'ManagedPolicyArns of a role': "moto's CloudFormation does not attach them",
   'AWS::CloudWatch::Alarm': 'moto skips it in CloudFormation',
   'AWS::SNS::Subscription': 'moto skips it in CloudFormation',
   'AWS::ApiGatewayV2::* (the WebSocket API, its routes, integrations, authorizer, deployment and stage)': 'moto skips them in CloudFormation (a Ref to one resolves to None there)',
@@ -39,8 +41,10 @@ type Template = {
 const template = JSON.parse(readFileSync(process.env.DEPLOY_TEMPLATE!, 'utf8')) as Template;
 const resourcesOfType = (from: Template, type: string) => Object.entries(from.Resources).filter(([, r]) => r.Type === type);
 const ofType = (type: string) => resourcesOfType(template, type);
-/** Every statement of every inline policy of a role. */
-const statementsOf = (role: Resource): { Action: string | string[]; Resource: unknown; Condition?: unknown }[] => role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+/** Every statement of every inline policy of a role (API Gateway's logs role has none: scripts/api-edges.js). */
+const statementsOf = (role: Resource): { Action: string | string[]; Resource: unknown; Condition?: unknown }[] => (role.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement);
+/** The role API Gateway writes the stages' access logs with (scripts/api-edges.js): no function's. */
+const LOGS_ROLE = 'ApiGatewayCloudWatchLogsRole';
 
 /** A CloudFormation value as text, each Ref as {Name}: "wss://{WebsocketsApi}.execute-api.{AWS::Region}.amazonaws.com/local". */
 const rendered = (value: unknown): string => {
@@ -54,8 +58,8 @@ const SERVICE_PREFIX = 'flight-booking-local';
 
 /** What the execution role of a function in a VPC needs (AWSLambdaVPCAccessExecutionRole's EC2 actions). */
 const { NETWORK_INTERFACE_ACTIONS } = require('../../scripts/vpc.js') as { NETWORK_INTERFACE_ACTIONS: string[] };
-/** The seats store's cluster settings and the lock's servers, as serverless.yml passes them to every function. */
-const REDIS_SETTINGS = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_TLS', 'REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_MIN_REPLICA_ACKS', 'REDIS_REPLICA_ACK_TIMEOUT_MS', 'REDLOCK_URLS'];
+/** The seats store's cluster settings and the lock's servers, as serverless.yml passes them to every function (the password is a secret: lib/secrets.ts). */
+const REDIS_SETTINGS = ['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_TLS', 'REDIS_USERNAME', 'REDIS_MIN_REPLICA_ACKS', 'REDIS_REPLICA_ACK_TIMEOUT_MS', 'REDLOCK_URLS'] as const;
 const clientConfig = { endpoint: process.env.DEPLOY_ENDPOINT, region: 'us-east-1' };
 
 type Metric = { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: string }[] };
@@ -143,7 +147,7 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
 
   it('has each service role with its own inline policy', async () => {
     const iam = new IAMClient(clientConfig);
-    const roles = ofType('AWS::IAM::Role');
+    const roles = ofType('AWS::IAM::Role').filter(([id]) => id !== LOGS_ROLE);
     expect(roles.map(([id]) => id).sort()).toEqual(['FlightsRole', 'GatewayRole', 'NotificationsRole', 'PaymentsRole', 'RegistryRole', 'SeatsRole', 'UsersRole']);
     for (const [id, role] of roles) {
       const name = physicalIds.get(id)!;
@@ -156,7 +160,7 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
 
   describe('checked in the template, since moto does not model them', () => {
     it('lists what moto does not model', () => {
-      expect(Object.keys(NOT_MODELLED_BY_MOTO)).toHaveLength(10);
+      expect(Object.keys(NOT_MODELLED_BY_MOTO)).toHaveLength(12);
     });
 
     it('TTL on the registry table', () => {
@@ -227,15 +231,50 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
       expect(deployment.DependsOn).toEqual(expect.arrayContaining(responses));
     });
 
-    it('stage-wide throttling on the deployment (moto ignores a StageDescription)', () => {
-      const [[, deployment]] = ofType('AWS::ApiGateway::Deployment') as [[string, Resource]];
-      expect(deployment.Properties.StageDescription).toEqual({ ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 });
+    describe('the stages: throttling and JSON access logs on both APIs (scripts/api-edges.js)', () => {
+      const [[deploymentId, deployment]] = ofType('AWS::ApiGateway::Deployment') as [[string, Resource]];
+      const [[websocketStageId, websocketStage]] = ofType('AWS::ApiGatewayV2::Stage') as [[string, Resource]];
+      const logGroupOf = (arn: { 'Fn::Sub': string }) => /\$\{(\w+)\}$/.exec(arn['Fn::Sub'])![1]!;
+
+      it('stage-wide throttling on the REST stage (moto ignores a StageDescription) and on every route of the WebSocket stage', () => {
+        expect(deployment.Properties.StageDescription).toMatchObject({ ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 });
+        expect(websocketStage.Properties.DefaultRouteSettings).toEqual({ ThrottlingRateLimit: 500, ThrottlingBurstLimit: 1000 });
+      });
+
+      it('access logs as JSON on both stages, each into a log group of its own kept 14 days', () => {
+        const settings = { rest: deployment.Properties.StageDescription.AccessLogSetting, websocket: websocketStage.Properties.AccessLogSettings };
+        const fields = { rest: ['requestId', 'ip', 'caller', 'requestTime', 'httpMethod', 'resourcePath', 'status', 'protocol', 'responseLength', 'integrationLatency', 'errorMessage'], websocket: ['requestId', 'ip', 'caller', 'requestTime', 'eventType', 'routeKey', 'connectionId', 'status', 'integrationLatency', 'errorMessage'] };
+        const groups = Object.entries(settings).map(([api, setting]) => {
+          const format = JSON.parse(setting.Format) as Record<string, string>;
+          expect({ api, fields: Object.keys(format) }).toEqual({ api, fields: expect.arrayContaining(fields[api as keyof typeof fields]) });
+          expect(Object.values(format).every((value) => value.startsWith('$context.'))).toBe(true);
+          return logGroupOf(setting.DestinationArn);
+        });
+        expect(new Set(groups).size).toBe(2);
+        for (const id of groups) {
+          expect(template.Resources[id]).toMatchObject({ Type: 'AWS::Logs::LogGroup', Properties: { RetentionInDays: 14, LogGroupName: expect.stringMatching(/^\/aws\/api-gateway\/flight-booking-local-\w+-access$/) } });
+          // deployed (moto models log groups): a group's physical id is its name
+          expect(physicalIds.get(id)).toBe(template.Resources[id]!.Properties.LogGroupName);
+        }
+      });
+
+      it("the account's CloudWatch Logs role for API Gateway, kept when the stack goes, and both stages wait for it", () => {
+        expect(template.Resources[LOGS_ROLE]).toMatchObject({
+          DeletionPolicy: 'Retain',
+          Properties: {
+            AssumeRolePolicyDocument: { Statement: [{ Effect: 'Allow', Principal: { Service: ['apigateway.amazonaws.com'] }, Action: ['sts:AssumeRole'] }] },
+            ManagedPolicyArns: [{ 'Fn::Sub': 'arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs' }],
+          },
+        });
+        expect(template.Resources[LOGS_ROLE]!.Properties.Policies).toBeUndefined();
+        const [[accountId, account]] = ofType('AWS::ApiGateway::Account') as [[string, Resource]];
+        expect(account.Properties).toEqual({ CloudWatchRoleArn: { 'Fn::GetAtt': [LOGS_ROLE, 'Arn'] } });
+        for (const [id, stage] of [[deploymentId, deployment], [websocketStageId, websocketStage]] as const) expect({ id, dependsOn: [stage.DependsOn].flat() }).toEqual({ id, dependsOn: expect.arrayContaining([accountId]) });
+      });
     });
 
-    it('a CORS preflight on every resource', () => {
-      const routes = templateRoutes();
-      const paths = new Set(routes.filter((r) => !r.startsWith('OPTIONS ')).map((r) => r.split(' ')[1]));
-      for (const path of paths) expect(routes).toContain(`OPTIONS ${path}`);
+    it('no CORS preflight without CORS_ORIGINS: the web app is same-origin', () => {
+      expect(templateRoutes().filter((route) => route.startsWith('OPTIONS '))).toEqual([]);
     });
 
     describe('the live seat maps: the WebSocket API, its functions and what they may do', () => {
@@ -341,9 +380,9 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
       });
     });
 
-    it('log groups with a retention for every function', () => {
+    it('log groups with a retention for every function (and the two stages\' access logs)', () => {
       const groups = ofType('AWS::Logs::LogGroup');
-      expect(groups).toHaveLength(ofType('AWS::Lambda::Function').length);
+      expect(groups).toHaveLength(ofType('AWS::Lambda::Function').length + 2);
       expect(groups.every(([, g]) => g.Properties.RetentionInDays === 14)).toBe(true);
     });
 
@@ -376,15 +415,14 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
     });
 
     describe('the payments service: its keys and its table for its functions alone', () => {
-      const PAYMENT_SECRETS = ['STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET'];
       const paymentsFunctions = () => ofType('AWS::Lambda::Function').filter(([, fn]) => fn.Properties.Role['Fn::GetAtt'][0] === 'PaymentsRole');
 
-      it("the provider's keys are in the environment of the functions that call it (functions/payments/handlers) and no other's", () => {
+      it("only the functions that call the provider (functions/payments/handlers) are told where it is, and only they may read its keys", () => {
         expect(paymentsFunctions().length).toBeGreaterThanOrEqual(6);
         for (const [id, fn] of ofType('AWS::Lambda::Function')) {
-          const variables = Object.keys(fn.Properties.Environment.Variables as Record<string, unknown>);
+          const variables = fn.Properties.Environment.Variables as Record<string, string>;
           const callsProvider = String(fn.Properties.Handler).startsWith('functions/payments/handlers.');
-          expect({ id, secrets: PAYMENT_SECRETS.filter((name) => variables.includes(name)) }).toEqual({ id, secrets: callsProvider ? PAYMENT_SECRETS : [] });
+          expect({ id, url: 'STRIPE_API_URL' in variables, keys: (variables.SECRETS ?? '').includes('STRIPE_') }).toEqual({ id, url: callsProvider, keys: fn.Properties.Role['Fn::GetAtt'][0] === 'PaymentsRole' });
         }
       });
 
@@ -537,11 +575,13 @@ function slsPackage(args: string[], env: NodeJS.ProcessEnv, logFile: string): Pr
 }
 
 /**
- * The production shape, packaged once more (a few seconds): stage prod with the functions in a VPC and
- * the seats store on a Redis Cluster. Made-up ids and hosts; the password is random for this run.
+ * The production shape, packaged once more (a few seconds): stage prod with the functions in a VPC, the
+ * seats store on a Redis Cluster, browser origins allowed to call the API, and every secret set in the
+ * shell. Made-up ids, hosts and origins; the secrets are random for this run.
  */
-describe('packaged for AWS with a VPC and a Redis Cluster given (scripts/vpc.js)', () => {
+describe('packaged for AWS with a VPC, a Redis Cluster, CORS origins and secrets in the shell (scripts/vpc.js, scripts/api-edges.js, scripts/secrets-plugin.js)', () => {
   const vpc = { subnetIds: ['subnet-0a1b2c3d4e5f60718', 'subnet-0f1e2d3c4b5a69788'], securityGroupIds: ['sg-0123456789abcdef0'] };
+  const corsOrigins = ['https://app.deploy-check.example', 'http://localhost:5173'];
   const redis = {
     REDIS_URL: '',
     REDIS_CLUSTER_NODES: 'clustercfg.seats.deploy-check.invalid:6379',
@@ -551,6 +591,16 @@ describe('packaged for AWS with a VPC and a Redis Cluster given (scripts/vpc.js)
     REDIS_MIN_REPLICA_ACKS: '1',
     REDIS_REPLICA_ACK_TIMEOUT_MS: '750',
     REDLOCK_URLS: ['a', 'b', 'c'].map((node) => `rediss://lock-${node}.deploy-check.invalid:6379`).join(','),
+  };
+  /**
+   * Secrets in the shell that packages it (with the Redis password above): none may reach the template
+   * or a function's configuration; the functions read them from SSM (lib/secrets.ts).
+   */
+  const planted = {
+    JWT_KEYS: `planted:${randomBytes(24).toString('hex')}`,
+    MONGODB_URI: `mongodb://planted-user:planted-${randomBytes(8).toString('hex')}@db.deploy-check.invalid:27017/`,
+    STRIPE_SECRET_KEY: `sk_live_planted${randomBytes(8).toString('hex')}`,
+    STRIPE_WEBHOOK_SECRET: `whsec_planted${randomBytes(8).toString('hex')}`,
   };
   let vpcTemplate: Template;
   let vpcTemplateFile: string;
@@ -576,6 +626,9 @@ describe('packaged for AWS with a VPC and a Redis Cluster given (scripts/vpc.js)
         WEBSOCKET_URL: undefined,
         WEBSOCKET_MANAGEMENT_ENDPOINT: undefined,
         ...redis,
+        ...planted,
+        // spaces after the commas are allowed here too
+        CORS_ORIGINS: corsOrigins.join(', '),
       },
       path.join(workDir, 'package.log'),
     );
@@ -586,6 +639,50 @@ describe('packaged for AWS with a VPC and a Redis Cluster given (scripts/vpc.js)
   it('passes cfn-lint', () => {
     const lint = spawnSync(path.join(PROJECT_ROOT, '.tools', 'venv', 'bin', 'cfn-lint'), ['--ignore-checks', 'W3005', '--', vpcTemplateFile], { encoding: 'utf8' });
     expect({ status: lint.status, output: `${lint.stdout}${lint.stderr}` }).toEqual({ status: 0, output: '' });
+  });
+
+  describe('secrets: their names in the template, their values in SSM (lib/secrets.ts, scripts/secrets-plugin.js)', () => {
+    const byRole = () => serverlessConfig('prod').doc.custom.secrets.byRole as Record<string, string[]>;
+
+    it("carries none of the secrets of the shell that packaged it: not in its template, not in any function's configuration", () => {
+      const packaged = ['cloudformation-template-update-stack.json', 'serverless-state.json'].map((file) => readFileSync(path.join(path.dirname(vpcTemplateFile), file), 'utf8'));
+      const secrets = [...Object.values(planted), redis.REDIS_PASSWORD];
+      // Each value whole, and the part that makes a URI secret (its password).
+      for (const needle of [...secrets, ...secrets.flatMap((value) => value.match(/planted-[0-9a-f]+/g) ?? [])]) {
+        expect({ needle, found: packaged.some((text) => text.includes(needle)) }).toEqual({ needle, found: false });
+      }
+      for (const [id, fn] of resourcesOfType(vpcTemplate, 'AWS::Lambda::Function')) {
+        const variables = Object.keys(fn.Properties.Environment.Variables as Record<string, unknown>);
+        expect({ id, secrets: variables.filter((name) => name in planted || name === 'REDIS_PASSWORD') }).toEqual({ id, secrets: [] });
+      }
+    });
+
+    it('every function names (only) the secrets its role may read: the payments role alone the provider\'s keys', () => {
+      for (const [id, fn] of resourcesOfType(vpcTemplate, 'AWS::Lambda::Function')) {
+        const role = fn.Properties.Role['Fn::GetAtt'][0] as string;
+        expect({ id, secrets: fn.Properties.Environment.Variables.SECRETS }).toEqual({ id, secrets: byRole()[role]!.join(',') });
+      }
+      expect(Object.entries(byRole()).filter(([, names]) => names.some((name) => name.startsWith('STRIPE_'))).map(([role]) => role)).toEqual(['PaymentsRole']);
+      expect(Object.entries(byRole()).filter(([, names]) => names.includes('MONGODB_URI')).map(([role]) => role).sort()).toEqual(['GatewayRole', 'UsersRole']);
+    });
+
+    it("each role may read exactly its secrets' parameters, and decrypt only through SSM for them; other roles none", () => {
+      for (const [id, role] of resourcesOfType(vpcTemplate, 'AWS::IAM::Role')) {
+        const statements = statementsOf(role);
+        const reads = statements.filter((statement) => [statement.Action].flat().some((action) => String(action).startsWith('ssm:')));
+        const decrypts = statements.filter((statement) => [statement.Action].flat().includes('kms:Decrypt'));
+        const names = byRole()[id];
+        if (!names) {
+          expect({ id, reads, decrypts }).toEqual({ id, reads: [], decrypts: [] });
+          continue;
+        }
+        const parameters = reads.flatMap((statement) => [statement.Resource].flat().map((resource) => JSON.stringify(resource).match(/:parameter(\/[^"]+)/)?.[1]));
+        expect({ id, actions: reads.map((statement) => statement.Action), parameters }).toEqual({ id, actions: [['ssm:GetParameters']], parameters: names.map((name) => `/flight-booking/prod/${name}`) });
+        expect(decrypts).toHaveLength(1);
+        expect(JSON.stringify(decrypts[0]!.Condition)).toContain('kms:ViaService');
+        expect(JSON.stringify(decrypts[0]!.Condition)).toContain('kms:EncryptionContext:PARAMETER_ARN');
+      }
+    });
   });
 
   it('every function runs in the given subnets with the given security groups', () => {
@@ -612,7 +709,7 @@ describe('packaged for AWS with a VPC and a Redis Cluster given (scripts/vpc.js)
   it("the seats store's cluster settings and the lock's servers reach every function's environment", () => {
     for (const [id, fn] of resourcesOfType(vpcTemplate, 'AWS::Lambda::Function')) {
       const variables = fn.Properties.Environment.Variables as Record<string, unknown>;
-      expect({ id, redis: Object.fromEntries(REDIS_SETTINGS.map((name) => [name, variables[name]])) }).toEqual({ id, redis });
+      expect({ id, redis: Object.fromEntries(REDIS_SETTINGS.map((name) => [name, variables[name]])) }).toEqual({ id, redis: Object.fromEntries(REDIS_SETTINGS.map((name) => [name, redis[name]])) });
     }
   });
 
@@ -635,6 +732,31 @@ describe('packaged for AWS with a VPC and a Redis Cluster given (scripts/vpc.js)
         0,
       );
       expect({ id, fits: size <= 4096 }).toEqual({ id, fits: true });
+    }
+  });
+
+  it('a CORS preflight on every resource, admitting exactly the given origins with the headers the API reads', () => {
+    const methods = resourcesOfType(vpcTemplate, 'AWS::ApiGateway::Method').map(([, m]) => m.Properties);
+    const resourcesWith = (options: boolean) => new Set(methods.filter((m) => (m.HttpMethod === 'OPTIONS') === options).map((m) => m.ResourceId.Ref ?? 'root'));
+    expect([...resourcesWith(false)].sort()).toEqual([...resourcesWith(true)].sort());
+    for (const preflight of methods.filter((m) => m.HttpMethod === 'OPTIONS')) {
+      const [answer] = preflight.Integration.IntegrationResponses;
+      expect(answer.ResponseParameters).toMatchObject({ 'method.response.header.Access-Control-Allow-Headers': "'Authorization,Content-Type,Idempotency-Key,If-None-Match'" });
+      expect(answer.ResponseParameters['method.response.header.Access-Control-Allow-Credentials']).toBeUndefined();
+      // the preflight echoes the request's Origin only when it is one of the given origins
+      for (const origin of corsOrigins) expect(answer.ResponseTemplates['application/json']).toContain(`$origin.matches("${origin.replaceAll('.', '[.]')}")`);
+    }
+    // a preflight per resource: still within the 500 resources a CloudFormation template may hold
+    expect(Object.keys(vpcTemplate.Resources).length).toBeLessThanOrEqual(500);
+  });
+
+  it('refuses an origin that is not exact (a wildcard, a path, upper case), before packaging', () => {
+    const { corsOrigins: parse, corsSettings } = require('../../scripts/api-edges.js') as { corsOrigins(setting: string): string[]; corsSettings(origins: string[]): unknown };
+    expect(parse('')).toEqual([]);
+    expect(corsSettings(parse(''))).toBe(false);
+    expect(parse(' https://app.example.com ,http://localhost:5173')).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    for (const bad of ['*', 'https://*.example.com', 'https://app.example.com/', 'https://App.example.com', 'app.example.com', 'ftp://app.example.com', 'https://app.example.com:443', 'http://[::1]:3000', 'null']) {
+      expect(() => parse(`https://ok.example.com,${bad}`)).toThrow(`not: ${bad}`);
     }
   });
 

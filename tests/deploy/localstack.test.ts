@@ -7,6 +7,7 @@ import { checkAuthorizerPlugin, type AuthorizerObservations } from '../support/l
 import { randomBytes, randomUUID } from 'node:crypto';
 import { localstackJourney } from '../../scripts/deploy-localstack';
 import { ScriptRun } from '../support/script-run';
+import { checkSecrets, type SecretObservations } from '../support/localstack-secrets';
 
 /**
  * `npm run deploy:localstack`: the stack deployed on LocalStack (on this host, with the plugins of
@@ -93,6 +94,7 @@ let apiUrl: string;
 let steps: string[];
 let plugins: PluginChecks;
 let authorizers: AuthorizerObservations;
+let secrets: SecretObservations;
 let interrupted: { exitCode: number | null | 'still running'; leftovers: string[] };
 
 /**
@@ -107,6 +109,7 @@ beforeAll(async () => {
     plugins = await checkPlugins(endpoint);
     authorizers = await checkAuthorizerPlugin(endpoint);
     steps = await localstackJourney(apiUrl, admin, () => undefined, endpoint);
+    secrets = await checkSecrets(endpoint, apiUrl, admin);
   } finally {
     interrupted = { exitCode: await run.interrupt(STOP_WITHIN_MS), leftovers: run.leftovers() };
     run.killLeftovers();
@@ -149,6 +152,25 @@ describe('the stack on LocalStack', () => {
 
   test('the REQUEST authorizer is deployed as an API Gateway authorizer', () => {
     expect(plugins.authorizers).toEqual([expect.objectContaining({ type: 'REQUEST' })]);
+  });
+});
+
+describe('secrets in SSM (lib/secrets.ts)', () => {
+  test("no function's configuration holds a secret: they read them from LocalStack's SSM (the journey above ran on them)", () => {
+    expect(secrets.functionsChecked).toBeGreaterThan(60);
+    expect(secrets.functionsWithSecrets).toEqual([]);
+  });
+
+  test('a new JWT signing key signs within the cache age, without a deploy; a token signed before still works', () => {
+    expect(secrets.jwt.kidBefore).not.toBe(secrets.jwt.newKid);
+    expect(secrets.jwt.kidAfter).toBe(secrets.jwt.newKid);
+    expect(secrets.jwt.oldTokenStillWorks).toBe(200);
+    expect(secrets.jwt.newTokenWorks).toBe(200);
+  });
+
+  test('a rotated webhook secret: the new and the previous one are both accepted, any other refused', () => {
+    expect(secrets.webhook.before).toEqual({ current: 200, next: 400, foreign: 400 });
+    expect(secrets.webhook.during).toEqual({ current: 200, next: 200, foreign: 400 });
   });
 });
 

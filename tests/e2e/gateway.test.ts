@@ -48,6 +48,25 @@ describe('the gateway over HTTP (sls offline)', () => {
     expectGatewayProblem(await api('GET', '/admin/users', { token: user.accessToken }), 403, 'FORBIDDEN');
   });
 
+  it('admits no foreign origin: no CORS header (the request is still served), on handler and gateway answers alike', async () => {
+    const foreign = { origin: 'https://evil.example' };
+    const user = await registerUser('edges');
+    const answers = {
+      public: await api('GET', '/health', { headers: foreign }),
+      caller: await api('GET', '/users/me', { token: user.accessToken, headers: foreign }),
+      catchAll: await api('GET', '/nope', { headers: foreign }),
+      gateway: await api('GET', '/users/me', { headers: foreign }),
+    };
+    for (const [name, res] of Object.entries(answers)) {
+      const cors = [...res.headers.keys()].filter((header) => header.startsWith('access-control-'));
+      // nosniff on every answer; no HSTS on sls offline's http://localhost
+      expect({ name, cors, nosniff: res.headers.get('x-content-type-options'), hsts: res.headers.get('strict-transport-security') }).toEqual({ name, cors: [], nosniff: 'nosniff', hsts: null });
+    }
+    expect(Object.values(answers).map((res) => res.status)).toEqual([200, 200, 404, 401]);
+    for (const res of [answers.public, answers.caller, answers.catchAll]) expect(res.headers.get('referrer-policy')).toBe('no-referrer');
+    expect(answers.caller.headers.get('cache-control')).toBe('no-store');
+  });
+
   it('leaves the handlers\' own errors alone', async () => {
     const res = await api('POST', '/auth/login', { body: { email: 'nobody@example.com', password: 'wrong password' } });
     expect(res).toMatchObject({ status: 401, body: { code: 'INVALID_CREDENTIALS' } });

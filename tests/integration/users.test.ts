@@ -10,7 +10,7 @@ const email = () => `it-${randomUUID()}@example.com`;
 const password = 'correct horse battery';
 
 describe('users service on a real MongoDB-wire server (FerretDB)', () => {
-  const store = new MongoUserStore(mongoDb());
+  const store = new MongoUserStore(mongoDb);
   const users = new UserService(store);
   afterAll(closeMongo);
 
@@ -102,7 +102,7 @@ describe('users service on a real MongoDB-wire server (FerretDB)', () => {
     /** A database of its own: "the last admin" means the last one in it. */
     const roster = () => {
       const db = mongoClient().db(`admin-safety-${randomUUID().slice(0, 8)}`);
-      return { db, users: new UserService(new MongoUserStore(db)) };
+      return { db, users: new UserService(new MongoUserStore(() => db)) };
     };
     const makeAdmin = async (service: UserService, name: string) => (await service.ensureAdmin({ email: email(), password, name })).user;
 
@@ -250,7 +250,7 @@ describe('users service on a real MongoDB-wire server (FerretDB)', () => {
       expect(after!.passwordHash).not.toBe(before!.passwordHash);
 
       // A change decided on a password that is no longer the stored one writes neither the hash nor a notice.
-      const store2 = new MongoUserStore(mongoDb());
+      const store2 = new MongoUserStore(mongoDb);
       const stale = await store2.setPassword(account.user.id, { expectedHash: before!.passwordHash, passwordHash: 'scrypt$x', version: 2, notice: { ...after!.pendingNotices[0], id: 'pwchanged:stale:2' } });
       expect(stale).toBe(false);
       expect(await userDoc(account.user.id)).toMatchObject({ passwordHash: after!.passwordHash, pendingNotices: [notice] });

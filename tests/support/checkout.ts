@@ -20,7 +20,8 @@ export { checkoutFor };
 
 /** The payments service in this process, settling through the given seats service. */
 export function paymentsInProcess(seats: () => SeatService, settleAfterMs = 30_000): { gateway: PaymentsGateway; service: PaymentService } {
-  const { PAYMENTS_TABLE, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_API_URL } = config('payments');
+  const { PAYMENTS_TABLE, STRIPE_API_URL } = config('payments');
+  const { STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET } = config('paymentKeys');
   const service = new PaymentService(
     new DynamoPaymentStore(dynamo(), PAYMENTS_TABLE),
     new StripeProvider({ secretKey: STRIPE_SECRET_KEY, webhookSecret: STRIPE_WEBHOOK_SECRET, ...(STRIPE_API_URL ? { apiUrl: STRIPE_API_URL } : {}) }),

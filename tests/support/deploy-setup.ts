@@ -1,5 +1,4 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, mkdtempSync, openSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,14 +22,11 @@ declare global {
   var deployCheck: { moto: ChildProcess } | undefined;
 }
 
-// A throwaway signing key, the same for package and deploy so the two templates agree.
-const JWT_KEYS = `deploy:${randomBytes(32).toString('base64url')}`;
-
 /** The address the packaged template subscribes to the alarm topic; the stack on moto is deployed with none. */
 export const PACKAGED_ALARM_EMAIL = 'alarms@example.com';
 
 /** The developer's own deployment settings (and `npm start`'s WebSocket URLs), which would change the template the tests expect. */
-const DEPLOYMENT_SETTINGS = /^(REDIS_|REDLOCK_|LAMBDA_VPC_|WEBSOCKET_)/;
+const DEPLOYMENT_SETTINGS = /^(REDIS_|REDLOCK_|LAMBDA_VPC_|WEBSOCKET_|CORS_ORIGINS$|API_GATEWAY_LOGS_ROLE$)/;
 
 function slsEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return {
@@ -38,7 +34,6 @@ function slsEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     AWS_ACCESS_KEY_ID: 'test',
     AWS_SECRET_ACCESS_KEY: 'test',
     AWS_REGION: 'us-east-1',
-    JWT_KEYS,
     SLS_TELEMETRY_DISABLED: '1',
     ...extra,
   };
@@ -106,14 +101,8 @@ export default async function setup(): Promise<void> {
 
   const { endpoint, moto } = await startMoto(path.join(workDir, 'moto.log'));
   globalThis.deployCheck = { moto };
-  // moto cannot model MOCK integrations (the CORS preflight methods): deploy without them; the test
-  // checks them in the packaged template instead. Nor email subscriptions, so it is deployed without one.
-  await runSls(
-    ['deploy', '--stage', 'local'],
-    slsEnv({ AWS_ENDPOINT_URL: endpoint, API_CORS: 'false', ALARM_EMAIL: '' }),
-    path.join(workDir, 'deploy.log'),
-    /Service deployed to stack/,
-  );
+  // moto does not model email subscriptions, so the stack is deployed without one.
+  await runSls(['deploy', '--stage', 'local'], slsEnv({ AWS_ENDPOINT_URL: endpoint, ALARM_EMAIL: '' }), path.join(workDir, 'deploy.log'), /Service deployed to stack/);
 
   Object.assign(process.env, {
     DEPLOY_ENDPOINT: endpoint,

@@ -1,4 +1,5 @@
 import * as z from '../../lib/validation';
+import { resetConfigCache } from '../../lib/config';
 import { AppError } from '../../lib/http/errors';
 import { httpHandler } from '../../lib/http/stack';
 import { pathParams } from '../../lib/http/path-params';
@@ -25,7 +26,6 @@ describe('the shared HTTP stack', () => {
     expect(res.status).toBe(201);
     expect(res.body).toEqual({ name: 'x', seats: ['1A'], caller: 'u1' });
     expect(res.headers['content-type']).toBe('application/json');
-    expect(res.headers['access-control-allow-origin']).toBe('*');
   });
 
   it('answers field errors for missing, extra and wrong-typed fields', async () => {
@@ -133,6 +133,84 @@ describe('the shared HTTP stack', () => {
       throw error;
     });
     expect((await invoke(handler, apiEvent({}))).status).toBe(500);
+  });
+});
+
+describe('the edges of every answer: security headers, CORS for the configured origins, no caching for a caller', () => {
+  const ALLOWED = 'https://app.example.com';
+  const user = { userId: 'u1', role: 'user', email: 'u@example.com' } as const;
+  const health = httpHandler({ route: 'GET /health' }, async () => ({ status: 200, body: { status: 'ok' } }));
+  const failing = httpHandler({ route: 'GET /health' }, async () => {
+    throw new AppError('SEAT_UNAVAILABLE', 'taken');
+  });
+  const seatMap = httpHandler({ route: 'GET /flights/{flightId}/seats' }, async () => ({ status: 200, body: {}, headers: { etag: '"v1"', 'cache-control': 'no-cache' } }));
+  const privateAnswer = httpHandler({ route: 'GET /users/me' }, async () => ({ status: 200, body: {}, headers: { 'cache-control': 'private, no-store' } }));
+  const notFound = httpHandler({ route: 'ANY /{proxy+}' }, async () => {
+    throw new AppError('NOT_FOUND');
+  });
+  const saved = { CORS_ORIGINS: process.env.CORS_ORIGINS, IS_OFFLINE: process.env.IS_OFFLINE };
+  const withEnv = (env: Partial<typeof saved>) => {
+    Object.assign(process.env, env);
+    resetConfigCache();
+  };
+  beforeEach(() => {
+    jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    withEnv({ CORS_ORIGINS: `${ALLOWED}, http://localhost:5173` });
+  });
+  afterEach(() => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    resetConfigCache();
+    jest.restoreAllMocks();
+  });
+  const corsHeadersOf = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).filter(([name]) => name.startsWith('access-control-')));
+
+  it('answers an allowed origin with that origin, the headers it may read and Vary: Origin, on success and on a problem', async () => {
+    for (const handler of [health, failing]) {
+      const res = await invoke(handler, apiEvent({ headers: { origin: ALLOWED } }));
+      expect(corsHeadersOf(res.headers)).toEqual({ 'access-control-allow-origin': ALLOWED, 'access-control-expose-headers': expect.stringContaining('x-request-id') });
+      expect(res.headers.vary).toBe('Origin');
+    }
+  });
+
+  it('gives a foreign origin no CORS header at all, and still serves its request', async () => {
+    for (const origin of ['https://evil.example', 'https://app.example.com.evil.example', 'null']) {
+      const res = await invoke(health, apiEvent({ headers: { Origin: origin } }));
+      expect({ origin, status: res.status, cors: corsHeadersOf(res.headers) }).toEqual({ origin, status: 200, cors: {} });
+      // the answer still varies by origin, so that no cache hands it to an allowed one
+      expect(res.headers.vary).toBe('Origin');
+    }
+  });
+
+  it('has no CORS at all without configured origins (the web app is same-origin), and no Vary', async () => {
+    withEnv({ CORS_ORIGINS: '' });
+    const res = await invoke(health, apiEvent({ headers: { origin: ALLOWED } }));
+    expect(corsHeadersOf(res.headers)).toEqual({});
+    expect(res.headers.vary).toBeUndefined();
+  });
+
+  it('says nosniff and no-referrer on success, on problems, and on the catch-all 404', async () => {
+    for (const handler of [health, failing, notFound]) {
+      const res = await invoke(handler, apiEvent({ path: '/nope' }));
+      expect(res.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
+    }
+  });
+
+  it('sends HSTS where the API is deployed, not under sls offline (http://localhost)', async () => {
+    expect((await invoke(failing, apiEvent({}))).headers['strict-transport-security']).toBe('max-age=31536000; includeSubDomains');
+    withEnv({ IS_OFFLINE: 'true' });
+    expect((await invoke(health, apiEvent({}))).headers['strict-transport-security']).toBeUndefined();
+  });
+
+  it('answers a caller, or a request with an Authorization header, with no-store; anonymous answers keep their own policy', async () => {
+    expect((await invoke(health, apiEvent({ caller: user }))).headers['cache-control']).toBe('no-store');
+    expect((await invoke(failing, apiEvent({ caller: user }))).headers['cache-control']).toBe('no-store');
+    expect((await invoke(seatMap, apiEvent({ headers: { Authorization: 'Bearer x' } }))).headers['cache-control']).toBe('no-store');
+    expect((await invoke(privateAnswer, apiEvent({ caller: user }))).headers['cache-control']).toBe('private, no-store');
+    expect((await invoke(seatMap, apiEvent({}))).headers).toMatchObject({ 'cache-control': 'no-cache', etag: '"v1"' });
+    expect((await invoke(health, apiEvent({}))).headers['cache-control']).toBeUndefined();
   });
 });
 

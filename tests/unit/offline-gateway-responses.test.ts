@@ -14,10 +14,12 @@ interface EmulatorResponse {
   isBoom?: boolean;
   output?: { statusCode: number };
 }
-const { declaredGatewayResponses, responseTypeFor, gatewayAnswer } = require('../../scripts/offline-gateway-responses.js') as {
+const { declaredGatewayResponses, responseTypeFor, gatewayAnswer, allowedOrigins, dropEmulatorCors } = require('../../scripts/offline-gateway-responses.js') as {
   declaredGatewayResponses(resources: unknown, warn: (message: string) => void): Map<string, Declared>;
   responseTypeFor(response: EmulatorResponse, lambdaFailure: unknown): string | undefined;
   gatewayAnswer(declared: Map<string, Declared>, type: string, emulatorStatus: number): Declared & { statusCode: number } | undefined;
+  allowedOrigins(cors: unknown): string[];
+  dropEmulatorCors(headers: Record<string, string>, origin: string, allowed: string[]): void;
 };
 
 const boom = (statusCode: number): EmulatorResponse => ({ isBoom: true, output: { statusCode } });
@@ -53,6 +55,28 @@ describe('the gateway answers sls offline gives (scripts/offline-gateway-respons
     ['a function that crashed', 'DEFAULT_5XX', handlerAnswer, new Error('boom'), 502, 'INTERNAL'],
   ])('answers %s with %s', (_, type, response, failure, status, code) => {
     expect(answer(response, failure)).toMatchObject({ type, status, headers: { 'content-type': 'application/problem+json' }, body: { code } });
+  });
+
+  it('says nosniff on every gateway answer, and admits no origin (no Access-Control-Allow-Origin), as serverless.yml declares', () => {
+    for (const [type, response] of declared) {
+      const headers = Object.fromEntries(response.headers.map(({ header, literal }) => [header.toLowerCase(), literal]));
+      expect({ type, nosniff: headers['x-content-type-options'], cors: Object.keys(headers).filter((name) => name.startsWith('access-control-')) }).toEqual({ type, nosniff: 'nosniff', cors: [] });
+    }
+  });
+
+  it("takes back the emulator's CORS headers from a foreign origin's answer, and the credentials from any origin's", () => {
+    const allowed = allowedOrigins({ origins: ['https://app.example.com'] });
+    const emulated = () => ({ 'content-type': 'application/json', 'access-control-allow-origin': 'x', 'access-control-allow-credentials': 'true', 'access-control-expose-headers': 'etag' });
+    const foreign = emulated();
+    dropEmulatorCors(foreign, 'https://evil.example', allowed);
+    expect(foreign).toEqual({ 'content-type': 'application/json' });
+    const own = emulated();
+    dropEmulatorCors(own, 'https://app.example.com', allowed);
+    expect(own).toEqual({ 'content-type': 'application/json', 'access-control-allow-origin': 'x', 'access-control-expose-headers': 'etag' });
+    // serverless.yml's custom.cors is `false` without CORS_ORIGINS: every origin is foreign
+    const none = emulated();
+    dropEmulatorCors(none, 'https://app.example.com', allowedOrigins(false));
+    expect(none).toEqual({ 'content-type': 'application/json' });
   });
 
   it('says Retry-After on the 503 of a failed authorizer, as serverless.yml declares', () => {

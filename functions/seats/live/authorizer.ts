@@ -3,6 +3,7 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import { redis } from '../../../lib/clients/redis';
 import { log } from '../../../lib/log';
 import { observability, observeAs } from '../../../lib/observability';
+import { secrets } from '../../../lib/secrets';
 import { LiveStore } from './store';
 
 /**
@@ -34,4 +35,6 @@ export const handler = middy(async (event: APIGatewayRequestAuthorizerEvent): Pr
     policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: 'Allow', Resource: event.methodArn }] },
     context: { userId: redeemed.userId ?? '' },
   };
-}).use(observability());
+})
+  .use(observability())
+  .use(secrets());

@@ -7,6 +7,7 @@ import { AppError } from '../../../lib/http/errors';
 import { log } from '../../../lib/log';
 import { serviceHandler } from '../../../lib/http/stack';
 import { observability } from '../../../lib/observability';
+import { secrets } from '../../../lib/secrets';
 import * as z from '../../../lib/validation';
 import { apiGatewayConnections } from './connections';
 import { kickBroadcast } from './kick';
@@ -64,7 +65,9 @@ const websocket = (route: (event: APIGatewayProxyWebsocketEventV2, reply: Reply)
     const connectionId = event.requestContext.connectionId;
     await route(event, async (message) => void (await apiGatewayConnections.send(connectionId, message)));
     return { statusCode: 200 };
-  }).use(observability());
+  })
+    .use(observability())
+    .use(secrets());
 
 /** The message's fields, or undefined after telling the client what is wrong with it. */
 async function read<T>(body: string | undefined, schema: z.ZodMiniType<T>, reply: Reply): Promise<T | undefined> {
