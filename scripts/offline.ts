@@ -143,7 +143,10 @@ export async function startOffline(options: OfflineOptions): Promise<Offline> {
   // The emulator gives every function AWS_REGION from serverless.yml's region (us-east-1 unless --region):
   // the region the launcher made the tables in, so that a DynamoDB of AWS is asked in that region too.
   const region = options.env.AWS_REGION ? ['--region', options.env.AWS_REGION] : [];
-  const child = spawn(process.execPath, [sls, 'offline', 'start', '--stage', stage, ...region, '--websocketPort', String(websocketPort)], {
+  // serverless-offline runs an asynchronous (Event) invoke without awaiting it, so a function started
+  // that way that fails (a relay while Redis is down) would reject unhandled and end the emulator with
+  // every function in it. On AWS such a failure stays that function's (Lambda retries it): warn instead.
+  const child = spawn(process.execPath, ['--unhandled-rejections=warn', sls, 'offline', 'start', '--stage', stage, ...region, '--websocketPort', String(websocketPort)], {
     cwd: PROJECT_ROOT,
     env: {
       ...options.env,
