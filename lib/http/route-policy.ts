@@ -102,10 +102,30 @@ const matchers = routePolicy.map((route) => ({
   pattern: new RegExp(`^${route.path.replace(/\{[^/}]+\}/g, '[^/]+')}$`),
 }));
 
-/** The policy entries whose path matches a concrete request path, whatever the method. */
+/**
+ * The policy entries of the resource a concrete request path names, whatever the method. As API
+ * Gateway does, a literal segment wins over a parameter: `/bookings/lookup` is the lookup resource
+ * (GET), not `/bookings/{bookingId}` (GET, DELETE), so a 405 there allows GET only.
+ */
 export function routesForPath(path: string): RoutePolicy[] {
   const trimmed = path.length > 1 ? path.replace(/\/+$/, '') : path;
-  return matchers.filter((m) => m.pattern.test(trimmed)).map((m) => m.route);
+  const matching = matchers.filter((m) => m.pattern.test(trimmed));
+  const parameters = (route: RoutePolicy) => (route.path.match(/\{/g) ?? []).length;
+  const fewest = Math.min(...matching.map((m) => parameters(m.route)));
+  return matching.filter((m) => parameters(m.route) === fewest).map((m) => m.route);
+}
+
+/**
+ * The routes of a literal resource that takes `path` away from the template `routePath` (as
+ * `/bookings/lookup` does from `/bookings/{bookingId}`); none when `routePath` is the path's resource
+ * or does not match it at all.
+ */
+export function shadowingRoutes(path: string, routePath: string): RoutePolicy[] {
+  const trimmed = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  const own = matchers.find((m) => m.route.path === routePath);
+  if (!own?.pattern.test(trimmed)) return [];
+  const resource = routesForPath(path);
+  return resource.some((route) => route.path === routePath) ? [] : resource;
 }
 
 /** The 405 for a path whose routes do not take the request's method, with the Allow header naming theirs. */

@@ -6,7 +6,7 @@ import { log } from '../log';
 import { AppError, problemOf, validationFailed, type FieldError } from './errors';
 import { notFoundCodeOf } from './path-params';
 import { enforceRateLimit } from './rate-limit';
-import { isAllowed, methodNotAllowed, policyOf, routesForPath, type ServedRoute } from './route-policy';
+import { isAllowed, methodNotAllowed, policyOf, shadowingRoutes, type ServedRoute } from './route-policy';
 import { isDependencyUnavailable, RETRY_AFTER_SECONDS, serviceUnavailable } from './unavailable';
 import type { Role } from '../auth/roles';
 import type { SessionCaller } from '../auth/tokens';
@@ -99,9 +99,8 @@ function parsePathParams<P>(schema: z.ZodMiniType<P> | undefined, value: unknown
   if (!schema) return undefined as P;
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const atPath = routesForPath(path);
-  const literal = atPath.some((candidate) => candidate.path === route.path) ? atPath.filter((candidate) => !candidate.path.includes('{')) : [];
-  if (literal.length > 0) throw methodNotAllowed(literal);
+  const shadowing = shadowingRoutes(path, route.path);
+  if (shadowing.length > 0) throw methodNotAllowed(shadowing);
   throw new AppError(notFoundCodeOf(String(result.error.issues[0]?.path[0] ?? '')));
 }
 

@@ -67,5 +67,8 @@ describe('route policy', () => {
   it('finds the routes of a concrete path, for 405 answers', () => {
     expect(routesForPath('/admin/users/123').map((r) => r.method)).toEqual(['PATCH']);
     expect(routesForPath('/nothing')).toEqual([]);
+    // a literal segment wins over a parameter, as in API Gateway
+    expect(routesForPath('/bookings/lookup').map((r) => `${r.method} ${r.path}`)).toEqual(['GET /bookings/lookup']);
+    expect(routesForPath('/bookings/b_1').map((r) => r.method).sort()).toEqual(['DELETE', 'GET']);
   });
 });
