@@ -122,7 +122,7 @@ async function start(): Promise<void> {
   say(`API: ${apiUrl}   (try: curl ${apiUrl}/health)`);
   say(`Web app: ${apiUrl}/   (open it in a browser)`);
   say(`WebSocket: ${offline.websocketUrl}   (live seat maps: connect with a ticket from POST /realtime/tickets)`);
-  say(`Inbox: ${stack.env.SES_ENDPOINT}/   (every email sent: booking confirmations, cancellations, password resets; JSON at /store)`);
+  say(`Inbox: ${stack.env.SES_ENDPOINT}   (every email sent: booking confirmations, cancellations, password resets; JSON at ${stack.env.SES_ENDPOINT}/store)`);
   for (const service of stack.services) say(`${service.name.padEnd(8)} ${service.url}  ← ${service.source}`);
   const redisNodes = stack.redisNodes();
   if (redisNodes.length > 1) say(`${''.padEnd(8)} nodes: ${redisNodes.map(({ port: nodePort, pid }) => `${nodePort} (pid ${pid})`).join(', ')}`);
