@@ -80,9 +80,9 @@ export class NotificationService {
       let claimed = 0;
       for (let i = 0; i < ids.length; i += this.concurrency) {
         const outcomes = await Promise.all(ids.slice(i, i + this.concurrency).map((id) => this.deliver(id, flights)));
-        for (const outcome of outcomes) {
-          if (outcome) report[outcome] += 1;
-          if (outcome) claimed += 1;
+        for (const outcome of outcomes.filter((claimedOne) => claimedOne !== undefined)) {
+          report[outcome] += 1;
+          claimed += 1;
         }
       }
       // Every one was taken by another sender: it is working through the same list.
