@@ -12,7 +12,8 @@ import { config } from '../config';
 let client: MongoClient | undefined;
 
 export function mongoClient(): MongoClient {
-  client ??= new MongoClient(config('mongo').MONGODB_URI, {
+  if (client) return client;
+  const created = new MongoClient(config('mongo').MONGODB_URI, {
     serverSelectionTimeoutMS: 1_000,
     connectTimeoutMS: 1_000,
     socketTimeoutMS: 1_500,
@@ -21,6 +22,12 @@ export function mongoClient(): MongoClient {
     maxPoolSize: 10,
     appName: 'flight-booking',
   });
+  // The driver closes a client whose first connection failed (the server down or slow at cold start),
+  // and a closed client never connects again: forget it, so the next request makes a new one.
+  created.on('topologyClosed', () => {
+    if (client === created) client = undefined;
+  });
+  client = created;
   return client;
 }
 
