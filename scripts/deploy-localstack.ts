@@ -77,13 +77,14 @@ export async function runLocalstackDeploy(options: RunOptions = {}): Promise<Run
   const deployment = await startLocalDeployment({ log, timings, admin, signal: options.signal });
   try {
     log(`API: ${deployment.apiUrl}`);
+    log(`WebSocket: ${deployment.websocketUrl}`);
     if (options.afterDeploy) await options.afterDeploy(deployment);
     const started = Date.now();
     // Ctrl-C mid-journey stops at once (the teardown below) rather than after the journey's last step
     const steps = await Promise.race([localstackJourney(deployment.apiUrl, admin, log, deployment.endpoint), untilAborted(options.signal)]);
     timings.journey = Date.now() - started;
     if (options.keep) {
-      log(`running until Ctrl-C: API ${deployment.apiUrl}, LocalStack ${deployment.endpoint}`);
+      log(`running until Ctrl-C: API ${deployment.apiUrl}, WebSocket ${deployment.websocketUrl}, LocalStack ${deployment.endpoint}`);
       await untilAborted(options.signal).catch(() => undefined);
     }
     return { apiUrl: deployment.apiUrl, steps, timings };

@@ -4,8 +4,8 @@ import { untilAborted } from './localstack/processes';
 /**
  * `npm run localstack`: the whole product on LocalStack community, on this host and without Docker,
  * until Ctrl-C. Deploys `--stage local` with the project's LocalStack plugins (Lambda authorizers that
- * run, gateway responses as deployed, functions as local Node processes: localstack/README.md) and
- * its databases, seeds the admin of ADMIN_EMAIL / ADMIN_PASSWORD as `npm start` does, waits for every
+ * run, gateway responses as deployed, the WebSocket API, functions as local Node processes:
+ * localstack/README.md) and its databases, seeds the admin of ADMIN_EMAIL / ADMIN_PASSWORD as `npm start` does, waits for every
  * service to register, prints the URLs. Ctrl-C in any phase stops everything it started.
  */
 
@@ -21,7 +21,7 @@ async function main(): Promise<void> {
     console.log('');
     say(`API: ${deployment.apiUrl}   (try: curl ${deployment.apiUrl}/health)`);
     say(`Web app: ${deployment.apiUrl}/   (open it in a browser)`);
-    say('WebSocket: none (LocalStack community has no WebSocket APIs; the web app polls the seat maps)');
+    say(`WebSocket: ${deployment.websocketUrl}   (live seat maps: connect with a ticket from POST /realtime/tickets)`);
     say(`Inbox: ${deployment.endpoint}/_aws/ses   (the emails sent, in LocalStack's SES)`);
     say(`LocalStack: ${deployment.endpoint}   logs: ${deployment.workDir}`);
     say('Ctrl-C stops everything started here.');

@@ -51,6 +51,8 @@ export interface LocalDeployment {
   workDir: string;
   endpoint: string;
   apiUrl: string;
+  /** The WebSocket API's URL (live seat maps), path-style on LocalStack's endpoint. */
+  websocketUrl: string;
   /** Removes the stack (when it was deployed), stops LocalStack and the databases. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -200,6 +202,20 @@ async function restApiUrl(endpoint: string): Promise<string> {
   }
 }
 
+/** The deployed WebSocket API's URL for the stage: the ApiEndpoint LocalStack's plugin gives it (ws://…/_aws/execute-api/<apiId>). */
+async function websocketUrl(endpoint: string): Promise<string> {
+  const { ApiGatewayV2Client, GetApisCommand } = await import('@aws-sdk/client-apigatewayv2');
+  const api = new ApiGatewayV2Client({ endpoint, region: REGION, credentials: CREDENTIALS });
+  try {
+    const name = `${STAGE}-flight-booking-websockets`;
+    const found = (await api.send(new GetApisCommand({}))).Items?.find((a) => a.Name === name);
+    if (!found?.ApiEndpoint) throw new Error(`no WebSocket API named ${name} on LocalStack`);
+    return `${found.ApiEndpoint}/${STAGE}`;
+  } finally {
+    api.destroy();
+  }
+}
+
 /** Every service in the registry (each keep-alive was invoked by the deploy), asked as the admin. */
 async function waitForRegistrations(apiUrl: string, admin: { email: string; password: string }, signal?: AbortSignal): Promise<void> {
   const login = await fetch(`${apiUrl}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(admin), signal: AbortSignal.timeout(30_000) });
@@ -282,7 +298,7 @@ export async function startLocalDeployment(options: DeployOptions): Promise<Loca
       deployed = true;
       await waitForStack(endpoint, signal);
     });
-    const apiUrl = await restApiUrl(endpoint);
+    const [apiUrl, liveUrl] = await Promise.all([restApiUrl(endpoint), websocketUrl(endpoint)]);
     const admin = options.admin ?? (process.env.ADMIN_EMAIL && process.env.ADMIN_PASSWORD ? { email: process.env.ADMIN_EMAIL, password: process.env.ADMIN_PASSWORD } : undefined);
     if (admin) {
       await timed(options, 'seed the admin and wait for the services to register', async () => {
@@ -292,7 +308,7 @@ export async function startLocalDeployment(options: DeployOptions): Promise<Loca
         await waitForRegistrations(apiUrl, admin, signal);
       });
     }
-    return { workDir, endpoint, apiUrl, stop };
+    return { workDir, endpoint, apiUrl, websocketUrl: liveUrl, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -373,8 +373,9 @@ describe('the stack deployed to an AWS-compatible endpoint (moto)', () => {
           }).toEqual({
             id,
             broadcaster: `${SERVICE_PREFIX}-liveBroadcaster`,
-            url: `wss://{${apiId}}.execute-api.localhost.localstack.cloud:4566/local`,
-            management: `https://{${apiId}}.execute-api.localhost.localstack.cloud:4566/local`,
+            // path-style on LocalStack's endpoint (scripts/localstack-endpoint.js; packaged without AWS_ENDPOINT_URL)
+            url: `ws://localhost:4566/_aws/execute-api/{${apiId}}/local`,
+            management: `http://localhost:4566/_aws/execute-api/{${apiId}}/local`,
           });
         }
       });

@@ -25,8 +25,8 @@ declare global {
 /** The address the packaged template subscribes to the alarm topic; the stack on moto is deployed with none. */
 export const PACKAGED_ALARM_EMAIL = 'alarms@example.com';
 
-/** The developer's own deployment settings (and `npm start`'s WebSocket URLs), which would change the template the tests expect. */
-const DEPLOYMENT_SETTINGS = /^(REDIS_|REDLOCK_|LAMBDA_VPC_|WEBSOCKET_|CORS_ORIGINS$|API_GATEWAY_LOGS_ROLE$)/;
+/** The developer's own deployment settings (`npm start`'s WebSocket URLs, a LocalStack endpoint), which would change the template the tests expect. */
+const DEPLOYMENT_SETTINGS = /^(REDIS_|REDLOCK_|LAMBDA_VPC_|WEBSOCKET_|CORS_ORIGINS$|API_GATEWAY_LOGS_ROLE$|AWS_ENDPOINT_URL$)/;
 
 function slsEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return {
