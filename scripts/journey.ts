@@ -69,6 +69,36 @@ async function until<T>(what: string, ask: () => Promise<T>, done: (answer: T) =
   }
 }
 
+/**
+ * A watcher of one flight's live seat map (API.md, "Live seat maps"): a ticket, the WebSocket API,
+ * a subscription; then every seat it has been told is held.
+ */
+async function watchSeats(base: string, flightId: string): Promise<{ held: Set<string>; close(): void }> {
+  const { ticket, url } = await call(base, 'POST', '/realtime/tickets', 201);
+  const socket = new WebSocket(`${url}?ticket=${ticket}`);
+  const held = new Set<string>();
+  const subscribed = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Surprise(`no snapshot over ${url} within 10 s`)), 10_000);
+    socket.addEventListener('error', () => reject(new Surprise(`the WebSocket ${url} did not open`)), { once: true });
+    socket.addEventListener('open', () => socket.send(JSON.stringify({ action: 'subscribe', flightId })), { once: true });
+    socket.addEventListener('message', (event) => {
+      const message = JSON.parse(String(event.data)) as { type: string; changes?: { seat: string; status: string }[] };
+      if (message.type === 'snapshot') {
+        clearTimeout(timer);
+        resolve();
+      }
+      for (const change of message.changes ?? []) if (change.status === 'held') held.add(change.seat);
+    });
+  });
+  try {
+    await subscribed;
+  } catch (error) {
+    socket.close();
+    throw error;
+  }
+  return { held, close: () => socket.close() };
+}
+
 const seatMapOf = (rows: number) => ({
   seats: Array.from({ length: rows }, (_, row) => ['A', 'B', 'C', 'D'].map((letter) => ({ id: `${row + 1}${letter}`, class: 'economy', price: { amount: 12_345, currency: 'USD' } }))).flat(),
 });
@@ -108,11 +138,15 @@ export async function travellerJourney({ base, step, admin: adminAccount, existi
   const free = map.seats.filter((s) => s.status === 'available').slice(0, 2).map((s) => s.id);
   expectThat(free.length === 2, 'fewer than two seats are available');
 
+  const watcher = await step("a watcher subscribes to the flight's live seat map (WebSocket API)", () => watchSeats(base, flightId));
   const hold = await step(`hold ${free.join(', ')}`, () => api('POST', `/flights/${flightId}/holds`, 201, { token, body: { seats: free }, headers: { 'idempotency-key': randomUUID() } }));
   await step('the seats show as held', async () => {
     const after = await seatsNow();
     expectThat(free.every((id) => after.seats.find((s) => s.id === id)?.status === 'held'), 'the held seats are not shown held');
   });
+  await step('the watcher is told the seats are held, live', () =>
+    until('the live seat map', async () => [...watcher.held], (seen) => free.every((id) => seen.includes(id)), 10_000).finally(() => watcher.close()),
+  );
   // Checkout: a passenger per seat, and Stripe's test Visa (the local provider's, or Stripe's own in test mode).
   const checkout = { passengers: free.map((seat) => ({ seat, firstName: 'Journey', lastName: 'Test' })), contact: { email: JOURNEY_CONTACT }, paymentMethod: 'pm_card_visa' };
   const booking = await step('pay for the hold and book it', () => api('POST', `/holds/${hold.holdId}/confirm`, 201, { token, body: checkout, headers: { 'idempotency-key': randomUUID() } }));

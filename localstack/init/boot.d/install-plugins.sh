@@ -2,8 +2,9 @@
 # Runs inside the LocalStack container before LocalStack starts (boot.d): installs this repository's
 # LocalStack plugins (../../plugin, mounted read-only at /opt/flight-booking-plugin) into LocalStack's
 # own virtualenv, from a copy (pip builds in the source folder). Only the entry points that need no
-# opt-in take effect: the authorizer's CloudFormation provider, the Lambda authorizer executor and the
-# gateway responses. The container keeps its own DynamoDB Local and Docker Lambdas.
+# opt-in take effect: the authorizer's CloudFormation provider, the Lambda authorizer executor, the
+# gateway responses and the WebSocket API (the apigatewayv2 provider, its CloudFormation resources, the
+# data plane). The container keeps its own DynamoDB Local and Docker Lambdas.
 set -e
 rm -rf /tmp/flight-booking-plugin
 cp -r /opt/flight-booking-plugin /tmp/flight-booking-plugin
