@@ -1,5 +1,5 @@
 import type middy from '@middy/core';
-import type { SSMProvider } from '@aws-lambda-powertools/parameters/ssm';
+import { credentialsFromEnv, getParameters } from './clients/ssm';
 import { resetConfigCache } from './config';
 import { log } from './log';
 
@@ -9,7 +9,8 @@ import { log } from './log';
  * one: on a deployed stage each lives in SSM Parameter Store as a SecureString under `SECRETS_PATH`
  * (`/flight-booking/<stage>/<NAME>`), and a function reads the ones its `SECRETS` variable names (names,
  * never values; scripts/secrets-plugin.js sets it from the function's role, and scopes the role's IAM
- * to those parameters) with Powertools' parameters utility, which caches each for
+ * to those parameters) with one GetParameters call (lib/clients/ssm.ts: a signed request, not the
+ * SDK's client, whose load was a quarter of a function's first call), and keeps what it read for
  * SECRETS_MAX_AGE_SECONDS. Locally (npm start, the tests) the secrets are ordinary environment
  * variables, set before the function starts, and nothing is fetched.
  *
@@ -27,7 +28,8 @@ const OPTIONAL: ReadonlySet<SecretName> = new Set(['REDIS_PASSWORD']);
 
 /** Names this process fetched from SSM: a refresh that fails keeps them. */
 const fetched = new Set<SecretName>();
-let provider: SSMProvider | undefined;
+/** The last answer of SSM, reused until it is SECRETS_MAX_AGE_SECONDS old. */
+let cached: { names: string; at: number; values: Record<string, string> } | undefined;
 
 /** The secrets to fetch: on a deployed stage the ones SECRETS names; under sls offline (IS_OFFLINE) and in tests none. */
 function wanted(env: NodeJS.ProcessEnv): SecretName[] {
@@ -43,20 +45,27 @@ export function secretPending(name: SecretName, env: NodeJS.ProcessEnv = process
   return !fetched.has(name) && wanted(env).includes(name);
 }
 
-/** Fetches (or takes from Powertools' cache) the secrets this function may read, into the environment. */
+/** The fetch started at cold start (`secrets()`), until the first invocation has waited for it. */
+let prefetch: Promise<unknown> | undefined;
+
+/** Fetches (or takes from the last answer, while it is fresh) the secrets this function may read, into the environment. */
 export async function refreshSecrets(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (prefetch) {
+    // Its answer is the fresh one now (or it failed, and this fetch tries again and fails the invocation).
+    const started = prefetch;
+    prefetch = undefined;
+    await started;
+  }
+  await fetchSecrets(env);
+}
+
+async function fetchSecrets(env: NodeJS.ProcessEnv): Promise<void> {
   const path = env.SECRETS_PATH;
   const names = wanted(env);
   if (!path || names.length === 0) return;
-  if (!provider) {
-    // Loaded on first use: a function with no secrets to fetch never loads the SSM client.
-    const { SSMProvider: Provider } = await import('@aws-lambda-powertools/parameters/ssm');
-    provider = new Provider({ clientConfig: { ...(env.SSM_ENDPOINT ? { endpoint: env.SSM_ENDPOINT } : {}), maxAttempts: 2 } });
-  }
-  const maxAge = Number(env.SECRETS_MAX_AGE_SECONDS ?? 300);
-  let values: Record<string, unknown>;
+  let values: Record<string, string>;
   try {
-    values = await provider.getParametersByName<string>(Object.fromEntries(names.map((name) => [`${path}${name}`, {}])), { decrypt: true, maxAge, throwOnError: false });
+    values = await readParameters(names.map((name) => `${path}${name}`), env);
   } catch (error) {
     // SSM down or throttling once the values are known: the ones in use stay until a refresh succeeds.
     if (names.every((name) => fetched.has(name))) {
@@ -80,13 +89,34 @@ export async function refreshSecrets(env: NodeJS.ProcessEnv = process.env): Prom
   if (changed) resetConfigCache();
 }
 
-/** The middleware every function's stack runs first: its secrets are in place before any of its code needs them. */
+/** The parameters' values, from the last answer while it is younger than SECRETS_MAX_AGE_SECONDS, else from SSM. */
+async function readParameters(parameters: string[], env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
+  const maxAgeMs = Number(env.SECRETS_MAX_AGE_SECONDS ?? 300) * 1000;
+  const key = parameters.join(',');
+  if (cached?.names === key && Date.now() - cached.at < maxAgeMs) return cached.values;
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (!region) throw new Error('no AWS_REGION to read SSM parameters in');
+  const endpoint = env.SSM_ENDPOINT || env.AWS_ENDPOINT_URL_SSM || env.AWS_ENDPOINT_URL;
+  const { values } = await getParameters(parameters, { region, credentials: credentialsFromEnv(env), ...(endpoint ? { endpoint } : {}) });
+  cached = { names: key, at: Date.now(), values };
+  return values;
+}
+
+/**
+ * The middleware every function's stack runs first: its secrets are in place before any of its code
+ * needs them. Made at cold start, when the stack is built: the first fetch starts then, so that SSM
+ * answers while the rest of the code loads and the runtime asks for the first invocation, rather than
+ * after that invocation arrived (a function's first call waited for the whole round trip).
+ */
 export function secrets(): middy.MiddlewareObj {
+  // Caught here: an unhandled rejection would end the process; the invocation's own fetch reports the failure.
+  prefetch ??= fetchSecrets(process.env).catch(() => undefined);
   return { before: () => refreshSecrets() };
 }
 
 /** Tests start each case from a process that fetched nothing. */
 export function resetSecrets(): void {
   fetched.clear();
-  provider = undefined;
+  cached = undefined;
+  prefetch = undefined;
 }

@@ -2,7 +2,7 @@ import { config, resetConfigCache } from '../../lib/config';
 import { refreshSecrets, resetSecrets, secretPending } from '../../lib/secrets';
 
 /**
- * lib/secrets.ts with Powertools' SSM provider replaced by a table of parameters (the real SSM is
+ * lib/secrets.ts with its SSM call (lib/clients/ssm.ts) replaced by a table of parameters (the real SSM is
  * LocalStack's, in tests/deploy/localstack.test.ts): which secrets a function fetches, and how a
  * rotated or unreadable one is handled.
  */
@@ -11,19 +11,19 @@ const parameters = new Map<string, string>();
 let fail: Error | undefined;
 const asked: string[][] = [];
 
-jest.mock('@aws-lambda-powertools/parameters/ssm', () => ({
-  SSMProvider: class {
-    async getParametersByName(wanted: Record<string, unknown>) {
-      asked.push(Object.keys(wanted));
-      if (fail) throw fail;
-      return Object.fromEntries(Object.keys(wanted).filter((name) => parameters.has(name)).map((name) => [name, parameters.get(name)]));
-    }
+jest.mock('../../lib/clients/ssm', () => ({
+  credentialsFromEnv: () => ({ accessKeyId: 'test', secretAccessKey: 'test' }),
+  async getParameters(names: string[]) {
+    asked.push(names);
+    if (fail) throw fail;
+    return { values: Object.fromEntries(names.filter((name) => parameters.has(name)).map((name) => [name, parameters.get(name)])), invalid: names.filter((name) => !parameters.has(name)) };
   },
 }));
 
 const KEY_A = `a:${'x'.repeat(40)}`;
 const KEY_B = `b:${'y'.repeat(40)}`;
-const deployed = (): NodeJS.ProcessEnv => ({ SECRETS_PATH: '/flight-booking/prod/', SECRETS: 'JWT_KEYS,REDIS_PASSWORD' });
+// No max age: every refresh asks (tests/unit/ssm-client.test.ts covers the answer kept for the max age).
+const deployed = (): NodeJS.ProcessEnv => ({ SECRETS_PATH: '/flight-booking/prod/', SECRETS: 'JWT_KEYS,REDIS_PASSWORD', AWS_REGION: 'us-east-1', SECRETS_MAX_AGE_SECONDS: '0' });
 
 beforeEach(() => {
   parameters.clear();
@@ -62,7 +62,7 @@ it('a rotated value replaces the one in use, and the settings parsed from it are
     await refreshSecrets();
     expect(config('jwtKeys').JWT_KEYS).toBe(`${KEY_B},${KEY_A}`);
   } finally {
-    for (const name of ['SECRETS_PATH', 'SECRETS', 'JWT_KEYS', 'REDIS_PASSWORD']) delete process.env[name];
+    for (const name of ['SECRETS_PATH', 'SECRETS', 'JWT_KEYS', 'REDIS_PASSWORD', 'SECRETS_MAX_AGE_SECONDS']) delete process.env[name];
     resetConfigCache();
   }
 });
