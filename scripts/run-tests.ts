@@ -6,7 +6,8 @@ import path from 'node:path';
 /**
  * `npm test` after the bootstrap: type check, build the web app once, then the phases, each its own
  * process (so each starts only the services it needs), in two lanes that run side by side: unit →
- * integration → cluster → end-to-end, and web → fuzz → deploy. Most phases wait on servers more than
+ * integration → cluster → end-to-end → web, and fuzz → deploy (the longest two: the fuzz run, and the
+ * stack on moto and on LocalStack with its live seat maps). Most phases wait on servers more than
  * they compute, so the two lanes share the two cores well: together about 3 minutes shorter than one
  * after the other, which keeps .ci/run under its 10 minutes. A lane stops at its first failing phase.
  * The first lane prints as it goes, the second into a file printed when it ends. Ends with each
@@ -15,8 +16,8 @@ import path from 'node:path';
  * one per role for the stateful phase's call sequences when they fail.
  */
 const lanes = [
-  ['unit', 'integration', 'cluster', 'e2e'],
-  ['web', 'fuzz', 'deploy'],
+  ['unit', 'integration', 'cluster', 'e2e', 'web'],
+  ['fuzz', 'deploy'],
 ];
 const jest = path.resolve(__dirname, '..', 'node_modules', 'jest', 'bin', 'jest.js');
 const tsx = require.resolve('tsx/cli');

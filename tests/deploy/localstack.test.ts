@@ -4,18 +4,23 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { tableEnvironment } from '../../scripts/stack';
 import { createTestFunctions } from '../support/localstack-functions';
 import { checkAuthorizerPlugin, type AuthorizerObservations } from '../support/localstack-authorizers';
+import { checkWebSocketPlugin, type WebSocketObservations } from '../support/localstack-websockets';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { localstackJourney } from '../../scripts/deploy-localstack';
 import { ScriptRun } from '../support/script-run';
 import { checkSecrets, type SecretObservations } from '../support/localstack-secrets';
+import { api, loginAdmin } from '../support/http';
+import { answerBadMessages, refuseBadTickets, watchJourney, watchStorm } from '../support/live';
 
 /**
  * `npm run deploy:localstack`: the stack deployed on LocalStack (on this host, with the plugins of
  * localstack/), the whole journey through its API Gateway, then removed. While the stack is up, the
  * plugins are checked on their own: the local-node Lambda executor (results, errors, both timeouts, a
  * fresh process after one), DynamoDB on moto (the stack's tables as CloudFormation made them), the
- * authorizer resource provider, and the Lambda authorizer executor with the gateway responses (an API
- * of its own: tests/support/localstack-authorizers.ts).
+ * authorizer resource provider, the Lambda authorizer executor with the gateway responses (an API of
+ * its own: tests/support/localstack-authorizers.ts), and the WebSocket API's control and data planes
+ * (an API of their own: tests/support/localstack-websockets.ts). The live seat maps' scenarios of the
+ * end-to-end tests then run through the stack's WebSocket API.
  */
 
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
@@ -91,37 +96,46 @@ async function checkPlugins(endpoint: string): Promise<PluginChecks> {
 const admin = { email: `admin-${randomUUID()}@example.com`, password: randomBytes(12).toString('base64url') };
 let run: ScriptRun;
 let apiUrl: string;
+let websocketUrl: string;
 let steps: string[];
 let plugins: PluginChecks;
 let authorizers: AuthorizerObservations;
+let websockets: WebSocketObservations;
 let secrets: SecretObservations;
-let interrupted: { exitCode: number | null | 'still running'; leftovers: string[] };
+let interrupted: { exitCode: number | null | 'still running'; leftovers: string[] } | undefined;
+
+/** Ctrl-C to `npm run localstack`, once; whatever it left running is then killed. */
+const interrupt = async () => {
+  interrupted ??= { exitCode: await run.interrupt(STOP_WITHIN_MS), leftovers: run.leftovers() };
+  run.killLeftovers();
+  return interrupted;
+};
 
 /**
- * `npm run localstack` as a person runs it: up until it prints its URLs; then the plugins' own checks,
- * the whole journey of `npm run deploy:localstack` against it, and Ctrl-C, which must stop everything.
+ * `npm run localstack` as a person runs it: up until it prints its URLs; then the plugins' own checks
+ * and the whole journey of `npm run deploy:localstack` against it. The live seat maps' scenarios run
+ * as tests of their own below, and the last test presses Ctrl-C, which must stop everything.
  */
 beforeAll(async () => {
   run = new ScriptRun('localstack', { ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password });
   try {
     apiUrl = await run.until(/\bAPI: (http\S+)/, 400_000);
+    websocketUrl = await run.until(/\bWebSocket: (ws\S+)/, 5_000);
     const endpoint = await run.until(/\bLocalStack: (http\S+)/, 5_000);
     plugins = await checkPlugins(endpoint);
     authorizers = await checkAuthorizerPlugin(endpoint);
+    websockets = await checkWebSocketPlugin(endpoint);
     steps = await localstackJourney(apiUrl, admin, () => undefined, endpoint);
     secrets = await checkSecrets(endpoint, apiUrl, admin);
-  } finally {
-    interrupted = { exitCode: await run.interrupt(STOP_WITHIN_MS), leftovers: run.leftovers() };
-    run.killLeftovers();
+  } catch (error) {
+    await interrupt();
+    throw error;
   }
 }, 600_000);
 
-describe('npm run localstack', () => {
-  test('prints the API and the web app, and Ctrl-C stops LocalStack, its functions and the databases', () => {
-    expect(run.output).toContain(`Web app: ${apiUrl}/`);
-    expect(interrupted).toEqual({ exitCode: 0, leftovers: [] });
-  });
-});
+afterAll(async () => {
+  if (run) await interrupt();
+}, STOP_WITHIN_MS + 5_000);
 
 describe('the stack on LocalStack', () => {
   test("deploys and walks the whole journey through LocalStack API Gateway, the Lambda authorizer running, the confirmation email in LocalStack's SES", () => {
@@ -133,6 +147,7 @@ describe('the stack on LocalStack', () => {
         "the web app's page and the script it names load (resolved against the page, as a browser does)",
         'GET /users/me',
         'admin creates a flight',
+        "the watcher is told the seats are held, live",
         'pay for the hold and book it',
         'the confirmation email with the reference arrives',
         'a traveller may not call an admin route (403)',
@@ -259,6 +274,76 @@ describe('the Lambda authorizer plugin (an API of its own on the running LocalSt
       });
     }
   });
+});
+
+describe("the WebSocket API plugins (an API of its own on the running LocalStack: tests/support/localstack-websockets.ts)", () => {
+  test('$connect runs the REQUEST authorizer: a good ticket connects, none is 401 without calling it, a bad one 401, a Deny 403', () => {
+    expect(websockets.handshakes).toEqual({ good: 101, noTicket: 401, bad: 401, deny: 403, refusedByConnect: 409, unknownStage: 404 });
+    expect(websockets.authorizerCallsWithoutTicket).toBe(0);
+    expect(websockets.authorizerEvent).toEqual({
+      type: 'REQUEST',
+      methodArn: expect.stringMatching(/^arn:aws:execute-api:us-east-1:000000000000:[a-z0-9]+\/test\/\$connect$/),
+      ticket: 'good',
+      routeKey: '$connect',
+      eventType: 'CONNECT',
+      connectionId: true,
+    });
+  });
+
+  test("the authorizer's principal and context (stringified) reach $connect and every later event of the connection", () => {
+    const authorizer = { principalId: 'user-good', userId: 'u-1', admin: 'false', level: '3' };
+    expect(websockets.connect).toEqual({ routeKey: '$connect', eventType: 'CONNECT', ticket: 'good', connectionId: expect.stringMatching(/^[A-Za-z0-9_-]{15}=$/), authorizer: expect.objectContaining(authorizer) });
+    expect(websockets.echo).toMatchObject({ routeKey: 'echo', eventType: 'MESSAGE', body: '{"action":"echo","n":1}', connectionId: websockets.connect.connectionId, messageId: true, authorizer: expect.objectContaining(authorizer) });
+    expect(websockets.delete.disconnect).toEqual({ routeKey: '$disconnect', eventType: 'DISCONNECT', connectionId: websockets.connect.connectionId, principalId: 'user-good' });
+  });
+
+  test('messages are routed on $request.body.action, in order, anything else to $default; a route answers through @connections only', () => {
+    expect(websockets.echo.reply).toBe('echo:{"action":"echo","n":1}');
+    expect(websockets.echo.order).toEqual(Array.from({ length: 21 }, (_, i) => i + 1));
+    expect(websockets.defaults).toEqual(['{"action":"unknown","n":2}', 'plain text']);
+    expect(websockets.failedRouteMessage).toEqual({ message: 'Internal server error', connectionId: websockets.connect.connectionId, requestId: expect.any(String) });
+    expect(websockets.routeAnswersSent).toBe(false);
+  });
+
+  test('@connections: POST arrives, 50 posts at once arrive whole, GET describes the connection, DELETE closes it and runs $disconnect once', () => {
+    expect(websockets.post).toEqual({ received: 'first post', concurrentSent: 50, concurrentReceived: 50, concurrentIntact: true });
+    expect(websockets.get).toEqual({ connectedAtMatchesConnect: true, lastActiveAt: true, sourceIp: '127.0.0.1', userAgent: expect.any(String) });
+    expect(websockets.delete).toMatchObject({ clientCloseCode: 1000, disconnects: 1 });
+  });
+
+  test('a gone connection answers 410 GoneException; a client that closes gets its $disconnect once', () => {
+    expect(websockets.gone).toEqual({ postStatus: 410, postError: 'GoneException', getStatus: 410 });
+    expect(websockets.clientClose).toEqual({ disconnects: 1, eventType: 'DISCONNECT' });
+  });
+});
+
+describe("live seat maps through LocalStack's WebSocket API (the scenarios of tests/support/live.ts)", () => {
+  let adminToken: string;
+  beforeAll(async () => {
+    Object.assign(process.env, { API_URL: apiUrl, ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password });
+    adminToken = (await loginAdmin()).accessToken;
+  });
+
+  test('the tickets name the WebSocket API on LocalStack, path-style', async () => {
+    expect(websocketUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/_aws\/execute-api\/\w+\/local$/);
+    expect((await api('POST', '/realtime/tickets')).body.url).toBe(websocketUrl);
+  });
+
+  test('two watchers get every change of a journey, a migration and a cancellation, in version order', () => watchJourney(adminToken), 120_000);
+
+  test('after a storm of 600 random holds, confirms and releases (three clients at once), each watcher folds exactly the seat map', () => watchStorm(adminToken, { changes: 600, workers: 3 }), 180_000);
+
+  test('refuses a connection without a ticket, with a used one or a made-up one', () => refuseBadTickets(), 60_000);
+
+  test('answers bad messages with their error and keeps the connection', () => answerBadMessages(adminToken), 60_000);
+});
+
+describe('npm run localstack, last: Ctrl-C', () => {
+  test('printed the API, the web app and the WebSocket API, and Ctrl-C stops LocalStack, its functions and the databases', async () => {
+    expect(run.output).toContain(`Web app: ${apiUrl}/`);
+    expect(run.output).toContain(`WebSocket: ${websocketUrl}`);
+    expect(await interrupt()).toEqual({ exitCode: 0, leftovers: [] });
+  }, STOP_WITHIN_MS + 5_000);
 });
 
 describe('npm run deploy:localstack, interrupted (Ctrl-C) in each phase before the journey', () => {

@@ -165,7 +165,13 @@ export async function watchJourney(admin: string): Promise<void> {
   }
 }
 
-export async function watchStorm(admin: string, changes = 2_000): Promise<void> {
+/**
+ * `changes` random holds, confirms and releases by `workers` clients at once. Through LocalStack fewer at
+ * once: each concurrent request there may start a function's process of its own (a cold start of
+ * 0.2–2 s on a busy machine), and a confirm that waits that long for the payments service fails over
+ * to 503, as it should.
+ */
+export async function watchStorm(admin: string, { changes = 2_000, workers = 8 } = {}): Promise<void> {
   const flightId = await createFlight(admin, 10);
   const watchers = [await Watcher.connect(), await Watcher.connect()];
   for (const watcher of watchers) await watcher.subscribe(flightId);
@@ -193,8 +199,8 @@ export async function watchStorm(admin: string, changes = 2_000): Promise<void> 
       statuses[status] = (statuses[status] ?? 0) + 1;
     }
   };
-  await Promise.all(Array.from({ length: 8 }, worker));
-  expect(Object.keys(statuses).map(Number).every((status) => status < 500)).toBe(true);
+  await Promise.all(Array.from({ length: workers }, worker));
+  expect(Object.fromEntries(Object.entries(statuses).filter(([status]) => Number(status) >= 500))).toEqual({});
   // Seats run out (every confirm books one or two of the 40 for good) and people reach the hold cap, so most
   // holds are refused once the flight fills: 94 to 150 changes succeed depending on the dice. At least
   // 50 means the storm changed the map many times over.

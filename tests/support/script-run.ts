@@ -64,7 +64,8 @@ export class ScriptRun {
   /** Ctrl-C: the signal to the script's whole process group, as a terminal sends it. Resolves to its exit code or 'still running'. */
   async interrupt(withinMs: number): Promise<number | null | 'still running'> {
     this.noteGroups();
-    process.kill(-this.child.pid!, 'SIGINT');
+    // a script that has ended already (it failed) has nothing to interrupt: its exit code is the answer
+    if (this.child.exitCode === null && this.child.signalCode === null) process.kill(-this.child.pid!, 'SIGINT');
     return Promise.race([this.exited, sleep(withinMs, 'still running' as const, { ref: false })]);
   }
 

@@ -23,6 +23,10 @@ What it does, after the REST API documentation ("Use API Gateway Lambda authoriz
   an answer without a valid policy) is AUTHORIZER_CONFIGURATION_ERROR, and a failed invocation
   (the function missing, Lambda itself failing) AUTHORIZER_FAILURE. These are LocalStack's gateway
   exceptions, answered with the API's gateway responses (gateway_responses.py).
+
+The WebSocket APIs' $connect authorizer (websocket_api.py) is run by the same functions:
+`identity_values`, `ask_authorizer`, `enforce_policy`, `authorizer_context`; and their Lambda
+integrations are called by `invoke_function`, as the authorizers are.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Mapping
 
 from localstack.services.apigateway.next_gen.execute_api.api import (
     RestApiGatewayHandler,
@@ -144,43 +148,75 @@ class LambdaAuthorizerHandler(RestApiGatewayHandler):
             answer = self._ask(authorizer, context)
             if ttl > 0:
                 self.cache.put(key, answer, ttl)
-        decision = answer.decide(_method_arn(context))
-        if decision == "Deny":
-            raise AccessDeniedError(EXPLICIT_DENY)
-        if decision != "Allow":
-            raise AccessDeniedError(NO_ALLOW)
-        context.context_variables["authorizer"] = {
-            **answer.context,
-            "principalId": answer.principal_id,
-            "integrationLatency": int((time.monotonic() - started) * 1000),
-        }
+        enforce_policy(answer, _method_arn(context))
+        context.context_variables["authorizer"] = authorizer_context(answer, started)
 
     def _ask(self, authorizer: dict, context: RestApiInvocationContext) -> AuthorizerAnswer:
-        function = FUNCTION_IN_URI.search(authorizer.get("authorizerUri") or "")
-        if not function:
-            raise AuthorizerConfigurationError()
-        function_arn = function.group("arn")
-        event = _event(authorizer, context)
-        try:
-            result = (
-                # as the gateway's own Lambda integration calls a function (integrations/aws.py)
-                get_service_factory(context.region, authorizer.get("authorizerCredentials"))
-                .lambda_.request_metadata(
-                    service_principal=ServicePrincipal.apigateway,
-                    source_arn=f"arn:aws:execute-api:{context.region}:{context.account_id}:{context.api_id}/authorizers/{authorizer['id']}",
-                )
-                .invoke(FunctionName=function_arn, Payload=json.dumps(event), InvocationType="RequestResponse")
-            )
-        except Exception as error:  # the function missing, throttled, Lambda failing
-            LOG.warning("authorizer %s could not be invoked: %s", function_arn, error)
-            raise AuthorizerFailureError()
-        payload = _json(result["Payload"].read() if result.get("Payload") else b"")
-        if result.get("FunctionError"):
-            if isinstance(payload, dict) and payload.get("errorMessage") == UNAUTHORIZED:
-                raise UnauthorizedError(UNAUTHORIZED)
-            LOG.info("authorizer %s failed: %s", function_arn, payload)
-            raise AuthorizerConfigurationError()
-        return _answer(payload)
+        return ask_authorizer(
+            authorizer.get("authorizerUri"),
+            region=context.region,
+            source_arn=f"arn:aws:execute-api:{context.region}:{context.account_id}:{context.api_id}/authorizers/{authorizer['id']}",
+            event=_event(authorizer, context),
+            credentials=authorizer.get("authorizerCredentials"),
+        )
+
+
+def ask_authorizer(
+    authorizer_uri: str | None, region: str, source_arn: str, event: dict, credentials: str | None = None
+) -> AuthorizerAnswer:
+    """The authorizer function's answer to `event`, checked (also used by websocket_api.py's $connect).
+
+    Raises UnauthorizedError (the function failed with `Unauthorized`), AuthorizerConfigurationError
+    (any other failure, an invalid answer) or AuthorizerFailureError (the function could not be invoked).
+    """
+    function = FUNCTION_IN_URI.search(authorizer_uri or "")
+    if not function:
+        raise AuthorizerConfigurationError()
+    function_arn = function.group("arn")
+    try:
+        payload, function_error = invoke_function(function_arn, region, source_arn, event, credentials)
+    except Exception as error:  # the function missing, throttled, Lambda failing
+        LOG.warning("authorizer %s could not be invoked: %s", function_arn, error)
+        raise AuthorizerFailureError()
+    if function_error:
+        if isinstance(payload, dict) and payload.get("errorMessage") == UNAUTHORIZED:
+            raise UnauthorizedError(UNAUTHORIZED)
+        LOG.info("authorizer %s failed: %s", function_arn, payload)
+        raise AuthorizerConfigurationError()
+    return _answer(payload)
+
+
+def invoke_function(
+    function_arn: str, region: str, source_arn: str, event: dict, credentials: str | None = None
+) -> tuple[Any, bool]:
+    """Invokes a function as API Gateway's Lambda integrations do (LocalStack's integrations/aws.py:
+    its internal client, as the apigateway service principal for `source_arn`). Answers the decoded
+    JSON payload (None if not JSON) and whether the function failed; raises if it was not invoked."""
+    result = (
+        get_service_factory(region, credentials)
+        .lambda_.request_metadata(service_principal=ServicePrincipal.apigateway, source_arn=source_arn)
+        .invoke(FunctionName=function_arn, Payload=json.dumps(event), InvocationType="RequestResponse")
+    )
+    payload = _json(result["Payload"].read() if result.get("Payload") else b"")
+    return payload, bool(result.get("FunctionError"))
+
+
+def enforce_policy(answer: AuthorizerAnswer, method_arn: str) -> None:
+    """AccessDeniedError unless the answer's policy allows `method_arn` (a matching Deny wins)."""
+    decision = answer.decide(method_arn)
+    if decision == "Deny":
+        raise AccessDeniedError(EXPLICIT_DENY)
+    if decision != "Allow":
+        raise AccessDeniedError(NO_ALLOW)
+
+
+def authorizer_context(answer: AuthorizerAnswer, started: float) -> dict:
+    """`requestContext.authorizer` of the events after an authorizer that was asked at `started` (monotonic)."""
+    return {
+        **answer.context,
+        "principalId": answer.principal_id,
+        "integrationLatency": int((time.monotonic() - started) * 1000),
+    }
 
 
 def _as_list(value: Any) -> list:
@@ -210,20 +246,40 @@ def _method_arn(context: RestApiInvocationContext) -> str:
 
 
 def _identity(authorizer: dict, context: RestApiInvocationContext) -> tuple:
-    """The identity sources' values; any missing or empty → 401 without calling the function."""
     sources = [s.strip() for s in (authorizer.get("identitySource") or "").split(",") if s.strip()]
     request = context.invocation_request
+    return identity_values(
+        sources,
+        "method.request.",
+        headers=request["headers"],
+        query=request["query_string_parameters"],
+        stage_variables=context.stage_variables,
+        context_variables=context.context_variables,
+    )
+
+
+def identity_values(
+    sources: list[str],
+    request_prefix: str,
+    headers: Mapping[str, str],
+    query: Mapping[str, str] | None,
+    stage_variables: Mapping[str, str] | None,
+    context_variables: Mapping[str, Any],
+) -> tuple:
+    """The identity sources' values (`<request_prefix>header.X`, `<request_prefix>querystring.X`,
+    `stageVariables.X`, `context.X`; the prefix is `method.request.` for REST APIs, `route.request.`
+    for WebSocket APIs); any missing or empty → UnauthorizedError, without calling the function."""
     values = []
     for source in sources:
         value = None
-        if source.startswith("method.request.header."):
-            value = request["headers"].get(source.removeprefix("method.request.header."))
-        elif source.startswith("method.request.querystring."):
-            value = request["query_string_parameters"].get(source.removeprefix("method.request.querystring."))
+        if source.startswith(f"{request_prefix}header."):
+            value = headers.get(source.removeprefix(f"{request_prefix}header."))
+        elif source.startswith(f"{request_prefix}querystring."):
+            value = (query or {}).get(source.removeprefix(f"{request_prefix}querystring."))
         elif source.startswith("stageVariables."):
-            value = (context.stage_variables or {}).get(source.removeprefix("stageVariables."))
+            value = (stage_variables or {}).get(source.removeprefix("stageVariables."))
         elif source.startswith("context."):
-            value = context.context_variables.get(source.removeprefix("context."))
+            value = context_variables.get(source.removeprefix("context."))
         if value is None or value == "":
             raise UnauthorizedError(UNAUTHORIZED)
         values.append(str(value))
