@@ -9,7 +9,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { localstackJourney } from '../../scripts/deploy-localstack';
 import { ScriptRun } from '../support/script-run';
 import { checkSecrets, type SecretObservations } from '../support/localstack-secrets';
-import { api, loginAdmin } from '../support/http';
+import { api, loginAdmin, registerUser } from '../support/http';
+import { createFlight, open, seatsMatchedAt, useBrowser, watchSeats } from '../support/browser';
 import { answerBadMessages, refuseBadTickets, watchJourney, watchStorm } from '../support/live';
 
 /**
@@ -336,6 +337,27 @@ describe("live seat maps through LocalStack's WebSocket API (the scenarios of te
   test('refuses a connection without a ticket, with a used one or a made-up one', () => refuseBadTickets(), 60_000);
 
   test('answers bad messages with their error and keeps the connection', () => answerBadMessages(adminToken), 60_000);
+});
+
+describe("the web app on LocalStack: the seat map is live (tests/support/browser.ts's chromium)", () => {
+  const { newUser } = useBrowser();
+
+  test("a person's browser sees another person's hold within a second, over the WebSocket API, without a reload or a poll", async () => {
+    const flight = await createFlight({ rows: 2 });
+    const watcher = await newUser();
+    await open(watcher.page, `#/flights/${flight.id}`, new RegExp(flight.flightNumber));
+    // "Live": the page's socket is subscribed (it says "Updating every few seconds" when it polls)
+    await watcher.page.getByText('Live', { exact: true }).waitFor();
+    await watchSeats(watcher.page, { '1A': /, held\b/ });
+    const traveller = await registerUser('browser-watch');
+    const hold = await api('POST', `/flights/${flight.id}/holds`, { token: traveller.accessToken, body: { seats: ['1A'] } });
+    const answeredAt = Date.now();
+    expect(hold.status).toBe(201);
+    const shownAt = await seatsMatchedAt(watcher.page, 10_000);
+    console.log(`[localstack] the watching browser showed the hold ${shownAt - answeredAt} ms after it was answered`);
+    expect(shownAt - answeredAt).toBeLessThan(1_000);
+    expect(watcher.errors).toEqual([]);
+  }, 60_000);
 });
 
 describe('npm run localstack, last: Ctrl-C', () => {

@@ -379,8 +379,11 @@ class WebSocketApiHandler:
 
 def _reject(request: WebSocketRequest, status: int, message: str) -> None:
     """The upgrade refused with an HTTP answer, and the TCP connection closed: rolo has already handed it
-    to its WebSocket protocol, so a client that sent its next request on it would wait forever."""
-    request.reject(Response(json.dumps({"message": message}), status=status, mimetype="application/json"))
+    to its WebSocket protocol, so a client that sent its next request on it would wait forever. The
+    answer says `Connection: close`, or a keep-alive client could send its next request on the socket
+    while it closes (Node's agent did: "socket hang up")."""
+    answer = Response(json.dumps({"message": message}), status=status, mimetype="application/json", headers={"Connection": "close"})
+    request.reject(answer)
     request.socket.channel.request.transport.loseConnection()
 
 
