@@ -17,7 +17,7 @@ import { startBenchOffline } from './lifecycle';
  * client to (a snapshot, then each `seats` run newer than its version), counts gaps and runs out of
  * order, and notes when each hold (seat and expiresAt) first arrived as held.
  */
-class LiveWatcher {
+export class LiveWatcher {
   readonly seats = new Map<string, string>();
   /** The folded version; -1 until the snapshot. */
   version = -1;
@@ -30,12 +30,17 @@ class LiveWatcher {
   /** `seats` runs at or below the folded version once the snapshot is in (versions must only grow). */
   outOfOrder = 0;
   readonly errors: string[] = [];
+  /** The close code, once the connection closed (by either end). */
+  closeCode?: number;
   private onSnapshot?: () => void;
 
   private constructor(
     private readonly socket: WebSocket,
     onSeats: (version: number, at: number) => void,
   ) {
+    socket.addEventListener('close', (event) => {
+      this.closeCode = event.code;
+    });
     socket.addEventListener('message', (event) => {
       const at = performance.now();
       const message = JSON.parse(String(event.data)) as { type: string; version: number; fromVersion: number; seats?: { id: string; status: string }[]; changes?: { seat: string; status: string; expiresAt?: string }[]; code?: string };
@@ -101,6 +106,227 @@ class LiveWatcher {
   }
 }
 
+/** One HTTP call to an API: its status, its text, and its JSON body when it has one. */
+export type ApiCall = (method: string, route: string, options?: { token?: string; body?: unknown }) => Promise<{ status: number; text: string; body: Record<string, any> }>;
+
+export function apiCaller(base: string): ApiCall {
+  return async (method, route, { token, body } = {}) => {
+    const response = await fetch(`${base}${route}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, text, body: (response.headers.get('content-type')?.includes('json') && text ? JSON.parse(text) : undefined) as Record<string, any> };
+  };
+}
+
+/** `run(i)` for i < count, `atOnce` at a time (all at once by default), the results in order. */
+async function inBatches<T>(count: number, run: (i: number) => Promise<T>, atOnce = count): Promise<T[]> {
+  const results: T[] = [];
+  for (let i = 0; i < count; i += atOnce) results.push(...(await Promise.all(Array.from({ length: Math.min(atOnce, count - i) }, (_, j) => run(i + j)))));
+  return results;
+}
+
+/** A flight the live sections hold seats on, and the travellers who hold them (each a `Bearer …` header). */
+export interface LiveFlight {
+  flightId: string;
+  seatIds: string[];
+  /** Seat k always goes to traveller k / 9, so nobody passes the nine seats one may hold on a flight. */
+  travellers: string[];
+}
+
+/**
+ * The admin logs in and creates a flight of 1,000 seats; travellers register for the first
+ * `seatsToHold` seats (all by default), `registerAtOnce` at a time (all at once by default).
+ */
+export async function liveFlight(call: ApiCall, admin: { email: string; password: string }, { seatsToHold, registerAtOnce }: { seatsToHold?: number; registerAtOnce?: number } = {}): Promise<LiveFlight> {
+  const { seatMap, flightNumber } = await seatModules();
+  const { HOLD_LIMIT_PER_USER } = await import('../functions/seats/model');
+  const login = await call('POST', '/auth/login', { body: admin });
+  if (login.status !== 200) throw new Error(`admin login answered ${login.status}: ${login.text}`);
+  const map = seatMap(100, 'ABCDEFGHJK');
+  const flight = await call('POST', '/flights', {
+    token: login.body.accessToken,
+    body: { flightNumber: flightNumber(), origin: 'BEN', destination: 'CHM', departureTime: '2027-06-01T08:00:00.000Z', arrivalTime: '2027-06-01T10:00:00.000Z', seatMap: map },
+  });
+  if (flight.status !== 201) throw new Error(`POST /flights answered ${flight.status}: ${flight.text}`);
+  const seatIds = map.seats.map((s) => s.id);
+  const travellers = await inBatches(
+    Math.ceil(Math.min(seatsToHold ?? seatIds.length, seatIds.length) / HOLD_LIMIT_PER_USER),
+    async () => {
+      const register = await call('POST', '/auth/register', { body: { email: `live-${randomUUID()}@example.com`, password: 'bench password', name: 'Bench' } });
+      if (register.status !== 201) throw new Error(`register answered ${register.status}: ${register.text}`);
+      return `Bearer ${register.body.accessToken as string}`;
+    },
+    registerAtOnce,
+  );
+  return { flightId: flight.body.id as string, seatIds, travellers };
+}
+
+/** When each broadcast (by its `seats` message's version) reached its first and its last watcher; `onSeats` is the watchers' callback. */
+export function seatsArrivals() {
+  const arrivals = new Map<number, { first: number; last: number; watchers: number }>();
+  const onSeats = (version: number, at: number) => {
+    const seen = arrivals.get(version);
+    if (!seen) arrivals.set(version, { first: at, last: at, watchers: 1 });
+    else Object.assign(seen, { first: Math.min(seen.first, at), last: Math.max(seen.last, at), watchers: seen.watchers + 1 });
+  };
+  return { arrivals, onSeats };
+}
+
+/**
+ * `count` watchers of a flight into `watchers` (so that the caller closes whatever opened): a ticket
+ * each, `connectAtOnce` connections at a time, then every subscription answered with its snapshot,
+ * `subscribeAtOnce` at a time (all at once by default).
+ */
+export async function openWatchers(watchers: LiveWatcher[], apiUrl: string, count: number, flightId: string, onSeats: (version: number, at: number) => void, { connectAtOnce = 10, subscribeAtOnce = count }: { connectAtOnce?: number; subscribeAtOnce?: number } = {}): Promise<void> {
+  const opened = watchers.length;
+  for (let i = 0; i < count; i += connectAtOnce) watchers.push(...(await Promise.all(Array.from({ length: Math.min(connectAtOnce, count - i) }, () => LiveWatcher.open(apiUrl, onSeats)))));
+  await inBatches(count, (i) => watchers[opened + i]!.subscribe(flightId), subscribeAtOnce);
+}
+
+/** The flight's seat map now, from GET /flights/{id}/seats. */
+export async function seatsNow(call: ApiCall, flightId: string) {
+  const seats = await call('GET', `/flights/${flightId}/seats`);
+  if (seats.status !== 200) throw new Error(`GET /flights/{id}/seats answered ${seats.status}: ${seats.text}`);
+  return seats.body as { version: number; seats: { id: string; status: string }[] };
+}
+
+/** Resolves once every watcher has folded `version`. */
+export async function caughtUp(watchers: LiveWatcher[], version: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (watchers.some((watcher) => watcher.version < version)) {
+    if (performance.now() > deadline) throw new Error(`the watchers did not reach version ${version} within ${timeoutMs} ms (the slowest is at ${Math.min(...watchers.map((w) => w.version))})`);
+    await sleep(10);
+  }
+}
+
+/** A won hold: its seat and expiry as watchers see it held, when its request started and when its 201 arrived. */
+export interface TimedHold {
+  key: string;
+  t0: number;
+  t201: number;
+}
+
+/**
+ * Holds on a fixed schedule (hold i is due at start + i / rate), sent by `loops` loops that each take
+ * every loops-th hold (a loop that falls behind sends at once); each won hold is released `holdMs`
+ * after its answer. The seats go round the flight in order, phase after phase. `pending` holds the
+ * releases not yet made (a phase waits for its own; a caller that stops early waits for them too).
+ */
+export function holdScheduler({ base, flight, loops, holdMs }: { base: string; flight: LiveFlight; loops: number; holdMs: number }) {
+  const { flightId, seatIds, travellers } = flight;
+  const pending: Promise<void>[] = [];
+  let seatCursor = 0;
+  const phase = async (seconds: number, holdsPerSecond: number) => {
+    const { HOLD_LIMIT_PER_USER } = await import('../functions/seats/model');
+    const total = Math.round(seconds * holdsPerSecond);
+    const first = seatCursor;
+    seatCursor += total;
+    const holds: TimedHold[] = [];
+    const outcome = { holdErrors: 0, releases: 0, releaseErrors: 0, statuses: new Map<string, number>(), lagMs: [] as number[], holdMs: [] as number[] };
+    const failed = (what: string) => outcome.statuses.set(what, (outcome.statuses.get(what) ?? 0) + 1);
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: loops }, async (_, loop) => {
+        for (let i = loop; i < total; i += loops) {
+          const due = started + (i * 1000) / holdsPerSecond;
+          if (due > performance.now()) await sleep(due - performance.now());
+          const k = (first + i) % seatIds.length;
+          const authorization = travellers[Math.floor(k / HOLD_LIMIT_PER_USER)]!;
+          const t0 = performance.now();
+          outcome.lagMs.push(t0 - due);
+          try {
+            const response = await fetch(`${base}/flights/${flightId}/holds`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ seats: [seatIds[k]] }) });
+            // The answer's arrival: its status line and headers (the body, a few hundred bytes, follows).
+            const t201 = performance.now();
+            const body = (await response.json()) as { holdId: string; expiresAt: string };
+            if (response.status !== 201) {
+              outcome.holdErrors += 1;
+              failed(`hold ${response.status}`);
+              continue;
+            }
+            outcome.holdMs.push(t201 - t0);
+            holds.push({ key: `${seatIds[k]} ${body.expiresAt}`, t0, t201 });
+            pending.push(
+              sleep(holdMs)
+                .then(async () => {
+                  const release = await fetch(`${base}/holds/${body.holdId}`, { method: 'DELETE', headers: { authorization } });
+                  await release.arrayBuffer();
+                  if (release.status === 204) outcome.releases += 1;
+                  else {
+                    outcome.releaseErrors += 1;
+                    failed(`release ${release.status}`);
+                  }
+                })
+                .catch(() => {
+                  outcome.releaseErrors += 1;
+                  failed('release failed');
+                }),
+            );
+          } catch {
+            outcome.holdErrors += 1;
+            failed('hold failed');
+          }
+        }
+      }),
+    );
+    const lastAnswer = Math.max(...holds.map((h) => h.t201));
+    await Promise.all(pending.splice(0));
+    return { ...outcome, holds, holdsPerSecond: holds.length / ((lastAnswer - started) / 1000), releasesPerSecond: outcome.releases / ((performance.now() - started) / 1000) };
+  };
+  return { phase, pending };
+}
+
+/** Change to watcher for every (hold, watcher) pair: from the hold's 201, from its request's start, and to its first watcher (each sorted); pairs never seen are missed. */
+export function changeToWatcher(holds: TimedHold[], watchers: LiveWatcher[]) {
+  const fromAnswer: number[] = [];
+  const fromRequest: number[] = [];
+  const firstWatcher: number[] = [];
+  let missed = 0;
+  for (const hold of holds) {
+    let earliest = Infinity;
+    for (const watcher of watchers) {
+      const at = watcher.heldAt.get(hold.key);
+      if (at === undefined) {
+        missed += 1;
+        continue;
+      }
+      fromAnswer.push(Math.max(0, at - hold.t201));
+      fromRequest.push(at - hold.t0);
+      earliest = Math.min(earliest, at);
+    }
+    if (earliest < Infinity) firstWatcher.push(Math.max(0, earliest - hold.t201));
+  }
+  const sorted = (values: number[]) => values.sort((a, b) => a - b);
+  return { fromAnswer: sorted(fromAnswer), fromRequest: sorted(fromRequest), firstWatcher: sorted(firstWatcher), missed };
+}
+
+/**
+ * The broadcaster's invocations and messages sent, from the LiveBroadcasts / LiveMessagesSent metric
+ * lines in a log (those stamped at or after `since`, a Date.now(), when given); `lastEnded` is when the
+ * last of them ended (its metric line's timestamp).
+ */
+export function broadcastMetrics(logText: string, since = 0) {
+  let invocations = 0;
+  let sent = 0;
+  let lastEnded = 0;
+  for (const line of logText.split('\n')) {
+    if (!line.includes('"LiveBroadcasts"')) continue;
+    try {
+      const metric = JSON.parse(line.slice(line.indexOf('{'))) as { _aws?: { Timestamp?: number }; LiveBroadcasts?: number; LiveMessagesSent?: number };
+      if ((metric._aws?.Timestamp ?? 0) < since) continue;
+      lastEnded = Math.max(lastEnded, metric._aws?.Timestamp ?? 0);
+      invocations += Number(metric.LiveBroadcasts ?? 0);
+      sent += Number(metric.LiveMessagesSent ?? 0);
+    } catch {
+      // not a metric line
+    }
+  }
+  return { invocations, sent, lastEnded };
+}
+
 export async function realtime(stack: Stack): Promise<Section> {
   const { rows, notes, row } = section();
   const WATCHERS = 100;
@@ -116,8 +342,6 @@ export async function realtime(stack: Stack): Promise<Section> {
   const HOLD_MS = 2_500;
   const WARMUP_SECONDS = 3;
   say(`live seat maps (${WATCHERS} WebSocket watchers of one flight, holds through sls offline at ${HOLDS_PER_SECOND}/s, ${WARMUP_SECONDS} s warm-up + ${HTTP_SECONDS} s)`);
-  const { seatMap, flightNumber } = await seatModules();
-  const { HOLD_LIMIT_PER_USER } = await import('../functions/seats/model');
   const { POSTS_AT_ONCE } = await import('../functions/seats/live/connections');
   const { seedAdmin } = await import('../scripts/seed-admin');
   const port = await freePort();
@@ -125,156 +349,30 @@ export async function realtime(stack: Stack): Promise<Section> {
   // Metrics on for this emulator: the broadcaster's LiveBroadcasts / LiveMessagesSent lines count its invocations.
   const offline = await startBenchOffline({ port, lambdaPort: await freePort(), stage: 'bench', env: { ...process.env, ...stack.env, PUBLIC_API_URL: `http://127.0.0.1:${port}`, POWERTOOLS_METRICS_DISABLED: 'false' }, logFile, quiet: true });
   const watchers: LiveWatcher[] = [];
-  const pending: Promise<void>[] = [];
+  let pending: Promise<void>[] = [];
   try {
-    const call = async (method: string, route: string, { token, body }: { token?: string; body?: unknown } = {}) => {
-      const response = await fetch(`${offline.url}${route}`, {
-        method,
-        headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await response.text();
-      return { status: response.status, text, body: (response.headers.get('content-type')?.includes('json') && text ? JSON.parse(text) : undefined) as Record<string, any> };
-    };
+    const call = apiCaller(offline.url);
     // An admin (seeded as `npm run seed:admin` does), who creates a flight of 1,000 seats.
     const admin = { email: `bench-admin-${randomBytes(4).toString('hex')}@example.com`, password: randomBytes(12).toString('base64url') };
     await seedAdmin({ ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password });
-    const login = await call('POST', '/auth/login', { body: admin });
-    if (login.status !== 200) throw new Error(`admin login answered ${login.status}: ${login.text}`);
-    const map = seatMap(100, 'ABCDEFGHJK');
-    const flight = await call('POST', '/flights', {
-      token: login.body.accessToken,
-      body: { flightNumber: flightNumber(), origin: 'BEN', destination: 'CHM', departureTime: '2027-06-01T08:00:00.000Z', arrivalTime: '2027-06-01T10:00:00.000Z', seatMap: map },
-    });
-    if (flight.status !== 201) throw new Error(`POST /flights answered ${flight.status}: ${flight.text}`);
-    const flightId = flight.body.id as string;
-    const seatIds = map.seats.map((s) => s.id);
-    // Seat k always goes to traveller k / 9, so nobody passes the nine seats one may hold on a flight.
-    const travellers = await Promise.all(
-      Array.from({ length: Math.ceil(seatIds.length / HOLD_LIMIT_PER_USER) }, async () => {
-        const register = await call('POST', '/auth/register', { body: { email: `live-${randomUUID()}@example.com`, password: 'bench password', name: 'Bench' } });
-        if (register.status !== 201) throw new Error(`register answered ${register.status}: ${register.text}`);
-        return `Bearer ${register.body.accessToken as string}`;
-      }),
-    );
+    const flight = await liveFlight(call, admin);
+    const { flightId } = flight;
 
     // The watchers: a ticket each, ten connections at a time, then every subscription answered with its snapshot.
-    /** When each broadcast (by its `seats` message's version) reached its first and its last watcher. */
-    const arrivals = new Map<number, { first: number; last: number; watchers: number }>();
-    const onSeats = (version: number, at: number) => {
-      const seen = arrivals.get(version);
-      if (!seen) arrivals.set(version, { first: at, last: at, watchers: 1 });
-      else Object.assign(seen, { first: Math.min(seen.first, at), last: Math.max(seen.last, at), watchers: seen.watchers + 1 });
-    };
-    for (let i = 0; i < WATCHERS; i += 10) watchers.push(...(await Promise.all(Array.from({ length: Math.min(10, WATCHERS - i) }, () => LiveWatcher.open(offline.url, onSeats)))));
-    await Promise.all(watchers.map((watcher) => watcher.subscribe(flightId)));
+    const { arrivals, onSeats } = seatsArrivals();
+    await openWatchers(watchers, offline.url, WATCHERS, flightId, onSeats);
 
-    const versionNow = async () => {
-      const seats = await call('GET', `/flights/${flightId}/seats`);
-      if (seats.status !== 200) throw new Error(`GET /flights/{id}/seats answered ${seats.status}: ${seats.text}`);
-      return seats.body as { version: number; seats: { id: string; status: string }[] };
-    };
-    const caughtUp = async (version: number, timeoutMs = 30_000) => {
-      const deadline = performance.now() + timeoutMs;
-      while (watchers.some((watcher) => watcher.version < version)) {
-        if (performance.now() > deadline) throw new Error(`the watchers did not reach version ${version} within ${timeoutMs} ms (the slowest is at ${Math.min(...watchers.map((w) => w.version))})`);
-        await sleep(10);
-      }
-    };
-
-    /**
-     * Holds on a fixed schedule (hold i is due at start + i / rate), sent by LOOPS loops that each take
-     * every LOOPS-th hold (a loop that falls behind sends at once); each won hold is released HOLD_MS
-     * after its answer. The seats go round the flight in order.
-     */
-    let seatCursor = 0;
-    const phase = async (seconds: number, holdsPerSecond = HOLDS_PER_SECOND) => {
-      const total = Math.round(seconds * holdsPerSecond);
-      const first = seatCursor;
-      seatCursor += total;
-      const holds: { key: string; t0: number; t201: number }[] = [];
-      const outcome = { holdErrors: 0, releases: 0, releaseErrors: 0, statuses: new Map<string, number>(), lagMs: [] as number[], holdMs: [] as number[] };
-      const failed = (what: string) => outcome.statuses.set(what, (outcome.statuses.get(what) ?? 0) + 1);
-      const started = performance.now();
-      await Promise.all(
-        Array.from({ length: LOOPS }, async (_, loop) => {
-          for (let i = loop; i < total; i += LOOPS) {
-            const due = started + (i * 1000) / holdsPerSecond;
-            if (due > performance.now()) await sleep(due - performance.now());
-            const k = (first + i) % seatIds.length;
-            const authorization = travellers[Math.floor(k / HOLD_LIMIT_PER_USER)]!;
-            const t0 = performance.now();
-            outcome.lagMs.push(t0 - due);
-            try {
-              const response = await fetch(`${offline.url}/flights/${flightId}/holds`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: JSON.stringify({ seats: [seatIds[k]] }) });
-              // The answer's arrival: its status line and headers (the body, a few hundred bytes, follows).
-              const t201 = performance.now();
-              const body = (await response.json()) as { holdId: string; expiresAt: string };
-              if (response.status !== 201) {
-                outcome.holdErrors += 1;
-                failed(`hold ${response.status}`);
-                continue;
-              }
-              outcome.holdMs.push(t201 - t0);
-              holds.push({ key: `${seatIds[k]} ${body.expiresAt}`, t0, t201 });
-              pending.push(
-                sleep(HOLD_MS)
-                  .then(async () => {
-                    const release = await fetch(`${offline.url}/holds/${body.holdId}`, { method: 'DELETE', headers: { authorization } });
-                    await release.arrayBuffer();
-                    if (release.status === 204) outcome.releases += 1;
-                    else {
-                      outcome.releaseErrors += 1;
-                      failed(`release ${release.status}`);
-                    }
-                  })
-                  .catch(() => {
-                    outcome.releaseErrors += 1;
-                    failed('release failed');
-                  }),
-              );
-            } catch {
-              outcome.holdErrors += 1;
-              failed('hold failed');
-            }
-          }
-        }),
-      );
-      const lastAnswer = Math.max(...holds.map((h) => h.t201));
-      await Promise.all(pending.splice(0));
-      return { ...outcome, holds, holdsPerSecond: holds.length / ((lastAnswer - started) / 1000), releasesPerSecond: outcome.releases / ((performance.now() - started) / 1000) };
-    };
-
-    /** Change to watcher for every (hold, watcher) pair: from the hold's 201, from its request's start, and to its first watcher. */
-    const changeToWatcher = (holds: { key: string; t0: number; t201: number }[]) => {
-      const fromAnswer: number[] = [];
-      const fromRequest: number[] = [];
-      const firstWatcher: number[] = [];
-      let missed = 0;
-      for (const hold of holds) {
-        let earliest = Infinity;
-        for (const watcher of watchers) {
-          const at = watcher.heldAt.get(hold.key);
-          if (at === undefined) {
-            missed += 1;
-            continue;
-          }
-          fromAnswer.push(Math.max(0, at - hold.t201));
-          fromRequest.push(at - hold.t0);
-          earliest = Math.min(earliest, at);
-        }
-        if (earliest < Infinity) firstWatcher.push(Math.max(0, earliest - hold.t201));
-      }
-      const sorted = (values: number[]) => values.sort((a, b) => a - b);
-      return { fromAnswer: sorted(fromAnswer), fromRequest: sorted(fromRequest), firstWatcher: sorted(firstWatcher), missed };
-    };
+    const versionNow = () => seatsNow(call, flightId);
+    const scheduler = holdScheduler({ base: offline.url, flight, loops: LOOPS, holdMs: HOLD_MS });
+    pending = scheduler.pending;
+    const phase = (seconds: number, holdsPerSecond = HOLDS_PER_SECOND) => scheduler.phase(seconds, holdsPerSecond);
     const p = (values: number[], at: number, digits = 1) => fmt(percentile(values, at), digits);
 
     await phase(WARMUP_SECONDS);
-    await caughtUp((await versionNow()).version);
+    await caughtUp(watchers, (await versionNow()).version);
     const idle = await phase(8, IDLE_HOLDS_PER_SECOND);
-    await caughtUp((await versionNow()).version);
-    const idleLatency = changeToWatcher(idle.holds);
+    await caughtUp(watchers, (await versionNow()).version);
+    const idleLatency = changeToWatcher(idle.holds, watchers);
     // The warm-up's last broadcaster ends (and writes its metric line) before the measured run.
     await sleep(1_000);
     const fromVersion = (await versionNow()).version;
@@ -287,7 +385,7 @@ export async function realtime(stack: Stack): Promise<Section> {
     const runStartedAt = Date.now();
     const run = await phase(HTTP_SECONDS);
     const final = await versionNow();
-    await caughtUp(final.version);
+    await caughtUp(watchers, final.version);
     loopDelay.disable();
     const seconds = (performance.now() - cpuBefore.at) / 1000;
     const cores = {
@@ -298,7 +396,7 @@ export async function realtime(stack: Stack): Promise<Section> {
     await sleep(1_000);
     const logTo = statSync(logFile).size;
 
-    const { fromAnswer: answerSorted, fromRequest: requestSorted, firstWatcher: firstSorted, missed } = changeToWatcher(run.holds);
+    const { fromAnswer: answerSorted, fromRequest: requestSorted, firstWatcher: firstSorted, missed } = changeToWatcher(run.holds, watchers);
     const [lagSorted, holdSorted] = [run.lagMs, run.holdMs].map((values) => [...values].sort((a, b) => a - b)) as [number[], number[]];
     const inRun = (version: number) => version > fromVersion && version <= final.version;
     const spreads = ([...arrivals].filter(([version]) => inRun(version)).map(([, a]) => a.last - a.first)).sort((a, b) => a - b);
@@ -313,22 +411,7 @@ export async function realtime(stack: Stack): Promise<Section> {
     const changes = final.version - fromVersion;
     const perWatcher = watchers.map((w) => w.versions.filter(inRun).length);
     const messages = perWatcher.reduce((a, b) => a + b, 0) / watchers.length;
-    let invocations = 0;
-    let sent = 0;
-    /** When the run's last broadcaster invocation ended (its metric line's timestamp). */
-    let lastEnded = 0;
-    const logText = readFileSync(logFile).subarray(logFrom, logTo).toString('utf8');
-    for (const line of logText.split('\n')) {
-      if (!line.includes('"LiveBroadcasts"')) continue;
-      try {
-        const metric = JSON.parse(line.slice(line.indexOf('{'))) as { _aws?: { Timestamp?: number }; LiveBroadcasts?: number; LiveMessagesSent?: number };
-        lastEnded = Math.max(lastEnded, metric._aws?.Timestamp ?? 0);
-        invocations += Number(metric.LiveBroadcasts ?? 0);
-        sent += Number(metric.LiveMessagesSent ?? 0);
-      } catch {
-        // not a metric line
-      }
-    }
+    const { invocations, sent, lastEnded } = broadcastMetrics(readFileSync(logFile).subarray(logFrom, logTo).toString('utf8'));
     const errors = run.holdErrors + run.releaseErrors;
     const errorKinds = [...run.statuses].map(([what, n]) => `${n} × ${what}`).join(', ');
 

@@ -10,7 +10,7 @@ import { interrupted, startBenchStack, stopOnInterrupt } from './lifecycle';
  * `npm run bench`: the hot paths against real local services, each next to a baseline measured in
  * the same run, written to docs/benchmarks.md. Numbers are for this machine; the ratios are what
  * carries over. BENCH_HTTP_SECONDS (20) sets the length of each HTTP run. `npm run bench -- migration e2e`
- * runs only the named sections (holds, contention, cold-start, migration, e2e, cluster, realtime, web, localstack, checkout, notifications) and prints their rows and findings.
+ * runs only the named sections (holds, contention, cold-start, migration, e2e, cluster, realtime, web, localstack, realtime-localstack, checkout, notifications) and prints their rows and findings.
  * One file per section (bench/<section>.ts), the measuring tools in bench/measure.ts, the report in
  * bench/report.ts; Ctrl-C stops whatever the run started (bench/lifecycle.ts).
  */
@@ -45,6 +45,7 @@ async function main() {
     realtime: async () => (await import('./realtime')).realtime(stack),
     web: async () => (await import('./web')).webApp(stack),
     localstack: async () => (await import('./localstack')).localstackVsOffline(stack),
+    'realtime-localstack': async () => (await import('./realtime-localstack')).realtimeLocalstack(stack),
     memory: async () => (await import('./memory')).memory(),
     checkout: async () => {
       const { rows, notes } = await (await import('./checkout')).checkoutBench(stack, HTTP_SECONDS, say);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { closeMongo } from '../../lib/clients/mongo';
+import { resetConfigCache } from '../../lib/config';
 import { seedAdmin } from '../seed-admin';
 import { PROJECT_ROOT, freePort, serverlessConfig, startStack, type Stack } from '../stack';
 import { SECRET_NAMES } from '../../lib/secrets';
@@ -216,6 +217,29 @@ async function websocketUrl(endpoint: string): Promise<string> {
   }
 }
 
+/**
+ * The admin seeded into this deployment's MongoDB. seedAdmin writes through the users service's store,
+ * whose client and settings this process keeps (lib/clients/mongo.ts, lib/config.ts): they are this
+ * deployment's for the seeding only, then this process's own again (a bench run uses its own MongoDB too).
+ */
+async function seedAdminInto(mongo: { MONGODB_URI?: string; MONGODB_DB?: string }, admin: { email: string; password: string }): Promise<string | undefined> {
+  const own = { MONGODB_URI: process.env.MONGODB_URI, MONGODB_DB: process.env.MONGODB_DB };
+  const use = async (settings: typeof mongo) => {
+    await closeMongo();
+    for (const [name, value] of Object.entries(settings)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+    resetConfigCache();
+  };
+  await use(mongo);
+  try {
+    return await seedAdmin({ ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password });
+  } finally {
+    await use(own);
+  }
+}
+
 /** Every service in the registry (each keep-alive was invoked by the deploy), asked as the admin. */
 async function waitForRegistrations(apiUrl: string, admin: { email: string; password: string }, signal?: AbortSignal): Promise<void> {
   const login = await fetch(`${apiUrl}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(admin), signal: AbortSignal.timeout(30_000) });
@@ -302,9 +326,7 @@ export async function startLocalDeployment(options: DeployOptions): Promise<Loca
     const admin = options.admin ?? (process.env.ADMIN_EMAIL && process.env.ADMIN_PASSWORD ? { email: process.env.ADMIN_EMAIL, password: process.env.ADMIN_PASSWORD } : undefined);
     if (admin) {
       await timed(options, 'seed the admin and wait for the services to register', async () => {
-        // seedAdmin writes through the users service's store, which reads MONGODB_URI from this process's environment
-        Object.assign(process.env, { MONGODB_URI: functionEnv.MONGODB_URI, MONGODB_DB: functionEnv.MONGODB_DB });
-        log((await seedAdmin({ ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password }).finally(closeMongo)) ?? '');
+        log((await seedAdminInto({ MONGODB_URI: functionEnv.MONGODB_URI, MONGODB_DB: functionEnv.MONGODB_DB }, admin)) ?? '');
         await waitForRegistrations(apiUrl, admin, signal);
       });
     }
