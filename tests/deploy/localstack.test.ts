@@ -312,6 +312,10 @@ describe("the WebSocket API plugins (an API of its own on the running LocalStack
     expect(websockets.delete).toMatchObject({ clientCloseCode: 1000, disconnects: 1 });
   });
 
+  test('a stage serves its deployment: a route added later answers once a new deployment is on the stage (UpdateStage)', () => {
+    expect(websockets.redeploy).toEqual({ beforeDeployment: '$default', afterDeployment: 'late' });
+  });
+
   test('a gone connection answers 410 GoneException; a client that closes gets its $disconnect once', () => {
     expect(websockets.gone).toEqual({ postStatus: 410, postError: 'GoneException', getStatus: 410 });
     expect(websockets.clientClose).toEqual({ disconnects: 1, eventType: 'DISCONNECT' });

@@ -12,6 +12,8 @@ import {
   CreateIntegrationCommand,
   CreateRouteCommand,
   CreateStageCommand,
+  GetRoutesCommand,
+  UpdateStageCommand,
 } from '@aws-sdk/client-apigatewayv2';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { randomBytes } from 'node:crypto';
@@ -99,11 +101,12 @@ class Recorder {
     return this.events.filter((e) => e.fn === fn).length;
   }
 
-  /** The first event of function `fn` that satisfies `match`, once it came. */
-  async next(fn: string, match: (event: any) => boolean = () => true): Promise<any> {
+  /** The first event of function `fn` (or of any of `fn`) that satisfies `match`, once it came. */
+  async next(fn: string | string[], match: (event: any) => boolean = () => true): Promise<any> {
     const deadline = Date.now() + WAIT_MS;
+    const functions = [fn].flat();
     for (;;) {
-      const found = this.events.find((e) => e.fn === fn && match(e.event));
+      const found = this.events.find((e) => functions.includes(e.fn) && match(e.event));
       if (found) return found.event;
       if (Date.now() > deadline) throw new Error(`no ${fn} event within ${WAIT_MS} ms`);
       await new Promise<void>((resolve) => {
@@ -221,6 +224,8 @@ export interface WebSocketObservations {
   gone: { postStatus: number; postError: string; getStatus: number };
   /** a client closing its connection: $disconnect events for it */
   clientClose: { disconnects: number; eventType: string };
+  /** a route added after the stage's deployment: the route a `late` message reached before and after a new deployment of the stage */
+  redeploy: { beforeDeployment: string; afterDeployment: string };
 }
 
 /** Runs the connections and calls the tests assert on. */
@@ -290,6 +295,21 @@ export async function checkWebSocketPlugin(endpoint: string): Promise<WebSocketO
     const clientDisconnect = await recorder.next('disconnect', (e) => e.requestContext.connectionId === secondId);
     await new Promise((resolve) => setTimeout(resolve, 500)); // a second $disconnect would show up by now
 
+    // A stage serves its deployment (a snapshot), not the API as it is now: a new route answers once deployed.
+    const echoTarget = (await api.send(new GetRoutesCommand({ ApiId: apiId }))).Items?.find((route) => route.RouteKey === 'echo')?.Target;
+    await api.send(new CreateRouteCommand({ ApiId: apiId, RouteKey: 'late', Target: echoTarget }));
+    const routeOfLate = async (session: string) => {
+      const late = await Client.open(`${url}?ticket=good&session=${session}`);
+      late.socket.send(JSON.stringify({ action: 'late', session }));
+      const reached: string = (await recorder.next(['echo', 'default'], (e) => e.body?.includes(`"session":"${session}"`))).requestContext.routeKey;
+      late.socket.close();
+      return reached;
+    };
+    const beforeDeployment = await routeOfLate('late-1');
+    const { DeploymentId } = await api.send(new CreateDeploymentCommand({ ApiId: apiId }));
+    await api.send(new UpdateStageCommand({ ApiId: apiId, StageName: STAGE, DeploymentId }));
+    const afterDeployment = await routeOfLate('late-2');
+
     const routeAnswer = (m: string) => m.includes('not sent to the client');
     return {
       handshakes,
@@ -349,6 +369,7 @@ export async function checkWebSocketPlugin(endpoint: string): Promise<WebSocketO
         disconnects: recorder.events.filter((e) => e.fn === 'disconnect' && e.event.requestContext.connectionId === secondId).length,
         eventType: clientDisconnect.requestContext.eventType,
       },
+      redeploy: { beforeDeployment, afterDeployment },
     };
   } finally {
     lambda.destroy();
