@@ -11,7 +11,7 @@ import * as z from '../../lib/validation';
  * its own origin. The files travel in this function's package (serverless.yml: package.patterns) and
  * are read once per cold start. Every URL in the app is relative to the page's, which must therefore
  * end with a slash: `https://…/dev` is redirected to `https://…/dev/` (the function cannot know the
- * browser's URL in general — custom domains, LocalStack's `/restapis/…/_user_request_/` — but the
+ * browser's URL in general — custom domains, LocalStack's `/_aws/execute-api/…/local/` — but the
  * browser does).
  */
 

@@ -197,7 +197,7 @@ async function restApiUrl(endpoint: string): Promise<string> {
     const name = `${STAGE}-flight-booking`;
     const found = (await api.send(new GetRestApisCommand({ limit: 500 }))).items?.find((a) => a.name === name);
     if (!found?.id) throw new Error(`no REST API named ${name} on LocalStack`);
-    return `${endpoint}/restapis/${found.id}/${STAGE}/_user_request_`;
+    return `${endpoint}/_aws/execute-api/${found.id}/${STAGE}`;
   } finally {
     api.destroy();
   }

@@ -140,7 +140,7 @@ afterAll(async () => {
 
 describe('the stack on LocalStack', () => {
   test("deploys and walks the whole journey through LocalStack API Gateway, the Lambda authorizer running, the confirmation email in LocalStack's SES", () => {
-    expect(apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/restapis\/\w+\/local\/_user_request_$/);
+    expect(apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/_aws\/execute-api\/\w+\/local$/);
     expect(steps).toEqual(
       expect.arrayContaining([
         'protected routes refuse a caller without a token with the gateway response (401 problem JSON)',

@@ -122,7 +122,7 @@ export async function checkAuthorizerPlugin(endpoint: string): Promise<Authorize
   const api = new APIGatewayClient({ endpoint, region, credentials });
   try {
     const restApiId = await createApi(api, await createTestFunctions(lambda, 'authorizer-plugin', FUNCTIONS, ['authorizer', 'echo'] as const, 5));
-    const base = `${endpoint}/restapis/${restApiId}/${STAGE}/_user_request_`;
+    const base = `${endpoint}/_aws/execute-api/${restApiId}/${STAGE}`;
     const request = async (method: string, route: string, token?: string): Promise<Answer> => {
       const response = await fetch(`${base}${route}`, { method, headers: token ? { authorization: token } : {}, signal: AbortSignal.timeout(30_000) });
       const text = await response.text();

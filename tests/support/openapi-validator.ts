@@ -29,7 +29,7 @@ function validatorFor(schema: Schema) {
 
 /** Returns a description of what is wrong, or undefined when the answer fits the spec. */
 export function specViolation(method: string, url: string, status: number, contentType: string | null, body: unknown): string | undefined {
-  // the API's own path prefix (LocalStack's path-style /restapis/<id>/<stage>/_user_request_) is not the document's
+  // the API's own path prefix (LocalStack's path-style /_aws/execute-api/<id>/<stage>) is not the document's
   const base = process.env.API_URL ? new URL(process.env.API_URL).pathname.replace(/\/$/, '') : '';
   const full = new URL(url).pathname;
   const pathname = base && full.startsWith(base) ? full.slice(base.length) || '/' : full;
