@@ -279,7 +279,7 @@ describe('the Lambda authorizer plugin (an API of its own on the running LocalSt
 
 describe("the WebSocket API plugins (an API of its own on the running LocalStack: tests/support/localstack-websockets.ts)", () => {
   test('$connect runs the REQUEST authorizer: a good ticket connects, none is 401 without calling it, a bad one 401, a Deny 403', () => {
-    expect(websockets.handshakes).toEqual({ good: 101, noTicket: 401, bad: 401, deny: 403, refusedByConnect: 409, unknownStage: 404 });
+    expect(websockets.handshakes).toEqual({ good: 101, noTicket: 401, bad: 401, deny: 403, refusedByConnect: 409, unknownStage: 403 });
     expect(websockets.authorizerCallsWithoutTicket).toBe(0);
     expect(websockets.authorizerEvent).toEqual({
       type: 'REQUEST',
@@ -312,20 +312,38 @@ describe("the WebSocket API plugins (an API of its own on the running LocalStack
     expect(websockets.delete).toMatchObject({ clientCloseCode: 1000, disconnects: 1 });
   });
 
+  test('a message split on its way reaches its route whole; one over 128 KB closes the connection with 1009', () => {
+    expect(websockets.large).toEqual({ bodyIntact: true, tooLargeCloseCode: 1009 });
+  });
+
   test('a stage serves its deployment: a route added later answers once a new deployment is on the stage (UpdateStage)', () => {
     expect(websockets.redeploy).toEqual({ beforeDeployment: '$default', afterDeployment: 'late' });
   });
 
   test('a gone connection answers 410 GoneException; a client that closes gets its $disconnect once', () => {
     expect(websockets.gone).toEqual({ postStatus: 410, postError: 'GoneException', getStatus: 410 });
-    expect(websockets.clientClose).toEqual({ disconnects: 1, eventType: 'DISCONNECT' });
+    expect(websockets.clientClose).toEqual({ disconnects: 1, eventType: 'DISCONNECT', statusCode: 4001 });
   });
 });
 
+/** The describe's tests call this deployment through tests/support/http.ts (API_URL, ADMIN_EMAIL, ADMIN_PASSWORD), and only they. */
+function talkToTheDeployment(): void {
+  const own = { API_URL: process.env.API_URL, ADMIN_EMAIL: process.env.ADMIN_EMAIL, ADMIN_PASSWORD: process.env.ADMIN_PASSWORD };
+  beforeAll(() => {
+    Object.assign(process.env, { API_URL: apiUrl, ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password });
+  });
+  afterAll(() => {
+    for (const [name, value] of Object.entries(own)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  });
+}
+
 describe("live seat maps through LocalStack's WebSocket API (the scenarios of tests/support/live.ts)", () => {
   let adminToken: string;
+  talkToTheDeployment();
   beforeAll(async () => {
-    Object.assign(process.env, { API_URL: apiUrl, ADMIN_EMAIL: admin.email, ADMIN_PASSWORD: admin.password });
     adminToken = (await loginAdmin()).accessToken;
   });
 
@@ -344,6 +362,7 @@ describe("live seat maps through LocalStack's WebSocket API (the scenarios of te
 });
 
 describe("the web app on LocalStack: the seat map is live (tests/support/browser.ts's chromium)", () => {
+  talkToTheDeployment();
   const { newUser } = useBrowser();
 
   test("a person's browser sees another person's hold within a second, over the WebSocket API, without a reload or a poll", async () => {

@@ -223,7 +223,9 @@ export interface WebSocketObservations {
   /** @connections POST and GET to the deleted connection */
   gone: { postStatus: number; postError: string; getStatus: number };
   /** a client closing its connection: $disconnect events for it */
-  clientClose: { disconnects: number; eventType: string };
+  clientClose: { disconnects: number; eventType: string; statusCode: number };
+  /** a 100 KB message (split across reads on its way) as its route got it, and a 140 KB one: how the client's connection was closed */
+  large: { bodyIntact: boolean; tooLargeCloseCode: number };
   /** a route added after the stage's deployment: the route a `late` message reached before and after a new deployment of the stage */
   redeploy: { beforeDeployment: string; afterDeployment: string };
 }
@@ -267,6 +269,9 @@ export async function checkWebSocketPlugin(endpoint: string): Promise<WebSocketO
     for (let n = 2; n <= 21; n += 1) client.socket.send(JSON.stringify({ action: 'echo', n }));
     await recorder.next('echo', (e) => e.body.includes('"n":21'));
     const echoed = recorder.events.filter((e) => e.fn === 'echo' && e.event.requestContext.connectionId === connectionId).map((e) => JSON.parse(e.event.body).n as number);
+    const big = JSON.stringify({ action: 'echo', big: 'x'.repeat(100_000) });
+    client.socket.send(big);
+    const bigEvent = await recorder.next('echo', (e) => e.body.includes('"big"'));
     client.socket.send(JSON.stringify({ action: 'unknown', n: 2 }));
     client.socket.send('plain text');
     await recorder.next('default', (e) => e.body === 'plain text');
@@ -291,9 +296,13 @@ export async function checkWebSocketPlugin(endpoint: string): Promise<WebSocketO
 
     const second = await Client.open(`${url}?ticket=good&session=2`);
     const secondId: string = (await recorder.next('connect', (e) => e.queryStringParameters?.session === '2')).requestContext.connectionId;
-    second.socket.close(1000, 'bye');
+    second.socket.close(4001, 'bye');
     const clientDisconnect = await recorder.next('disconnect', (e) => e.requestContext.connectionId === secondId);
     await new Promise((resolve) => setTimeout(resolve, 500)); // a second $disconnect would show up by now
+
+    const third = await Client.open(`${url}?ticket=good&session=3`);
+    third.socket.send(JSON.stringify({ action: 'echo', big: 'x'.repeat(140_000) }));
+    const tooLargeCloseCode = (await third.until('close', () => third.closed)).code;
 
     // A stage serves its deployment (a snapshot), not the API as it is now: a new route answers once deployed.
     const echoTarget = (await api.send(new GetRoutesCommand({ ApiId: apiId }))).Items?.find((route) => route.RouteKey === 'echo')?.Target;
@@ -368,7 +377,9 @@ export async function checkWebSocketPlugin(endpoint: string): Promise<WebSocketO
       clientClose: {
         disconnects: recorder.events.filter((e) => e.fn === 'disconnect' && e.event.requestContext.connectionId === secondId).length,
         eventType: clientDisconnect.requestContext.eventType,
+        statusCode: clientDisconnect.requestContext.disconnectStatusCode,
       },
+      large: { bodyIntact: bigEvent.body === big, tooLargeCloseCode },
       redeploy: { beforeDeployment, afterDeployment },
     };
   } finally {

@@ -244,6 +244,9 @@ class ApiGatewayV2Provider:
     @handler("DeleteDeployment", expand=False)
     def delete_deployment(self, context: RequestContext, request: dict) -> None:
         self._deployment(context, request["ApiId"], request["DeploymentId"])
+        in_use = [stage.name for stage in _api(context, request["ApiId"]).stages.values() if stage.config.get("deploymentId") == request["DeploymentId"]]
+        if in_use:
+            raise CommonServiceException("BadRequestException", f"Active stages pointing to this deployment must be moved or deleted: {', '.join(in_use)}", status_code=400)
         del stores[context.account_id][context.region].deployments[request["ApiId"]][request["DeploymentId"]]
 
     @handler("CreateStage", expand=False)

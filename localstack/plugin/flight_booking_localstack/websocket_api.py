@@ -19,16 +19,19 @@ URLs included, flows on unchanged. What it does, after API Gateway's WebSocket d
   by lambda_authorizers.py (`Unauthorized` 401, a Deny or no Allow 403, a failure 500). Its
   `principalId` and context (stringified) are in `requestContext.authorizer` of every later event of
   the connection. The integration failing (502) or answering a non-2xx `statusCode` refuses the
-  upgrade with that status; an unknown stage is 404.
+  upgrade with that status; an unknown stage is 403, as API Gateway answers.
 - **Messages**, one connection's in order: the route is chosen by the API's `$request.body.<field>`
   expression (not JSON or no such route: `$default`; no `$default`: the client gets API Gateway's
   `Forbidden` message) and its Lambda proxy integration gets the MESSAGE event. A route's return
   value is not sent back (no route responses); a failed integration sends `Internal server error`.
-- **$disconnect**, once, whoever closes (the client, DELETE @connections); not when LocalStack stops
-  (it closes every connection with 1001, going away).
+  A message is read whole (however its frames and reads split it); over 128 KB closes with 1009.
+- **$disconnect**, once, whoever closes (the client, DELETE @connections), with the client's close
+  code as `disconnectStatusCode`; not when LocalStack stops (it closes every connection with 1001,
+  going away).
 - **@connections**: POST (a text frame; binary if the data is not UTF-8) 200, GET 200 with
   `connectedAt`, `identity`, `lastActiveAt`, DELETE 204 and closes; an unknown or closed connection is
-  410 `GoneException`. Not signature-checked (nor are LocalStack's other APIs by default).
+  410 `GoneException`, over 128 KB 413. Not signature-checked (nor are LocalStack's other APIs by
+  default), and answered before LocalStack's CORS handling: a server-side API, as on AWS.
 
 Threads: rolo's Twisted server runs each connection's listener (`_serve`) in a thread of its pool,
 and @connections requests arrive on other threads, while wsproto and the Twisted transport may only be
@@ -51,6 +54,7 @@ import secrets
 import threading
 import time
 from datetime import datetime, timezone
+from queue import Empty
 from urllib.parse import unquote
 
 from localstack.aws.api import RequestContext
@@ -61,8 +65,7 @@ from localstack.services.apigateway.next_gen.execute_api.gateway_response import
 )
 from rolo import Response
 from rolo.serving.twisted import WebSocketChannel
-from rolo.websocket import WebSocketDisconnectedError, WebSocketProtocolError, WebSocketRequest
-from rolo.websocket.adapter import Message, WebSocketAdapter
+from rolo.websocket import WebSocketDisconnectedError, WebSocketRequest
 from twisted.internet import reactor
 from twisted.internet.threads import blockingCallFromThread
 from wsproto import ConnectionState, events
@@ -82,7 +85,8 @@ LOG = logging.getLogger(__name__)
 STAGE_PATH = re.compile(r"/_aws/execute-api/(?P<api_id>[^/]+)/(?P<stage>[^/]+)(?P<rest>/.*)?")
 CONNECTION_PATH = re.compile(r"/@connections/(?P<connection_id>[^/]+)")
 BODY_FIELD = re.compile(r"\$\{?request\.body\.(?P<path>[A-Za-z0-9_.-]+)\}?")
-MAX_POST_BYTES = 128 * 1024  # API Gateway's frame size limit
+MAX_POST_BYTES = 128 * 1024  # API Gateway's message size limit, both ways
+MAX_MESSAGE_BYTES = MAX_POST_BYTES
 REQUEST_TIME_FORMAT = "%d/%b/%Y:%H:%M:%S +0000"
 CONNECTION_ROUTES = ("$connect", "$disconnect")  # never chosen by a message
 
@@ -111,10 +115,11 @@ class Connection:
         self.last_active_at = self.connected_at
         self.identity = {"sourceIp": request.remote_addr or "127.0.0.1", "userAgent": request.headers.get("User-Agent")}
         self.authorizer: dict | None = None
-        self._channel: WebSocketChannel = request.socket.channel
+        self.channel: WebSocketChannel = request.socket.channel
 
-    def accept(self) -> None:
-        blockingCallFromThread(reactor, self._accept)
+    def accept(self) -> bool:
+        """Whether the upgrade went through: the client may have given up while $connect ran."""
+        return blockingCallFromThread(reactor, self._accept)
 
     def reject(self, status: int, message: str) -> None:
         blockingCallFromThread(reactor, _reject, self.request, status, message)
@@ -129,21 +134,24 @@ class Connection:
     def close(self, code: int = 1000, reason: str | None = None) -> None:
         blockingCallFromThread(reactor, self._close, code, reason)
 
-    def _accept(self) -> None:
+    def _accept(self) -> bool:
+        if self.channel.closed:
+            return False
         # the upgrade request's event is queued before the listener runs: accept() takes it at once
         self.request.accept(timeout=0)
         # wsproto wrote the 101 itself: tell Twisted's request that its response was written, or rolo's
         # channel.close() (request.finish()) would write an HTTP response into the WebSocket stream
-        self._channel.request.startedWriting = 1
+        self.channel.request.startedWriting = 1
+        return True
 
     def _send(self, event: events.Event) -> None:
-        if self._channel.closed or self._channel.wsproto.state != ConnectionState.OPEN:
+        if self.channel.closed or self.channel.wsproto.state != ConnectionState.OPEN:
             raise GoneError()
-        self._channel.wsSend(event)
+        self.channel.wsSend(event)
 
     def _close(self, code: int, reason: str | None) -> None:
         """Our close frame (or the answer to the client's), then the TCP connection closed."""
-        channel = self._channel
+        channel = self.channel
         transport = channel.request.transport
         if channel.wsproto.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
             transport.write(channel.wsproto.send(events.CloseConnection(code, reason)))
@@ -169,7 +177,8 @@ class WebSocketApiHandler:
         if isinstance(request, WebSocketRequest):
             chain.terminate()  # the connection is answered here, in full (rolo's Gateway.accept)
             if stage is None or rest.strip("/"):
-                blockingCallFromThread(reactor, _reject, request, 404, "Not Found")
+                # as API Gateway answers for a stage or path it does not have
+                blockingCallFromThread(reactor, _reject, request, 403, "Forbidden")
                 return
             self._serve(stage, request)
             return
@@ -205,7 +214,9 @@ class WebSocketApiHandler:
         if refusal:
             connection.reject(*refusal)
             return
-        connection.accept()
+        if not connection.accept():
+            LOG.info("WebSocket client of %s/%s left before its $connect was answered", stage.api_id, stage.stage_name)
+            return
         with self._lock:
             self._connections[connection.connection_id] = connection
         LOG.info("WebSocket %s connected to %s/%s", connection.connection_id, stage.api_id, stage.stage_name)
@@ -213,13 +224,16 @@ class WebSocketApiHandler:
         try:
             while True:
                 try:
-                    message = _receive(request.socket)
+                    message = _receive(connection.channel)
                 except WebSocketDisconnectedError as closed:
                     code = closed.code
                     break
-                if message is not None:
-                    connection.last_active_at = datetime.now(timezone.utc)
-                    self._on_message(connection, message)
+                except MessageTooLarge:
+                    code = 1009
+                    connection.close(1009, "Message too big")
+                    break
+                connection.last_active_at = datetime.now(timezone.utc)
+                self._on_message(connection, message)
         finally:
             with self._lock:
                 self._connections.pop(connection.connection_id, None)
@@ -382,6 +396,9 @@ def _reject(request: WebSocketRequest, status: int, message: str) -> None:
     to its WebSocket protocol, so a client that sent its next request on it would wait forever. The
     answer says `Connection: close`, or a keep-alive client could send its next request on the socket
     while it closes (Node's agent did: "socket hang up")."""
+    channel = request.socket.channel
+    if channel.closed:
+        return  # the client gave up while $connect ran: nobody to answer
     answer = Response(json.dumps({"message": message}), status=status, mimetype="application/json", headers={"Connection": "close"})
     request.reject(answer)
     request.socket.channel.request.transport.loseConnection()
@@ -391,13 +408,46 @@ def _gone(chain: HandlerChain) -> None:
     chain.respond(410, {"message": None}, {"x-amzn-ErrorType": "GoneException"})
 
 
-def _receive(socket: WebSocketAdapter) -> str | bytes | None:
-    """The next message; None for an event that is not one (rolo passes pongs and the like on as errors)."""
-    try:
-        event = socket.receive()
-    except WebSocketProtocolError:
-        return None
-    return event.data if isinstance(event, Message) else None
+class MessageTooLarge(Exception):
+    """A client message over API Gateway's 128 KB: the connection is closed with 1009."""
+
+
+def _receive(channel: WebSocketChannel) -> str | bytes:
+    """The next whole message from the connection's wsproto events.
+
+    Not rolo's adapter: wsproto hands a message over in pieces as its bytes arrive (`message_finished`
+    on the last), and the adapter passed each piece on as if it were a message, so a message split
+    across reads reached its route in parts. Raises WebSocketDisconnectedError with the client's close
+    code (1005 when it sent none), MessageTooLarge past 128 KB.
+    """
+    parts: list = []
+    size = 0
+    while True:
+        event = channel.eventQueue.get()
+        if isinstance(event, events.CloseConnection):
+            raise WebSocketDisconnectedError(_close_code(channel, event))
+        if not isinstance(event, (events.TextMessage, events.BytesMessage)):
+            continue  # pongs (rolo answers pings itself)
+        parts.append(event.data)
+        size += len(event.data.encode()) if isinstance(event.data, str) else len(event.data)
+        if size > MAX_MESSAGE_BYTES:
+            raise MessageTooLarge()
+        if event.message_finished:
+            return "".join(parts) if isinstance(event, events.TextMessage) else b"".join(parts)
+
+
+def _close_code(channel: WebSocketChannel, event: events.CloseConnection) -> int:
+    """The client's close code. On a close frame rolo queues its own marker (no code) before the frame's
+    event, so the code is in the event after it, when there is one."""
+    if event.code is None:
+        try:
+            following = channel.eventQueue.get_nowait()
+        except Empty:
+            return 1005
+        if isinstance(following, events.CloseConnection) and following.code is not None:
+            return following.code
+        return 1005
+    return event.code
 
 
 def _route_key(expression: str, message: str | bytes) -> str | None:
