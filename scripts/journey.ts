@@ -77,16 +77,19 @@ async function watchSeats(base: string, flightId: string): Promise<{ held: Set<s
   const { ticket, url } = await call(base, 'POST', '/realtime/tickets', 201);
   const socket = new WebSocket(`${url}?ticket=${ticket}`);
   const held = new Set<string>();
+  let timer: NodeJS.Timeout | undefined;
   const subscribed = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Surprise(`no snapshot over ${url} within 10 s`)), 10_000);
+    timer = setTimeout(() => reject(new Surprise(`no snapshot over ${url} within 10 s`)), 10_000);
     socket.addEventListener('error', () => reject(new Surprise(`the WebSocket ${url} did not open`)), { once: true });
     socket.addEventListener('open', () => socket.send(JSON.stringify({ action: 'subscribe', flightId })), { once: true });
     socket.addEventListener('message', (event) => {
-      const message = JSON.parse(String(event.data)) as { type: string; changes?: { seat: string; status: string }[] };
-      if (message.type === 'snapshot') {
-        clearTimeout(timer);
-        resolve();
+      let message: { type?: string; changes?: { seat: string; status: string }[] };
+      try {
+        message = JSON.parse(String(event.data));
+      } catch {
+        return reject(new Surprise(`the WebSocket sent what is not JSON: ${String(event.data).slice(0, 200)}`));
       }
+      if (message.type === 'snapshot') resolve();
       for (const change of message.changes ?? []) if (change.status === 'held') held.add(change.seat);
     });
   });
@@ -95,6 +98,8 @@ async function watchSeats(base: string, flightId: string): Promise<{ held: Set<s
   } catch (error) {
     socket.close();
     throw error;
+  } finally {
+    clearTimeout(timer);
   }
   return { held, close: () => socket.close() };
 }
@@ -139,14 +144,17 @@ export async function travellerJourney({ base, step, admin: adminAccount, existi
   expectThat(free.length === 2, 'fewer than two seats are available');
 
   const watcher = await step("a watcher subscribes to the flight's live seat map (WebSocket API)", () => watchSeats(base, flightId));
-  const hold = await step(`hold ${free.join(', ')}`, () => api('POST', `/flights/${flightId}/holds`, 201, { token, body: { seats: free }, headers: { 'idempotency-key': randomUUID() } }));
-  await step('the seats show as held', async () => {
-    const after = await seatsNow();
-    expectThat(free.every((id) => after.seats.find((s) => s.id === id)?.status === 'held'), 'the held seats are not shown held');
-  });
-  await step('the watcher is told the seats are held, live', () =>
-    until('the live seat map', async () => [...watcher.held], (seen) => free.every((id) => seen.includes(id)), 10_000).finally(() => watcher.close()),
-  );
+  let hold: { holdId: string };
+  try {
+    hold = await step(`hold ${free.join(', ')}`, () => api('POST', `/flights/${flightId}/holds`, 201, { token, body: { seats: free }, headers: { 'idempotency-key': randomUUID() } }));
+    await step('the seats show as held', async () => {
+      const after = await seatsNow();
+      expectThat(free.every((id) => after.seats.find((s) => s.id === id)?.status === 'held'), 'the held seats are not shown held');
+    });
+    await step('the watcher is told the seats are held, live', () => until('the live seat map', async () => [...watcher.held], (seen) => free.every((id) => seen.includes(id)), 10_000));
+  } finally {
+    watcher.close();
+  }
   // Checkout: a passenger per seat, and Stripe's test Visa (the local provider's, or Stripe's own in test mode).
   const checkout = { passengers: free.map((seat) => ({ seat, firstName: 'Journey', lastName: 'Test' })), contact: { email: JOURNEY_CONTACT }, paymentMethod: 'pm_card_visa' };
   const booking = await step('pay for the hold and book it', () => api('POST', `/holds/${hold.holdId}/confirm`, 201, { token, body: checkout, headers: { 'idempotency-key': randomUUID() } }));

@@ -81,12 +81,14 @@ function call(url: URL, target: string, body: string, options: SsmOptions): Prom
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);
       res.on('end', () => {
+        clearTimeout(deadline);
         const text = Buffer.concat(chunks).toString('utf8');
         let answer: { __type?: string; message?: string; Message?: string } = {};
         try {
           answer = text ? JSON.parse(text) : {};
         } catch {
-          if (res.statusCode === 200) return reject(awsError('SerializationException', `SSM answered what is not JSON: ${text.slice(0, 200)}`, res.statusCode));
+          // never the body itself: a 200 of GetParameters holds decrypted secrets
+          if (res.statusCode === 200) return reject(awsError('SerializationException', `SSM answered ${text.length} characters that are not JSON (${res.headers['content-type'] ?? 'no content-type'})`, res.statusCode));
         }
         if (res.statusCode === 200) return resolve(answer);
         // `__type` is `ThrottlingException` or `com.amazonaws.ssm#ThrottlingException`.
@@ -94,7 +96,9 @@ function call(url: URL, target: string, body: string, options: SsmOptions): Prom
         reject(awsError(name, answer.message ?? answer.Message ?? `SSM answered ${res.statusCode}`, res.statusCode));
       });
     });
-    req.setTimeout(timeoutMs, () => req.destroy(awsError('TimeoutError', `SSM did not answer within ${timeoutMs} ms`)));
+    // a deadline for the whole attempt (a socket timeout would let an answer that trickles in run on)
+    const deadline = setTimeout(() => req.destroy(awsError('TimeoutError', `SSM did not answer within ${timeoutMs} ms`)), timeoutMs);
+    req.on('close', () => clearTimeout(deadline));
     req.on('error', reject);
     req.end(body);
   });
