@@ -189,31 +189,23 @@ export function emailFrom(): string {
   return process.env.EMAIL_FROM || String(serverlessConfig(STAGE).doc.custom.emailFrom).replace(/^\$\{env:EMAIL_FROM, '([^']+)'\}$/, '$1');
 }
 
-/** The deployed REST API's path-style URL on LocalStack (its id found by name, `<stage>-<service>` as osls names it). */
-async function restApiUrl(endpoint: string): Promise<string> {
-  const { APIGatewayClient, GetRestApisCommand } = await import('@aws-sdk/client-api-gateway');
-  const api = new APIGatewayClient({ endpoint, region: REGION, credentials: CREDENTIALS });
+/**
+ * The deployed APIs' path-style URLs on LocalStack (what `custom.restApiUrl.local` and
+ * `custom.websocketUrl.local` make of AWS_ENDPOINT_URL), from the stack's REST and WebSocket API ids.
+ */
+async function apiUrls(endpoint: string): Promise<{ rest: string; websocket: string }> {
+  const { CloudFormationClient, DescribeStackResourceCommand } = await import('@aws-sdk/client-cloudformation');
+  const cfn = new CloudFormationClient({ endpoint, region: REGION, credentials: CREDENTIALS });
   try {
-    const name = `${STAGE}-flight-booking`;
-    const found = (await api.send(new GetRestApisCommand({ limit: 500 }))).items?.find((a) => a.name === name);
-    if (!found?.id) throw new Error(`no REST API named ${name} on LocalStack`);
-    return `${endpoint}/_aws/execute-api/${found.id}/${STAGE}`;
+    const idOf = async (resource: string) => {
+      const id = (await cfn.send(new DescribeStackResourceCommand({ StackName: STACK_NAME, LogicalResourceId: resource }))).StackResourceDetail?.PhysicalResourceId;
+      if (!id) throw new Error(`the stack ${STACK_NAME} has no ${resource}`);
+      return id;
+    };
+    const [rest, websocket] = await Promise.all([idOf('ApiGatewayRestApi'), idOf('WebsocketsApi')]);
+    return { rest: `${endpoint}/_aws/execute-api/${rest}/${STAGE}`, websocket: `${endpoint.replace(/^http/, 'ws')}/_aws/execute-api/${websocket}/${STAGE}` };
   } finally {
-    api.destroy();
-  }
-}
-
-/** The deployed WebSocket API's URL for the stage: the ApiEndpoint LocalStack's plugin gives it (ws://…/_aws/execute-api/<apiId>). */
-async function websocketUrl(endpoint: string): Promise<string> {
-  const { ApiGatewayV2Client, GetApisCommand } = await import('@aws-sdk/client-apigatewayv2');
-  const api = new ApiGatewayV2Client({ endpoint, region: REGION, credentials: CREDENTIALS });
-  try {
-    const name = `${STAGE}-flight-booking-websockets`;
-    const found = (await api.send(new GetApisCommand({}))).Items?.find((a) => a.Name === name);
-    if (!found?.ApiEndpoint) throw new Error(`no WebSocket API named ${name} on LocalStack`);
-    return `${found.ApiEndpoint}/${STAGE}`;
-  } finally {
-    api.destroy();
+    cfn.destroy();
   }
 }
 
@@ -322,7 +314,7 @@ export async function startLocalDeployment(options: DeployOptions): Promise<Loca
       deployed = true;
       await waitForStack(endpoint, signal);
     });
-    const [apiUrl, liveUrl] = await Promise.all([restApiUrl(endpoint), websocketUrl(endpoint)]);
+    const { rest: apiUrl, websocket: liveUrl } = await apiUrls(endpoint);
     const admin = options.admin ?? (process.env.ADMIN_EMAIL && process.env.ADMIN_PASSWORD ? { email: process.env.ADMIN_EMAIL, password: process.env.ADMIN_PASSWORD } : undefined);
     if (admin) {
       await timed(options, 'seed the admin and wait for the services to register', async () => {
